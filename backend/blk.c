@@ -1,0 +1,670 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * virtio-blk over a file or a block device, with io_uring so that each
+ * queue keeps many requests in flight (protocol.md 5).
+ *
+ * Parse config (blk_open), publish features and config space, handle a
+ * request (blk_handle_chain), complete it (blk_complete).
+ */
+#define _GNU_SOURCE
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_ids.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "device.h"
+#include "log.h"
+
+#define BLK_SIZE_MAX		65536U		/* bytes in one segment */
+#define BLK_SEG_MAX		126U		/* data segments in one request */
+#define BLK_MAX_DISCARD		(1U << 22)	/* sectors in one discard */
+#define BLK_MAX_WRITE_ZEROES	(1U << 16)	/* sectors in one write-zeroes */
+#define BLK_URING_DEPTH		256U
+#define BLK_ID_BYTES		20		/* VIRTIO_BLK_ID_BYTES */
+
+struct blk_disk {
+	int fd;
+	bool direct;			/* opened with O_DIRECT */
+	bool is_blockdev;
+	uint64_t sectors;
+	uint32_t logical_block;
+	char serial[BLK_ID_BYTES];
+};
+
+struct blk_req {
+	struct blk_queue *bq;
+	uint16_t head;
+	uint8_t type;
+	uint8_t status;
+	uint32_t in_len;		/* bytes written into the chain */
+	uint64_t data_len;
+	void *bounce;
+	struct vq_seg *data_segs;	/* the chain's data segments */
+	unsigned int data_nsegs;
+	uint64_t data_skip;		/* header bytes before the data */
+	struct vq_seg status_seg;
+	struct gmap *maps;		/* GRANT_MAP: one per data segment */
+	struct iovec *iov;
+	unsigned int nmaps;
+	struct blk_req *next_free;
+};
+
+struct blk_queue {
+	struct io_uring ring;
+	int event_fd;
+	unsigned int depth;
+	unsigned int in_flight;
+	struct blk_req *reqs;
+	struct blk_req *free_reqs;
+	struct vq_seg *seg_pool;	/* depth x queue size segments */
+};
+
+static struct blk_disk *disk_of(struct vx_device *dev)
+{
+	return dev->model_priv;
+}
+
+/* ---- configuration ---- */
+
+static int blk_open_medium(struct vx_device *dev, struct blk_disk *disk,
+			   const char *path)
+{
+	int flags = (dev->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+	struct stat st;
+
+	disk->fd = open(path, flags | O_DIRECT);
+	disk->direct = disk->fd >= 0;
+	if (disk->fd < 0 && errno == EINVAL)	/* tmpfs and friends */
+		disk->fd = open(path, flags);
+	if (disk->fd < 0) {
+		dev_err(dev, "cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(disk->fd, &st))
+		goto err;
+	disk->logical_block = 512;
+	if (S_ISBLK(st.st_mode)) {
+		uint64_t bytes;
+		int lbs;
+
+		disk->is_blockdev = true;
+		if (ioctl(disk->fd, BLKGETSIZE64, &bytes) ||
+		    ioctl(disk->fd, BLKSSZGET, &lbs))
+			goto err;
+		disk->sectors = bytes / 512;
+		disk->logical_block = lbs;
+	} else if (S_ISREG(st.st_mode)) {
+		disk->sectors = st.st_size / 512;
+	} else {
+		dev_err(dev, "%s is neither a file nor a block device", path);
+		close(disk->fd);
+		return -1;
+	}
+	return 0;
+err:
+	dev_err(dev, "cannot size %s: %s", path, strerror(errno));
+	close(disk->fd);
+	return -1;
+}
+
+static void blk_fill_config(struct vx_device *dev, struct blk_disk *disk)
+{
+	struct virtio_blk_config cfg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.capacity = htole64(disk->sectors);
+	cfg.size_max = htole32(BLK_SIZE_MAX);
+	cfg.seg_max = htole32(BLK_SEG_MAX);
+	cfg.blk_size = htole32(disk->logical_block);
+	cfg.num_queues = htole16(dev->request_queues);
+	cfg.max_discard_sectors = htole32(BLK_MAX_DISCARD);
+	cfg.max_discard_seg = htole32(1);
+	cfg.discard_sector_alignment = htole32(disk->logical_block / 512);
+	cfg.max_write_zeroes_sectors = htole32(BLK_MAX_WRITE_ZEROES);
+	cfg.max_write_zeroes_seg = htole32(1);
+	cfg.write_zeroes_may_unmap = 1;
+	memcpy(dev->config, &cfg, sizeof(cfg));
+	dev->config_len = sizeof(cfg);
+}
+
+static int blk_open(struct vx_device *dev)
+{
+	struct blk_disk *disk = calloc(1, sizeof(*disk));
+	char *path, *mode, *serial;
+
+	if (!disk)
+		return -1;
+	path = backend_read(dev, "params");
+	mode = backend_read(dev, "mode");
+	serial = backend_read(dev, "serial");
+	if (!path || !*path) {
+		dev_err(dev, "no params key: nothing to serve");
+		goto err;
+	}
+	if (mode && strcmp(mode, "r") && strcmp(mode, "w")) {
+		dev_err(dev, "mode must be r or w, not '%s'", mode);
+		goto err;
+	}
+	dev->readonly = mode && !strcmp(mode, "r");
+	if (blk_open_medium(dev, disk, path))
+		goto err;
+	if (serial)
+		strncpy(disk->serial, serial, sizeof(disk->serial));
+
+	dev->model_priv = disk;
+	dev->features |= VX_FEATURE(VIRTIO_BLK_F_SIZE_MAX) |
+			 VX_FEATURE(VIRTIO_BLK_F_SEG_MAX) |
+			 VX_FEATURE(VIRTIO_BLK_F_BLK_SIZE) |
+			 VX_FEATURE(VIRTIO_BLK_F_FLUSH) |
+			 VX_FEATURE(VIRTIO_BLK_F_MQ);
+	if (dev->readonly)
+		dev->features |= VX_FEATURE(VIRTIO_BLK_F_RO);
+	else
+		dev->features |= VX_FEATURE(VIRTIO_BLK_F_DISCARD) |
+				 VX_FEATURE(VIRTIO_BLK_F_WRITE_ZEROES);
+	dev->max_queues = dev->request_queues;
+	blk_fill_config(dev, disk);
+	dev_info(dev, "blk: %s, %llu sectors, %s%s", path,
+		 (unsigned long long)disk->sectors,
+		 dev->readonly ? "read-only" : "read-write",
+		 disk->direct ? ", O_DIRECT" : "");
+	free(path);
+	free(mode);
+	free(serial);
+	return 0;
+err:
+	free(path);
+	free(mode);
+	free(serial);
+	free(disk);
+	return -1;
+}
+
+static void blk_close(struct vx_device *dev)
+{
+	struct blk_disk *disk = disk_of(dev);
+
+	if (!disk)
+		return;
+	close(disk->fd);
+	free(disk);
+	dev->model_priv = NULL;
+}
+
+/* ---- queues ---- */
+
+static int blk_queue_start(struct vx_queue *q)
+{
+	struct blk_queue *bq = calloc(1, sizeof(*bq));
+	unsigned int i;
+
+	if (!bq)
+		return -1;
+	bq->depth = q->size < BLK_URING_DEPTH ? q->size : BLK_URING_DEPTH;
+	bq->reqs = calloc(bq->depth, sizeof(*bq->reqs));
+	bq->seg_pool = calloc((size_t)bq->depth * q->size, sizeof(*bq->seg_pool));
+	if (!bq->reqs || !bq->seg_pool)
+		goto err_free;
+	if (io_uring_queue_init(bq->depth, &bq->ring, 0))
+		goto err_free;
+	bq->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (bq->event_fd < 0 || io_uring_register_eventfd(&bq->ring, bq->event_fd))
+		goto err_ring;
+	for (i = 0; i < bq->depth; i++) {
+		struct blk_req *r = &bq->reqs[i];
+
+		r->bq = bq;
+		r->data_segs = &bq->seg_pool[(size_t)i * q->size];
+		r->next_free = bq->free_reqs;
+		bq->free_reqs = r;
+	}
+	q->model_priv = bq;
+	return 0;
+
+err_ring:
+	if (bq->event_fd >= 0)
+		close(bq->event_fd);
+	io_uring_queue_exit(&bq->ring);
+err_free:
+	free(bq->seg_pool);
+	free(bq->reqs);
+	free(bq);
+	return -1;
+}
+
+static int blk_completion_fd(struct vx_queue *q)
+{
+	struct blk_queue *bq = q->model_priv;
+
+	return bq->event_fd;
+}
+
+static unsigned int blk_queue_room(struct vx_queue *q)
+{
+	struct blk_queue *bq = q->model_priv;
+
+	return bq->depth - bq->in_flight;
+}
+
+static void req_release(struct vx_queue *q, struct blk_req *r)
+{
+	struct blk_queue *bq = q->model_priv;
+	unsigned int i;
+
+	for (i = 0; i < r->nmaps; i++)
+		gmem_unmap(q->dev, &r->maps[i]);
+	free(r->maps);
+	free(r->iov);
+	free(r->bounce);
+	r->maps = NULL;
+	r->iov = NULL;
+	r->bounce = NULL;
+	r->nmaps = 0;
+	r->next_free = bq->free_reqs;
+	bq->free_reqs = r;
+	bq->in_flight--;
+}
+
+/* Writes the status byte and hands the chain back. */
+static int req_finish(struct vx_queue *q, struct blk_req *r)
+{
+	int ret = 0;
+
+	if (gmem_copy(q->dev, &r->status_seg, 1, 0, 1, &r->status, true)) {
+		queue_fail(q, "status byte of request %u cannot be written (grant refused)",
+			   r->head);
+		ret = -1;
+	} else {
+		queue_complete(q, r->head, r->in_len + 1);
+	}
+	req_release(q, r);
+	return ret;
+}
+
+static int req_fail(struct vx_queue *q, struct blk_req *r, uint8_t status)
+{
+	r->status = status;
+	r->in_len = 0;
+	return req_finish(q, r);
+}
+
+/* Copies the data segments of the chain into the request. */
+static void req_take_data(struct blk_req *r, const struct vq_chain *c,
+			  unsigned int first, unsigned int count)
+{
+	memcpy(r->data_segs, &c->segs[first], count * sizeof(*r->data_segs));
+	r->data_nsegs = count;
+}
+
+static bool io_aligned(const struct blk_disk *disk, const struct iovec *iov,
+		       unsigned int n)
+{
+	unsigned int i;
+
+	if (!disk->direct)
+		return true;
+	for (i = 0; i < n; i++)
+		if ((uintptr_t)iov[i].iov_base % disk->logical_block ||
+		    iov[i].iov_len % disk->logical_block)
+			return false;
+	return true;
+}
+
+/* GRANT_MAP: maps each data piece; false if the result cannot go to disk directly. */
+static int req_map_data(struct vx_queue *q, struct blk_req *r, bool writable)
+{
+	uint64_t skip = r->data_skip, left = r->data_len;
+	unsigned int i;
+
+	r->maps = calloc(r->data_nsegs, sizeof(*r->maps));
+	r->iov = calloc(r->data_nsegs, sizeof(*r->iov));
+	if (!r->maps || !r->iov)
+		return -1;
+	for (i = 0; i < r->data_nsegs && left; i++) {
+		const struct vq_seg *s = &r->data_segs[i];
+		uint64_t take;
+		void *p;
+
+		if (skip >= s->len) {
+			skip -= s->len;
+			continue;
+		}
+		take = s->len - skip < left ? s->len - skip : left;
+		p = gmem_map(q->dev, s->addr + skip, take, writable,
+			     &r->maps[r->nmaps]);
+		if (!p)
+			return -1;
+		r->iov[r->nmaps].iov_base = p;
+		r->iov[r->nmaps].iov_len = take;
+		r->nmaps++;
+		left -= take;
+		skip = 0;
+	}
+	return 0;
+}
+
+static int blk_submit_rw(struct vx_queue *q, struct blk_req *r, uint64_t sector)
+{
+	struct blk_queue *bq = q->model_priv;
+	struct blk_disk *disk = disk_of(q->dev);
+	bool is_write = r->type == VIRTIO_BLK_T_OUT;
+	struct io_uring_sqe *sqe;
+	int rw_flags = 0;
+
+	if (q->dev->access == GRANT_MAP) {
+		if (req_map_data(q, r, !is_write)) {
+			queue_fail(q, "request %u: data grants cannot be mapped",
+				   r->head);
+			req_release(q, r);
+			return -1;
+		}
+		if (!io_aligned(disk, r->iov, r->nmaps)) {
+			unsigned int i;
+
+			/* O_DIRECT needs aligned buffers: bounce this one. */
+			for (i = 0; i < r->nmaps; i++)
+				gmem_unmap(q->dev, &r->maps[i]);
+			r->nmaps = 0;
+		}
+	}
+	if (!r->nmaps) {
+		if (posix_memalign(&r->bounce, VX_PAGE_SIZE, r->data_len))
+			return req_fail(q, r, VIRTIO_BLK_S_IOERR);
+		if (is_write && gmem_copy(q->dev, r->data_segs, r->data_nsegs,
+					  r->data_skip, r->data_len, r->bounce,
+					  false)) {
+			queue_fail(q, "request %u: write data cannot be copied (grant refused)",
+				   r->head);
+			req_release(q, r);
+			return -1;
+		}
+		if (!r->iov)
+			r->iov = calloc(1, sizeof(*r->iov));
+		if (!r->iov)
+			return req_fail(q, r, VIRTIO_BLK_S_IOERR);
+		r->iov[0].iov_base = r->bounce;
+		r->iov[0].iov_len = r->data_len;
+		r->nmaps = 0;
+	}
+
+	/* Without a negotiated flush the device has no volatile cache. */
+	if (is_write && !dev_has_feature(q->dev, VIRTIO_BLK_F_FLUSH))
+		rw_flags = RWF_DSYNC;
+	sqe = io_uring_get_sqe(&bq->ring);
+	if (is_write)
+		io_uring_prep_writev2(sqe, disk->fd, r->iov, r->nmaps ? r->nmaps : 1,
+				      sector * 512, rw_flags);
+	else
+		io_uring_prep_readv(sqe, disk->fd, r->iov, r->nmaps ? r->nmaps : 1,
+				    sector * 512);
+	io_uring_sqe_set_data(sqe, r);
+	return 0;
+}
+
+static int blk_submit_range(struct vx_queue *q, struct blk_req *r)
+{
+	struct blk_queue *bq = q->model_priv;
+	struct blk_disk *disk = disk_of(q->dev);
+	struct virtio_blk_discard_write_zeroes range;
+	struct io_uring_sqe *sqe;
+	uint64_t sector;
+	uint32_t num, flags, limit;
+	int mode;
+
+	if (r->data_len != sizeof(range))
+		return req_fail(q, r, VIRTIO_BLK_S_UNSUPP);
+	if (gmem_copy(q->dev, r->data_segs, r->data_nsegs, r->data_skip,
+		      sizeof(range), &range, false)) {
+		queue_fail(q, "request %u: range cannot be read (grant refused)",
+			   r->head);
+		req_release(q, r);
+		return -1;
+	}
+	sector = le64toh(range.sector);
+	num = le32toh(range.num_sectors);
+	flags = le32toh(range.flags);
+	limit = r->type == VIRTIO_BLK_T_DISCARD ? BLK_MAX_DISCARD :
+						  BLK_MAX_WRITE_ZEROES;
+	if (q->dev->readonly || num > limit || sector > disk->sectors ||
+	    num > disk->sectors - sector)
+		return req_fail(q, r, VIRTIO_BLK_S_IOERR);
+	if (flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP ||
+	    (r->type == VIRTIO_BLK_T_DISCARD && flags))
+		return req_fail(q, r, VIRTIO_BLK_S_UNSUPP);
+
+	if (r->type == VIRTIO_BLK_T_DISCARD ||
+	    flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP)
+		mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+	else
+		mode = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+	/* Remember the range in data_len/data_skip for a write-zeroes fallback. */
+	r->data_skip = sector;
+	r->data_len = (uint64_t)num * 512;
+	sqe = io_uring_get_sqe(&bq->ring);
+	io_uring_prep_fallocate(sqe, disk->fd, mode, sector * 512,
+				(uint64_t)num * 512);
+	io_uring_sqe_set_data(sqe, r);
+	return 0;
+}
+
+static int blk_get_id(struct vx_queue *q, struct blk_req *r)
+{
+	struct blk_disk *disk = disk_of(q->dev);
+	uint64_t n = r->data_len < BLK_ID_BYTES ? r->data_len : BLK_ID_BYTES;
+
+	if (gmem_copy(q->dev, r->data_segs, r->data_nsegs, 0, n, disk->serial,
+		      true)) {
+		queue_fail(q, "request %u: id cannot be written (grant refused)",
+			   r->head);
+		req_release(q, r);
+		return -1;
+	}
+	r->status = VIRTIO_BLK_S_OK;
+	r->in_len = n;
+	return req_finish(q, r);
+}
+
+static int blk_handle_chain(struct vx_queue *q, const struct vq_chain *c)
+{
+	struct blk_queue *bq = q->model_priv;
+	struct blk_disk *disk = disk_of(q->dev);
+	struct virtio_blk_outhdr hdr;
+	unsigned int nread = 0, i;
+	struct blk_req *r;
+	uint64_t sector;
+	struct io_uring_sqe *sqe;
+
+	if (c->readable_len < sizeof(hdr) || c->writable_len < 1) {
+		queue_fail(q, "request %u has no room for header and status (%llu readable, %llu writable bytes)",
+			   c->head, (unsigned long long)c->readable_len,
+			   (unsigned long long)c->writable_len);
+		return -1;
+	}
+	for (i = 0; i < c->nsegs && !c->segs[i].device_writes; i++)
+		nread++;
+	if (gmem_copy(q->dev, c->segs, nread, 0, sizeof(hdr), &hdr, false)) {
+		queue_fail(q, "request %u: header cannot be read (grant refused)",
+			   c->head);
+		return -1;
+	}
+
+	r = bq->free_reqs;
+	bq->free_reqs = r->next_free;
+	bq->in_flight++;
+	r->head = c->head;
+	r->type = le32toh(hdr.type);
+	r->in_len = 0;
+	r->status = VIRTIO_BLK_S_OK;
+	sector = le64toh(hdr.sector);
+
+	/* The status byte is the last writable byte of the chain. */
+	for (i = c->nsegs - 1; !c->segs[i].len; i--)
+		;
+	r->status_seg = c->segs[i];
+	r->status_seg.addr += r->status_seg.len - 1;
+	r->status_seg.len = 1;
+
+	switch (r->type) {
+	case VIRTIO_BLK_T_IN:
+	case VIRTIO_BLK_T_GET_ID:
+		req_take_data(r, c, nread, c->nsegs - nread);
+		r->data_skip = 0;
+		r->data_len = c->writable_len - 1;
+		if (r->type == VIRTIO_BLK_T_GET_ID)
+			return blk_get_id(q, r);
+		break;
+	case VIRTIO_BLK_T_OUT:
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		req_take_data(r, c, 0, nread);
+		r->data_skip = sizeof(hdr);
+		r->data_len = c->readable_len - sizeof(hdr);
+		if (r->type != VIRTIO_BLK_T_OUT)
+			return blk_submit_range(q, r);
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		sqe = io_uring_get_sqe(&bq->ring);
+		io_uring_prep_fsync(sqe, disk->fd, IORING_FSYNC_DATASYNC);
+		io_uring_sqe_set_data(sqe, r);
+		return 0;
+	default:
+		return req_fail(q, r, VIRTIO_BLK_S_UNSUPP);
+	}
+
+	/* IN or OUT */
+	if (r->type == VIRTIO_BLK_T_OUT && q->dev->readonly)
+		return req_fail(q, r, VIRTIO_BLK_S_IOERR);
+	if (r->data_len % 512 || r->data_len > (uint64_t)BLK_SEG_MAX * BLK_SIZE_MAX ||
+	    sector > disk->sectors || r->data_len / 512 > disk->sectors - sector)
+		return req_fail(q, r, VIRTIO_BLK_S_IOERR);
+	if (!r->data_len) {
+		r->in_len = 0;
+		return req_finish(q, r);
+	}
+	if (r->type == VIRTIO_BLK_T_IN)
+		r->in_len = r->data_len;
+	return blk_submit_rw(q, r, sector);
+}
+
+/* Zeroes a range by writing, where the medium cannot fallocate it. */
+static int write_zeroes_fallback(struct blk_disk *disk, struct blk_req *r)
+{
+	void *zero;
+	ssize_t n;
+
+	zero = calloc(1, r->data_len);
+	if (!zero)
+		return -ENOMEM;
+	n = pwrite(disk->fd, zero, r->data_len, r->data_skip * 512);
+	free(zero);
+	return n == (ssize_t)r->data_len ? 0 : -EIO;
+}
+
+static int blk_complete_one(struct vx_queue *q, struct blk_req *r, int res)
+{
+	struct blk_disk *disk = disk_of(q->dev);
+
+	switch (r->type) {
+	case VIRTIO_BLK_T_IN:
+		if (res != (int)r->data_len)
+			return req_fail(q, r, VIRTIO_BLK_S_IOERR);
+		if (r->bounce && gmem_copy(q->dev, r->data_segs, r->data_nsegs, 0,
+					   r->data_len, r->bounce, true)) {
+			queue_fail(q, "request %u: read data cannot be copied (grant refused)",
+				   r->head);
+			req_release(q, r);
+			return -1;
+		}
+		break;
+	case VIRTIO_BLK_T_OUT:
+		if (res != (int)r->data_len)
+			return req_fail(q, r, VIRTIO_BLK_S_IOERR);
+		break;
+	case VIRTIO_BLK_T_DISCARD:
+		/* Discard is a hint: a medium that cannot punch holes ignores it. */
+		if (res < 0 && res != -EOPNOTSUPP)
+			return req_fail(q, r, VIRTIO_BLK_S_IOERR);
+		break;
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		if (res == -EOPNOTSUPP)
+			res = write_zeroes_fallback(disk, r);
+		if (res < 0)
+			return req_fail(q, r, VIRTIO_BLK_S_IOERR);
+		break;
+	default:
+		if (res < 0)
+			return req_fail(q, r, VIRTIO_BLK_S_IOERR);
+		break;
+	}
+	r->status = VIRTIO_BLK_S_OK;
+	return req_finish(q, r);
+}
+
+static int blk_complete(struct vx_queue *q)
+{
+	struct blk_queue *bq = q->model_priv;
+	struct io_uring_cqe *cqe;
+	uint64_t count;
+	int ret = 0;
+
+	if (read(bq->event_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		return -1;
+	if (io_uring_submit(&bq->ring) < 0)
+		return -1;
+	while (io_uring_peek_cqe(&bq->ring, &cqe) == 0) {
+		struct blk_req *r = io_uring_cqe_get_data(cqe);
+		int res = cqe->res;
+
+		io_uring_cqe_seen(&bq->ring, cqe);
+		if (blk_complete_one(q, r, res))
+			ret = -1;
+	}
+	return ret;
+}
+
+static void blk_queue_stop(struct vx_queue *q)
+{
+	struct blk_queue *bq = q->model_priv;
+
+	if (!bq)
+		return;
+	/* Nothing submitted may outlive the grants it reads or writes. */
+	io_uring_submit(&bq->ring);
+	while (bq->in_flight) {
+		struct io_uring_cqe *cqe;
+
+		if (io_uring_wait_cqe(&bq->ring, &cqe))
+			break;
+		blk_complete(q);
+	}
+	io_uring_queue_exit(&bq->ring);
+	close(bq->event_fd);
+	free(bq->seg_pool);
+	free(bq->reqs);
+	free(bq);
+	q->model_priv = NULL;
+}
+
+const struct vx_model blk_model = {
+	.type = "blk",
+	.virtio_id = VIRTIO_ID_BLOCK,
+	.open = blk_open,
+	.close = blk_close,
+	.queue_start = blk_queue_start,
+	.queue_stop = blk_queue_stop,
+	.queue_room = blk_queue_room,
+	.handle_chain = blk_handle_chain,
+	.completion_fd = blk_completion_fd,
+	.complete = blk_complete,
+};

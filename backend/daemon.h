@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+#ifndef VX_DAEMON_H
+#define VX_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <xenstore.h>
+
+#include "device.h"
+
+struct vx_daemon {
+	struct xs_handle *xs;
+	uint32_t self_domid;
+	char be_root[64];		/* /local/domain/<self>/backend/virtio */
+	struct vx_device *devices;
+	int wake_fd;			/* eventfd: a queue reported an error */
+};
+
+int daemon_init(struct vx_daemon *d, uint32_t self_domid);
+/* Handles xenstore watch events and queue error reports until *stop. */
+int daemon_run(struct vx_daemon *d, int signal_fd);
+/* Stops every queue and releases every device; xenstore is left as it is. */
+void daemon_shutdown(struct vx_daemon *d);
+
+/* Reads @key of the device's backend directory; the caller frees it. */
+char *backend_read(struct vx_device *dev, const char *key);
+
+#endif

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * What the backend knows of one virtio device and its queues, and the
+ * interface each device model (blk.c, later net.c) implements.
+ *
+ * Threads: the main thread owns xenstore and every device's lifecycle
+ * (xenbus.c).  Each running queue has a thread of its own (queue.c) that
+ * walks the ring and calls the model; it touches nothing else of the device
+ * but the read-only negotiated state and the error report.
+ */
+#ifndef VX_DEVICE_H
+#define VX_DEVICE_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "protocol.h"
+#include "virtqueue.h"
+#include "xen_ops.h"
+
+struct vx_device;
+struct vx_queue;
+struct vx_daemon;
+
+enum grant_access { GRANT_COPY, GRANT_MAP };
+
+struct vx_model {
+	const char *type;		/* the toolstack's `type` key */
+	uint32_t virtio_id;
+	/* Reads the model's backend keys, opens the medium, fills features
+	 * and config.  Returns 0, or -1 having logged why.
+	 */
+	int (*open)(struct vx_device *dev);
+	void (*close)(struct vx_device *dev);
+	/* queue_start runs before the queue thread starts, queue_stop in it after it stops serving. */
+	int (*queue_start)(struct vx_queue *q);
+	void (*queue_stop)(struct vx_queue *q);	/* waits for requests in flight */
+	/* How many more chains the queue can take now. */
+	unsigned int (*queue_room)(struct vx_queue *q);
+	/* Takes a chain; -1 is a protocol error of the guest. */
+	int (*handle_chain)(struct vx_queue *q, const struct vq_chain *chain);
+	/* A descriptor that becomes readable when requests complete. */
+	int (*completion_fd)(struct vx_queue *q);
+	/* Completes what finished, pushing used entries; -1 as above. */
+	int (*complete)(struct vx_queue *q);
+};
+
+struct queue_stats {
+	uint64_t requests;
+	uint64_t kicks;
+	uint64_t notifies;
+};
+
+struct vx_queue {
+	struct vx_device *dev;
+	unsigned int index;
+	unsigned int size;
+	uint64_t desc_addr, driver_addr, device_addr;
+	uint32_t remote_port;
+
+	void *ring_maps[3];
+	uint32_t ring_pages[3];
+	struct vq vq;
+	struct vq_chain chain;
+	struct vx_evtchn *evtchn;
+
+	pthread_t thread;
+	bool running;
+	int stop_fd;			/* eventfd: the main thread asks to stop */
+	bool failed;			/* set by the queue thread */
+	struct queue_stats stats;
+	void *model_priv;
+};
+
+struct vx_device {
+	struct vx_daemon *daemon;
+	struct vx_device *next;
+	uint32_t guest;
+	uint32_t id;
+	char be_path[128];
+	char fe_path[128];
+	char token[64];			/* xenstore watch token */
+	bool watching_fe;
+
+	const struct vx_model *model;
+	void *model_priv;
+	enum grant_access access;
+	unsigned int request_queues;	/* the toolstack's `queues` */
+	bool readonly;
+
+	int be_state;			/* XenbusState we last wrote */
+	uint64_t features;
+	uint64_t driver_features;	/* valid once FEATURES_OK accepted */
+	uint8_t config[VX_MAX_CONFIG_LEN];
+	size_t config_len;
+	uint32_t config_generation;
+	unsigned int max_queues;
+	unsigned int max_queue_size;
+
+	uint8_t status;			/* device-status */
+	uint32_t status_seq;		/* device-status-seq */
+	bool status_seq_valid;
+
+	struct vx_gnttab *gnttab;
+	struct vx_queue *queues;
+	unsigned int nr_queues;
+
+	/* A queue thread's report of a guest error; read by the main thread. */
+	pthread_mutex_t error_lock;
+	char error[200];
+	bool error_pending;
+};
+
+static inline bool dev_has_feature(const struct vx_device *dev, unsigned int bit)
+{
+	return dev->driver_features & VX_FEATURE(bit);
+}
+
+/* queue.c */
+int queue_start(struct vx_queue *q);
+void queue_stop(struct vx_queue *q);
+/* Reports a guest protocol error from a queue thread (protocol.md 2.4). */
+void queue_fail(struct vx_queue *q, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Adds a used entry; published and notified by the service loop. */
+void queue_complete(struct vx_queue *q, uint16_t head, uint32_t len);
+
+/* guest_mem.c: access to the guest's buffers of a chain. */
+/*
+ * Copies @len bytes between @buf and the concatenation of @segs, starting
+ * @skip bytes into it, in one batched grant-copy call.  Returns 0, or -1 if
+ * the range is out of the segments or a grant does not allow the access.
+ */
+int gmem_copy(struct vx_device *dev, const struct vq_seg *segs,
+	      unsigned int nsegs, uint64_t skip, uint64_t len, void *buf,
+	      bool to_guest);
+/* Reads guest memory at one grant address (indirect tables). */
+int gmem_read(void *dev, uint64_t addr, void *buf, size_t len);
+
+/* A grant-mapped region. */
+struct gmap {
+	void *base;
+	uint32_t npages;
+};
+/* Maps @len bytes at grant address @addr; returns the address of the first byte. */
+void *gmem_map(struct vx_device *dev, uint64_t addr, uint64_t len,
+	       bool writable, struct gmap *m);
+void gmem_unmap(struct vx_device *dev, struct gmap *m);
+
+/* xenbus.c */
+struct vx_daemon;
+void daemon_wake(struct vx_daemon *d);
+
+/* blk.c */
+extern const struct vx_model blk_model;
+
+#endif

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Reaching guest memory through grants: every address is a grant address
+ * (protocol.md 3), checked before any grant operation.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device.h"
+
+/* Scratch segments for one batched copy, per thread. */
+static __thread xengnttab_grant_copy_segment_t *copy_segs;
+static __thread size_t copy_segs_room;
+
+static xengnttab_grant_copy_segment_t *segs_room(size_t n)
+{
+	if (n > copy_segs_room) {
+		void *p = realloc(copy_segs, n * sizeof(*copy_segs));
+
+		if (!p)
+			return NULL;
+		copy_segs = p;
+		copy_segs_room = n;
+	}
+	return copy_segs;
+}
+
+/* Appends the page pieces of @len bytes at grant address @addr. */
+static int add_pieces(struct vx_device *dev, uint64_t addr, uint64_t len,
+		      uint8_t *buf, bool to_guest, size_t *n)
+{
+	struct vx_grant_range r;
+	uint32_t i, off;
+
+	if (!vx_grant_range(addr, len, &r))
+		return -1;
+	if (!segs_room(*n + r.npages))
+		return -1;
+	off = r.offset;
+	for (i = 0; i < r.npages; i++) {
+		xengnttab_grant_copy_segment_t *s = &copy_segs[(*n)++];
+		uint32_t chunk = VX_PAGE_SIZE - off;
+
+		if (chunk > len)
+			chunk = len;
+		memset(s, 0, sizeof(*s));
+		if (to_guest) {
+			s->source.virt = buf;
+			s->dest.foreign.ref = r.first_ref + i;
+			s->dest.foreign.offset = off;
+			s->dest.foreign.domid = dev->guest;
+			s->flags = GNTCOPY_dest_gref;
+		} else {
+			s->source.foreign.ref = r.first_ref + i;
+			s->source.foreign.offset = off;
+			s->source.foreign.domid = dev->guest;
+			s->dest.virt = buf;
+			s->flags = GNTCOPY_source_gref;
+		}
+		s->len = chunk;
+		buf += chunk;
+		len -= chunk;
+		off = 0;
+	}
+	return 0;
+}
+
+static int run_copy(struct vx_device *dev, size_t n)
+{
+	size_t i;
+
+	if (!n)
+		return 0;
+	if (xen_gnttab_copy(dev->gnttab, n, copy_segs))
+		return -1;
+	for (i = 0; i < n; i++)
+		if (copy_segs[i].status != GNTST_okay)
+			return -1;
+	return 0;
+}
+
+int gmem_copy(struct vx_device *dev, const struct vq_seg *segs,
+	      unsigned int nsegs, uint64_t skip, uint64_t len, void *buf,
+	      bool to_guest)
+{
+	uint8_t *p = buf;
+	size_t n = 0;
+	unsigned int i;
+
+	for (i = 0; i < nsegs && len; i++) {
+		uint64_t take;
+
+		if (skip >= segs[i].len) {
+			skip -= segs[i].len;
+			continue;
+		}
+		take = segs[i].len - skip;
+		if (take > len)
+			take = len;
+		if (add_pieces(dev, segs[i].addr + skip, take, p, to_guest, &n))
+			return -1;
+		p += take;
+		len -= take;
+		skip = 0;
+	}
+	if (len)
+		return -1;
+	return run_copy(dev, n);
+}
+
+int gmem_read(void *opaque, uint64_t addr, void *buf, size_t len)
+{
+	struct vx_device *dev = opaque;
+	size_t n = 0;
+
+	if (add_pieces(dev, addr, len, buf, false, &n))
+		return -1;
+	return run_copy(dev, n);
+}
+
+void *gmem_map(struct vx_device *dev, uint64_t addr, uint64_t len,
+	       bool writable, struct gmap *m)
+{
+	uint32_t refs[64], *r = refs, i;
+	struct vx_grant_range gr;
+
+	if (!vx_grant_range(addr, len, &gr))
+		return NULL;
+	if (gr.npages > 64) {
+		r = malloc(gr.npages * sizeof(*r));
+		if (!r)
+			return NULL;
+	}
+	for (i = 0; i < gr.npages; i++)
+		r[i] = gr.first_ref + i;
+	m->base = xen_gnttab_map(dev->gnttab, gr.npages, r, writable);
+	m->npages = gr.npages;
+	if (r != refs)
+		free(r);
+	return m->base ? (uint8_t *)m->base + gr.offset : NULL;
+}
+
+void gmem_unmap(struct vx_device *dev, struct gmap *m)
+{
+	if (m->base)
+		xen_gnttab_unmap(dev->gnttab, m->base, m->npages);
+	m->base = NULL;
+}

@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * virtio-xenbusd: serves virtio devices to Xen guests over xenbus, event
+ * channels and grant tables (docs/protocol.md).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "xsvalue.h"
+
+const struct xen_ops *xen_ops = &xen_ops_real;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: virtio-xenbusd [OPTION]...\n"
+		"Serve virtio block devices to Xen guests over xenbus.\n\n"
+		"  -f, --foreground     stay in the foreground, log to stderr\n"
+		"  -s, --sim            use the simulated hypervisor in\n"
+		"                       $VIRTIO_XENBUS_SIM_DIR instead of Xen\n"
+		"  -d, --domid N        the domain this backend runs in\n"
+		"                       (default: read from xenstore, else 0)\n"
+		"  -p, --pidfile FILE   write the daemon's pid to FILE\n"
+		"  -v, --verbose        log debug messages too\n"
+		"  -h, --help           show this help\n\n"
+		"xenstore is reached as libxenstore reaches it: XENSTORED_PATH\n"
+		"names its socket when set.\n");
+}
+
+static int self_domid(struct xs_handle *xs, long opt)
+{
+	unsigned int len;
+	uint64_t v = 0;
+	char *s;
+
+	if (opt >= 0)
+		return opt;
+	s = xs_read(xs, XBT_NULL, "domid", &len);
+	if (s && !vx_parse_dec(s, 0x7fef, &v))
+		v = 0;
+	free(s);
+	return v;
+}
+
+static int write_pidfile(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -1;
+	fprintf(f, "%d\n", getpid());
+	return fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "sim", no_argument, NULL, 's' },
+		{ "domid", required_argument, NULL, 'd' },
+		{ "pidfile", required_argument, NULL, 'p' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
+	bool foreground = false, verbose = false;
+	const char *pidfile = NULL;
+	struct vx_daemon d;
+	long domid = -1;
+	struct xs_handle *probe;
+	sigset_t sigs;
+	int c, sfd, ret;
+
+	while ((c = getopt_long(argc, argv, "fsd:p:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			foreground = true;
+			break;
+		case 's':
+			xen_ops = &xen_ops_sim;
+			break;
+		case 'd': {
+			uint64_t v;
+
+			if (!vx_parse_dec(optarg, 0x7fef, &v)) {
+				fprintf(stderr, "virtio-xenbusd: bad domid '%s'\n", optarg);
+				return 2;
+			}
+			domid = v;
+			break;
+		}
+		case 'p':
+			pidfile = optarg;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	log_open(!foreground, verbose ? LOG_DEBUG : LOG_INFO);
+
+	probe = xs_open(0);
+	if (!probe) {
+		fprintf(stderr, "virtio-xenbusd: cannot connect to xenstore: %s\n",
+			strerror(errno));
+		return 1;
+	}
+	domid = self_domid(probe, domid);
+	xs_close(probe);
+
+	if (xen_ops->init(domid)) {
+		fprintf(stderr, "virtio-xenbusd: cannot start the %s hypervisor interface: %s\n",
+			xen_ops->name, strerror(errno));
+		return 1;
+	}
+	if (!foreground && daemon(0, 0)) {
+		perror("virtio-xenbusd: daemon");
+		return 1;
+	}
+	if (pidfile && write_pidfile(pidfile))
+		log_err("cannot write %s: %s", pidfile, strerror(errno));
+
+	/* Queue threads inherit this mask, so only the signalfd sees them. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	if (sfd < 0 || daemon_init(&d, domid)) {
+		log_err("cannot start: %s", strerror(errno));
+		return 1;
+	}
+	log_info("domain %ld, %s hypervisor interface", domid, xen_ops->name);
+	ret = daemon_run(&d, sfd);
+	daemon_shutdown(&d);
+	log_info("stopped: every grant unmapped, every port unbound");
+	if (pidfile)
+		unlink(pidfile);
+	return ret ? 1 : 0;
+}

@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * One virtqueue of a running device: its rings mapped for the queue's
+ * lifetime, its event channel bound, and a thread that serves it.  The
+ * thread sleeps in epoll on three descriptors: the event channel (a kick),
+ * the model's completion descriptor, and the stop request of the main
+ * thread.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "device.h"
+#include "log.h"
+
+enum { RING_DESC, RING_DRIVER, RING_DEVICE };
+
+void queue_fail(struct vx_queue *q, const char *fmt, ...)
+{
+	struct vx_device *dev = q->dev;
+	char msg[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+
+	q->failed = true;
+	pthread_mutex_lock(&dev->error_lock);
+	if (!dev->error_pending) {
+		snprintf(dev->error, sizeof(dev->error), "queue %u: %s",
+			 q->index, msg);
+		dev->error_pending = true;
+	}
+	pthread_mutex_unlock(&dev->error_lock);
+	dev_err(dev, "queue %u: %s", q->index, msg);
+	daemon_wake(dev->daemon);
+}
+
+void queue_complete(struct vx_queue *q, uint16_t head, uint32_t len)
+{
+	vq_push_used(&q->vq, head, len);
+	q->stats.requests++;
+}
+
+static void unmap_rings(struct vx_queue *q)
+{
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		if (q->ring_maps[i])
+			xen_gnttab_unmap(q->dev->gnttab, q->ring_maps[i],
+					 q->ring_pages[i]);
+		q->ring_maps[i] = NULL;
+	}
+}
+
+static void *map_ring(struct vx_queue *q, int which, uint64_t addr,
+		      uint64_t len, bool writable)
+{
+	struct gmap m;
+	void *p = gmem_map(q->dev, addr, len, writable, &m);
+
+	q->ring_maps[which] = m.base;
+	q->ring_pages[which] = m.npages;
+	return p;
+}
+
+static int map_rings(struct vx_queue *q)
+{
+	void *desc, *avail, *used;
+
+	/* The device only reads the descriptor table and the driver area. */
+	desc = map_ring(q, RING_DESC, q->desc_addr, vx_desc_area_size(q->size),
+			false);
+	avail = map_ring(q, RING_DRIVER, q->driver_addr,
+			 vx_driver_area_size(q->size), false);
+	used = map_ring(q, RING_DEVICE, q->device_addr,
+			vx_device_area_size(q->size), true);
+	if (!desc || !avail || !used) {
+		unmap_rings(q);
+		return -1;
+	}
+	if (vq_init(&q->vq, q->size, desc, avail, used,
+		    dev_has_feature(q->dev, VX_F_EVENT_IDX),
+		    dev_has_feature(q->dev, VX_F_INDIRECT_DESC))) {
+		unmap_rings(q);
+		return -1;
+	}
+	q->vq.read_guest = gmem_read;
+	q->vq.read_opaque = q->dev;
+	return 0;
+}
+
+/* Publishes what completed and interrupts the driver if it asked. */
+static void flush_used(struct vx_queue *q, uint16_t before)
+{
+	if (q->vq.used_idx == before)
+		return;
+	vq_publish_used(&q->vq);
+	if (vq_should_notify(&q->vq)) {
+		xen_evtchn_notify(q->evtchn);
+		q->stats.notifies++;
+	}
+}
+
+static int process_available(struct vx_queue *q)
+{
+	const struct vx_model *model = q->dev->model;
+
+	while (model->queue_room(q)) {
+		int r = vq_pop_chain(&q->vq, &q->chain);
+
+		if (r < 0) {
+			queue_fail(q, "%s", q->vq.error);
+			return -1;
+		}
+		if (r == 0) {
+			if (vq_enable_kicks(&q->vq))
+				continue;
+			return 0;
+		}
+		if (model->handle_chain(q, &q->chain))
+			return -1;
+	}
+	return 0;
+}
+
+static void *queue_thread(void *arg)
+{
+	struct vx_queue *q = arg;
+	const struct vx_model *model = q->dev->model;
+	struct epoll_event ev[3];
+	int ep, cfd = model->completion_fd(q);
+
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0) {
+		queue_fail(q, "epoll: %s", strerror(errno));
+		goto out;
+	}
+	ev[0] = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 0 };
+	ev[1] = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 1 };
+	ev[2] = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 2 };
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, xen_evtchn_fd(q->evtchn), &ev[0]) ||
+	    epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &ev[1]) ||
+	    epoll_ctl(ep, EPOLL_CTL_ADD, q->stop_fd, &ev[2])) {
+		queue_fail(q, "epoll: %s", strerror(errno));
+		goto out_close;
+	}
+
+	/* Buffers may have been added before we listened. */
+	xen_evtchn_consume(q->evtchn);
+	for (;;) {
+		uint16_t before = q->vq.used_idx;
+		bool stop = false;
+		int i, n;
+
+		if (!q->failed && process_available(q))
+			q->failed = true;
+		if (model->complete(q))
+			q->failed = true;
+		flush_used(q, before);
+
+		n = epoll_wait(ep, ev, 3, -1);
+		if (n < 0 && errno != EINTR) {
+			queue_fail(q, "epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			if (ev[i].data.u32 == 0) {
+				xen_evtchn_consume(q->evtchn);
+				q->stats.kicks++;
+			} else if (ev[i].data.u32 == 2) {
+				stop = true;
+			}
+		}
+		if (stop)
+			break;
+	}
+out_close:
+	close(ep);
+out:
+	/* Requests already given to the medium finish before the rings go. */
+	{
+		uint16_t before = q->vq.used_idx;
+
+		model->queue_stop(q);
+		if (!q->failed)
+			flush_used(q, before);
+	}
+	return NULL;
+}
+
+int queue_start(struct vx_queue *q)
+{
+	struct vx_device *dev = q->dev;
+
+	q->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (q->stop_fd < 0)
+		return -1;
+	q->chain.segs = calloc(q->size, sizeof(*q->chain.segs));
+	if (!q->chain.segs)
+		goto err_stopfd;
+	if (map_rings(q)) {
+		dev_err(dev, "queue %u: cannot map its rings (grants of desc %#llx, driver %#llx, device %#llx)",
+			q->index, (unsigned long long)q->desc_addr,
+			(unsigned long long)q->driver_addr,
+			(unsigned long long)q->device_addr);
+		goto err_segs;
+	}
+	q->evtchn = xen_evtchn_bind(dev->guest, q->remote_port);
+	if (!q->evtchn) {
+		dev_err(dev, "queue %u: cannot bind event channel %u: %s",
+			q->index, q->remote_port, strerror(errno));
+		goto err_rings;
+	}
+	if (dev->model->queue_start(q)) {
+		dev_err(dev, "queue %u: cannot start", q->index);
+		goto err_evtchn;
+	}
+	if (pthread_create(&q->thread, NULL, queue_thread, q))
+		goto err_model;
+	q->running = true;
+	return 0;
+
+err_model:
+	dev->model->queue_stop(q);
+err_evtchn:
+	xen_evtchn_close(q->evtchn);
+	q->evtchn = NULL;
+err_rings:
+	vq_destroy(&q->vq);
+	unmap_rings(q);
+err_segs:
+	free(q->chain.segs);
+	q->chain.segs = NULL;
+err_stopfd:
+	close(q->stop_fd);
+	return -1;
+}
+
+void queue_stop(struct vx_queue *q)
+{
+	uint64_t one = 1;
+
+	if (!q->running)
+		return;
+	if (write(q->stop_fd, &one, sizeof(one)) != sizeof(one))
+		dev_err(q->dev, "queue %u: cannot signal stop", q->index);
+	pthread_join(q->thread, NULL);
+	q->running = false;
+	xen_evtchn_close(q->evtchn);
+	q->evtchn = NULL;
+	vq_destroy(&q->vq);
+	unmap_rings(q);
+	free(q->chain.segs);
+	q->chain.segs = NULL;
+	close(q->stop_fd);
+}

@@ -1,0 +1,762 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The device lifecycle, in one place: xenstore watches become the
+ * transitions of docs/protocol.md section 2.
+ *
+ * Devices come to exist when the toolstack creates a directory under
+ * /local/domain/<self>/backend/virtio/<guest>/<id>; they go when it is
+ * removed.  The frontend directory is watched per device; a write of
+ * status-seq is a status request, answered with device-status-seq.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "xsvalue.h"
+
+#define DOMID_MAX	0x7fef	/* below DOMID_FIRST_RESERVED */
+
+static const struct vx_model *const models[] = { &blk_model };
+
+#define DEFAULT_MAX_QUEUE_SIZE	256
+
+/* ---- xenstore helpers ---- */
+
+static char *xs_read_path(struct vx_daemon *d, xs_transaction_t t,
+			  const char *dir, const char *key)
+{
+	char path[256];
+	unsigned int len;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, key);
+	return xs_read(d->xs, t, path, &len);
+}
+
+char *backend_read(struct vx_device *dev, const char *key)
+{
+	return xs_read_path(dev->daemon, XBT_NULL, dev->be_path, key);
+}
+
+static bool xs_printf(struct vx_daemon *d, xs_transaction_t t, const char *dir,
+		      const char *key, const char *fmt, ...)
+{
+	char path[256], val[2 * VX_MAX_CONFIG_LEN + 1];
+	va_list ap;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, key);
+	va_start(ap, fmt);
+	vsnprintf(val, sizeof(val), fmt, ap);
+	va_end(ap);
+	return xs_write(d->xs, t, path, val, strlen(val));
+}
+
+/* Reads a decimal key of @dir; false if missing or malformed. */
+static bool read_dec(struct vx_daemon *d, xs_transaction_t t, const char *dir,
+		     const char *key, uint64_t max, uint64_t *out)
+{
+	char *s = xs_read_path(d, t, dir, key);
+	bool ok = vx_parse_dec(s, max, out);
+
+	free(s);
+	return ok;
+}
+
+static bool read_hex(struct vx_daemon *d, const char *dir, const char *key,
+		     uint64_t *out)
+{
+	char *s = xs_read_path(d, XBT_NULL, dir, key);
+	bool ok = vx_parse_hex64(s, out);
+
+	free(s);
+	return ok;
+}
+
+static bool node_exists(struct vx_daemon *d, const char *path)
+{
+	unsigned int len;
+	char *s = xs_read(d->xs, XBT_NULL, path, &len);
+
+	free(s);
+	return s != NULL;
+}
+
+static int read_state(struct vx_daemon *d, const char *dir)
+{
+	uint64_t v;
+
+	if (!read_dec(d, XBT_NULL, dir, "state", VX_STATE_CLOSED, &v))
+		return VX_STATE_UNKNOWN;
+	return (int)v;
+}
+
+static void set_be_state(struct vx_device *dev, int state)
+{
+	if (!xs_printf(dev->daemon, XBT_NULL, dev->be_path, "state", "%d", state))
+		dev_err(dev, "cannot write state %d: %s", state, strerror(errno));
+	dev->be_state = state;
+}
+
+/* Writes device-status (and its seq, when answering) atomically. */
+static void publish_status(struct vx_device *dev, bool answer)
+{
+	struct vx_daemon *d = dev->daemon;
+	xs_transaction_t t;
+
+	do {
+		t = xs_transaction_start(d->xs);
+		if (t == XBT_NULL)
+			break;
+		xs_printf(d, t, dev->be_path, "device-status", "%u", dev->status);
+		if (answer)
+			xs_printf(d, t, dev->be_path, "device-status-seq", "%u",
+				  dev->status_seq);
+	} while (!xs_transaction_end(d->xs, t, false) && errno == EAGAIN);
+}
+
+/* protocol.md 2.4: stop the device and tell the driver it needs a reset. */
+static void device_error(struct vx_device *dev, const char *reason);
+
+/* ---- queues ---- */
+
+static void stop_queues(struct vx_device *dev)
+{
+	unsigned int i;
+
+	for (i = 0; i < dev->nr_queues; i++)
+		queue_stop(&dev->queues[i]);
+	free(dev->queues);
+	dev->queues = NULL;
+	dev->nr_queues = 0;
+}
+
+static bool read_queue(struct vx_device *dev, struct vx_queue *q)
+{
+	struct vx_daemon *d = dev->daemon;
+	char dir[192];
+	uint64_t size, port;
+
+	snprintf(dir, sizeof(dir), "%s/queue-%u", dev->fe_path, q->index);
+	if (!read_dec(d, XBT_NULL, dir, "size", dev->max_queue_size, &size) ||
+	    size < 2 || !vx_is_power_of_two(size)) {
+		device_error(dev, "queue size is missing, not a power of two, or over max-queue-size");
+		return false;
+	}
+	if (!read_hex(d, dir, "desc", &q->desc_addr) ||
+	    !read_hex(d, dir, "driver", &q->driver_addr) ||
+	    !read_hex(d, dir, "device", &q->device_addr)) {
+		device_error(dev, "queue ring address missing or malformed");
+		return false;
+	}
+	if (!read_dec(d, XBT_NULL, dir, "event-channel", UINT32_MAX, &port) || !port) {
+		device_error(dev, "queue event-channel missing or malformed");
+		return false;
+	}
+	q->size = size;
+	q->remote_port = port;
+	return true;
+}
+
+static bool start_queues(struct vx_device *dev)
+{
+	uint64_t n;
+	unsigned int i;
+
+	if (!read_dec(dev->daemon, XBT_NULL, dev->fe_path, "num-queues",
+		      dev->max_queues, &n) || !n) {
+		device_error(dev, "num-queues missing, zero or over max-queues");
+		return false;
+	}
+	dev->queues = calloc(n, sizeof(*dev->queues));
+	if (!dev->queues) {
+		device_error(dev, "out of memory");
+		return false;
+	}
+	for (i = 0; i < n; i++) {
+		dev->queues[i].dev = dev;
+		dev->queues[i].index = i;
+		if (!read_queue(dev, &dev->queues[i]))
+			goto err;
+	}
+	for (i = 0; i < n; i++) {
+		if (queue_start(&dev->queues[i])) {
+			dev->nr_queues = i;
+			device_error(dev, "a queue's rings or event channel are unusable");
+			return false;
+		}
+	}
+	dev->nr_queues = n;
+	dev_info(dev, "connected: %u queue(s) of %u, grant %s", dev->nr_queues,
+		 dev->queues[0].size, dev->access == GRANT_MAP ? "map" : "copy");
+	return true;
+err:
+	free(dev->queues);
+	dev->queues = NULL;
+	return false;
+}
+
+static void device_error(struct vx_device *dev, const char *reason)
+{
+	dev_err(dev, "device error, needs reset: %s", reason);
+	stop_queues(dev);
+	dev->status |= VX_S_NEEDS_RESET;
+	xs_printf(dev->daemon, XBT_NULL, dev->be_path, "error", "%s", reason);
+	publish_status(dev, false);
+}
+
+/* Back to the state after InitWait: nothing of the guest held. */
+static void device_reset(struct vx_device *dev)
+{
+	stop_queues(dev);
+	dev->driver_features = 0;
+	dev->status = 0;
+}
+
+/* ---- status requests (protocol.md 2.2) ---- */
+
+static uint8_t accept_features(struct vx_device *dev, uint8_t status)
+{
+	uint64_t want, required = VX_FEATURE(VX_F_VERSION_1) |
+				  VX_FEATURE(VX_F_ACCESS_PLATFORM);
+
+	if (!read_hex(dev->daemon, dev->fe_path, "driver-features", &want)) {
+		dev_warn(dev, "FEATURES_OK refused: driver-features missing or malformed");
+		return status & ~VX_S_FEATURES_OK;
+	}
+	if ((want & ~dev->features) || (want & required) != required) {
+		dev_warn(dev, "FEATURES_OK refused: driver features %#llx against offered %#llx",
+			 (unsigned long long)want,
+			 (unsigned long long)dev->features);
+		return status & ~VX_S_FEATURES_OK;
+	}
+	dev->driver_features = want;
+	return status;
+}
+
+static void handle_status(struct vx_device *dev, uint8_t s)
+{
+	uint8_t old = dev->status, added = s & ~old;
+
+	if (!s) {
+		device_reset(dev);
+		if (dev->be_state == VX_STATE_CONNECTED)
+			set_be_state(dev, VX_STATE_INITWAIT);
+		dev_dbg(dev, "reset");
+		return;
+	}
+	if (old & ~s & ~VX_S_NEEDS_RESET) {
+		dev_warn(dev, "driver cleared status bits (%#x -> %#x) without a reset",
+			 old, s);
+		dev->status = old | VX_S_NEEDS_RESET;
+		return;
+	}
+	if (old & VX_S_NEEDS_RESET) {
+		dev->status = old;	/* only a reset brings it back */
+		return;
+	}
+	dev->status = s;
+	if (added & VX_S_FAILED) {
+		stop_queues(dev);
+		return;
+	}
+	if (added & VX_S_FEATURES_OK)
+		dev->status = s = accept_features(dev, s);
+	if (added & VX_S_DRIVER_OK) {
+		if (!(s & VX_S_FEATURES_OK) || !dev->driver_features) {
+			dev->status = s | VX_S_NEEDS_RESET;
+			dev_warn(dev, "DRIVER_OK without accepted features");
+			return;
+		}
+		if (!start_queues(dev))
+			return;		/* device_error set NEEDS_RESET */
+		set_be_state(dev, VX_STATE_CONNECTED);
+	}
+}
+
+/* Reads status and status-seq as the one transaction wrote them. */
+static bool read_status_request(struct vx_device *dev, uint64_t *status,
+				uint64_t *seq)
+{
+	struct vx_daemon *d = dev->daemon;
+	bool ok;
+
+	for (;;) {
+		xs_transaction_t t = xs_transaction_start(d->xs);
+
+		if (t == XBT_NULL)
+			return false;
+		ok = read_dec(d, t, dev->fe_path, "status-seq", UINT32_MAX, seq) &&
+		     read_dec(d, t, dev->fe_path, "status", 255, status);
+		if (xs_transaction_end(d->xs, t, true) || errno != EAGAIN)
+			return ok;
+	}
+}
+
+/* ---- publishing ---- */
+
+static bool publish_device(struct vx_device *dev, int state)
+{
+	struct vx_daemon *d = dev->daemon;
+	char config[2 * VX_MAX_CONFIG_LEN + 1];
+	xs_transaction_t t;
+
+	vx_format_hexbytes(dev->config, dev->config_len, config);
+	do {
+		t = xs_transaction_start(d->xs);
+		if (t == XBT_NULL)
+			return false;
+		xs_printf(d, t, dev->be_path, "protocol-version", "%d",
+			  VX_PROTOCOL_VERSION);
+		xs_printf(d, t, dev->be_path, "device-id", "%u",
+			  dev->model->virtio_id);
+		xs_printf(d, t, dev->be_path, "features", "0x%llx",
+			  (unsigned long long)dev->features);
+		xs_printf(d, t, dev->be_path, "max-queues", "%u", dev->max_queues);
+		xs_printf(d, t, dev->be_path, "max-queue-size", "%u",
+			  dev->max_queue_size);
+		xs_printf(d, t, dev->be_path, "config", "%s", config);
+		xs_printf(d, t, dev->be_path, "config-generation", "%u",
+			  dev->config_generation);
+		xs_printf(d, t, dev->be_path, "device-status", "%u", dev->status);
+		xs_printf(d, t, dev->be_path, "device-status-seq", "%u",
+			  dev->status_seq);
+		xs_printf(d, t, dev->be_path, "state", "%d", state);
+	} while (!xs_transaction_end(d->xs, t, false) && errno == EAGAIN);
+	dev->be_state = state;
+	return true;
+}
+
+/* ---- devices ---- */
+
+static struct vx_device *find_device(struct vx_daemon *d, uint32_t guest,
+				     uint32_t id)
+{
+	struct vx_device *dev;
+
+	for (dev = d->devices; dev; dev = dev->next)
+		if (dev->guest == guest && dev->id == id)
+			return dev;
+	return NULL;
+}
+
+static const struct vx_model *find_model(const char *type)
+{
+	size_t i;
+
+	for (i = 0; type && i < sizeof(models) / sizeof(models[0]); i++)
+		if (!strcmp(models[i]->type, type))
+			return models[i];
+	return NULL;
+}
+
+static void device_fatal(struct vx_device *dev, const char *reason)
+{
+	dev_err(dev, "%s", reason);
+	xs_printf(dev->daemon, XBT_NULL, dev->be_path, "error", "%s", reason);
+	set_be_state(dev, VX_STATE_CLOSING);
+}
+
+/* Reads the toolstack's keys (protocol.md 1.1). */
+static bool device_configure(struct vx_device *dev)
+{
+	struct vx_daemon *d = dev->daemon;
+	char *fe, *type, *access, path[160];
+	uint64_t v;
+	bool ok = false;
+
+	fe = backend_read(dev, "frontend");
+	type = backend_read(dev, "type");
+	access = backend_read(dev, "grant-access");
+	if (!fe || strcmp(fe, dev->fe_path)) {
+		device_fatal(dev, "frontend key is not this device's frontend directory");
+		goto out;
+	}
+	if (!read_dec(d, XBT_NULL, dev->be_path, "frontend-id", UINT16_MAX, &v) ||
+	    v != dev->guest) {
+		device_fatal(dev, "frontend-id does not name this guest");
+		goto out;
+	}
+	dev->model = find_model(type);
+	if (!dev->model) {
+		device_fatal(dev, "type must be blk");
+		goto out;
+	}
+	if (!access || !strcmp(access, "copy")) {
+		dev->access = GRANT_COPY;
+	} else if (!strcmp(access, "map")) {
+		dev->access = GRANT_MAP;
+	} else {
+		device_fatal(dev, "grant-access must be copy or map");
+		goto out;
+	}
+	dev->request_queues = 1;
+	snprintf(path, sizeof(path), "%s/queues", dev->be_path);
+	if (node_exists(d, path)) {
+		if (!read_dec(d, XBT_NULL, dev->be_path, "queues",
+			      VX_MAX_REQUEST_QUEUES, &v) || !v) {
+			device_fatal(dev, "queues must be 1 to 16");
+			goto out;
+		}
+		dev->request_queues = v;
+	}
+	ok = true;
+out:
+	free(fe);
+	free(type);
+	free(access);
+	return ok;
+}
+
+static void device_free(struct vx_device *dev)
+{
+	struct vx_daemon *d = dev->daemon;
+	struct vx_device **pp;
+
+	stop_queues(dev);
+	if (dev->model_priv)
+		dev->model->close(dev);
+	xen_gnttab_close(dev->gnttab);
+	if (dev->watching_fe)
+		xs_unwatch(d->xs, dev->fe_path, dev->token);
+	for (pp = &d->devices; *pp; pp = &(*pp)->next) {
+		if (*pp == dev) {
+			*pp = dev->next;
+			break;
+		}
+	}
+	pthread_mutex_destroy(&dev->error_lock);
+	free(dev);
+}
+
+/*
+ * A backend directory we do not know yet: a new device, or one of a
+ * previous run of the daemon (protocol.md 2.5).
+ */
+static void device_add(struct vx_daemon *d, uint32_t guest, uint32_t id)
+{
+	struct vx_device *dev = calloc(1, sizeof(*dev));
+	uint64_t status, seq;
+	int state;
+
+	if (!dev)
+		return;
+	dev->daemon = d;
+	dev->guest = guest;
+	dev->id = id;
+	pthread_mutex_init(&dev->error_lock, NULL);
+	snprintf(dev->be_path, sizeof(dev->be_path), "%s/%u/%u", d->be_root,
+		 guest, id);
+	snprintf(dev->fe_path, sizeof(dev->fe_path),
+		 "/local/domain/%u/device/virtio/%u", guest, id);
+	snprintf(dev->token, sizeof(dev->token), "fe:%u:%u", guest, id);
+	dev->next = d->devices;
+	d->devices = dev;
+
+	state = read_state(d, dev->be_path);
+	dev->be_state = state;
+	if (state == VX_STATE_UNKNOWN || state >= VX_STATE_CLOSING)
+		return;		/* not ready, or being torn down: ignore */
+	if (!device_configure(dev))
+		return;
+	dev->max_queue_size = DEFAULT_MAX_QUEUE_SIZE;
+	dev->features = VX_FEATURE(VX_F_VERSION_1) |
+			VX_FEATURE(VX_F_ACCESS_PLATFORM) |
+			VX_FEATURE(VX_F_INDIRECT_DESC) |
+			VX_FEATURE(VX_F_EVENT_IDX);
+	if (dev->model->open(dev)) {
+		device_fatal(dev, "cannot open the device's medium");
+		return;
+	}
+	dev->gnttab = xen_gnttab_open(guest);
+	if (!dev->gnttab) {
+		device_fatal(dev, "cannot open grant tables for the guest");
+		return;
+	}
+
+	if (read_status_request(dev, &status, &seq)) {
+		/* Requests written before we came are not ours to answer... */
+		dev->status_seq = seq;
+		/* ...but a driver past reset lost its queues (protocol.md 2.5). */
+		if (status) {
+			dev->status = status | VX_S_NEEDS_RESET;
+			xs_printf(d, XBT_NULL, dev->be_path, "error", "%s",
+				  "backend restarted: reset the device");
+			dev_warn(dev, "driver status %#x from before this daemon ran: device needs reset",
+				 (unsigned int)status);
+		}
+	}
+	if (!publish_device(dev, VX_STATE_INITWAIT)) {
+		device_fatal(dev, "cannot publish the device");
+		return;
+	}
+	if (!xs_watch(d->xs, dev->fe_path, dev->token)) {
+		device_fatal(dev, "cannot watch the frontend");
+		return;
+	}
+	dev->watching_fe = true;
+	dev_info(dev, "%s device ready, waiting for the frontend",
+		 dev->model->type);
+}
+
+static void frontend_changed(struct vx_device *dev)
+{
+	struct vx_daemon *d = dev->daemon;
+	int fe_state = read_state(d, dev->fe_path);
+	uint64_t status, seq;
+	uint64_t online = 1;
+
+	read_dec(d, XBT_NULL, dev->be_path, "online", 1, &online);
+
+	if (fe_state == VX_STATE_CLOSING || fe_state == VX_STATE_CLOSED) {
+		if (dev->nr_queues || dev->status)
+			device_reset(dev);
+		if (fe_state == VX_STATE_CLOSED || !online) {
+			if (dev->be_state != VX_STATE_CLOSED)
+				set_be_state(dev, VX_STATE_CLOSED);
+		} else if (dev->be_state != VX_STATE_CLOSING) {
+			set_be_state(dev, VX_STATE_CLOSING);
+		}
+		return;
+	}
+	if (fe_state == VX_STATE_INITIALISING && dev->be_state == VX_STATE_CLOSED &&
+	    online) {
+		/* The guest came back (module reload, kexec). */
+		device_reset(dev);
+		publish_device(dev, VX_STATE_INITWAIT);
+	}
+	if (dev->be_state != VX_STATE_INITWAIT &&
+	    dev->be_state != VX_STATE_CONNECTED)
+		return;
+
+	if (!read_status_request(dev, &status, &seq))
+		return;		/* nothing asked yet, or a torn write */
+	if (seq == dev->status_seq)
+		return;
+	handle_status(dev, status);
+	dev->status_seq = seq;
+	publish_status(dev, true);
+}
+
+static void backend_changed(struct vx_daemon *d, uint32_t guest, uint32_t id)
+{
+	struct vx_device *dev = find_device(d, guest, id);
+	char path[160];
+	int state;
+
+	if (!dev) {
+		snprintf(path, sizeof(path), "%s/%u/%u/state", d->be_root, guest, id);
+		if (node_exists(d, path))
+			device_add(d, guest, id);
+		return;
+	}
+	if (!node_exists(d, dev->be_path)) {
+		/* Forced removal or a destroyed guest (protocol.md 2.6). */
+		dev_info(dev, "backend directory removed: releasing the device");
+		device_free(dev);
+		return;
+	}
+	state = read_state(d, dev->be_path);
+	if (dev->be_state == VX_STATE_UNKNOWN) {
+		if (state == VX_STATE_INITIALISING) {
+			device_free(dev);	/* it was not ready when first seen */
+			device_add(d, guest, id);
+		}
+		return;
+	}
+	if (state == VX_STATE_CLOSING && dev->be_state < VX_STATE_CLOSING) {
+		/* The toolstack asks for removal; the frontend lets go first. */
+		dev_info(dev, "removal requested");
+		dev->be_state = VX_STATE_CLOSING;
+		frontend_changed(dev);
+	}
+}
+
+/* Reconciles our devices with the backend directories of @guest. */
+static void scan_guest(struct vx_daemon *d, uint32_t guest)
+{
+	struct vx_device *dev, *next;
+	char path[96], **ids;
+	unsigned int n, i;
+	uint64_t id;
+
+	for (dev = d->devices; dev; dev = next) {
+		next = dev->next;
+		if (dev->guest == guest)
+			backend_changed(d, guest, dev->id);
+	}
+	snprintf(path, sizeof(path), "%s/%u", d->be_root, guest);
+	ids = xs_directory(d->xs, XBT_NULL, path, &n);
+	for (i = 0; ids && i < n; i++)
+		if (vx_parse_dec(ids[i], UINT32_MAX, &id) &&
+		    !find_device(d, guest, id))
+			backend_changed(d, guest, id);
+	free(ids);
+}
+
+static void scan_all(struct vx_daemon *d)
+{
+	struct vx_device *dev, *next;
+	char **guests;
+	unsigned int n, i;
+	uint64_t guest;
+
+	for (dev = d->devices; dev; dev = next) {
+		next = dev->next;
+		if (!node_exists(d, dev->be_path))
+			backend_changed(d, dev->guest, dev->id);
+	}
+	guests = xs_directory(d->xs, XBT_NULL, d->be_root, &n);
+	for (i = 0; guests && i < n; i++)
+		if (vx_parse_dec(guests[i], DOMID_MAX, &guest))
+			scan_guest(d, guest);
+	free(guests);
+}
+
+static void handle_watch(struct vx_daemon *d, const char *path,
+			 const char *token)
+{
+	size_t root_len = strlen(d->be_root);
+	unsigned int guest, id;
+	struct vx_device *dev;
+
+	if (!strcmp(token, "be")) {
+		if (strncmp(path, d->be_root, root_len))
+			return;
+		path += root_len;
+		if (sscanf(path, "/%u/%u", &guest, &id) == 2)
+			backend_changed(d, guest, id);
+		else if (sscanf(path, "/%u", &guest) == 1)
+			scan_guest(d, guest);
+		else
+			scan_all(d);
+		return;
+	}
+	if (sscanf(token, "fe:%u:%u", &guest, &id) == 2) {
+		dev = find_device(d, guest, id);
+		if (dev && dev->watching_fe)
+			frontend_changed(dev);
+	}
+}
+
+/* A queue thread reported a guest error: handle it here, in order. */
+static void handle_queue_errors(struct vx_daemon *d)
+{
+	struct vx_device *dev;
+	uint64_t v;
+
+	if (read(d->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_err("wake: %s", strerror(errno));
+	for (dev = d->devices; dev; dev = dev->next) {
+		char reason[sizeof(dev->error)];
+		bool pending;
+
+		pthread_mutex_lock(&dev->error_lock);
+		pending = dev->error_pending;
+		dev->error_pending = false;
+		memcpy(reason, dev->error, sizeof(reason));
+		pthread_mutex_unlock(&dev->error_lock);
+		if (pending)
+			device_error(dev, reason);
+	}
+}
+
+void daemon_wake(struct vx_daemon *d)
+{
+	uint64_t one = 1;
+
+	if (write(d->wake_fd, &one, sizeof(one)) != sizeof(one))
+		log_err("cannot wake the main thread: %s", strerror(errno));
+}
+
+int daemon_init(struct vx_daemon *d, uint32_t self_domid)
+{
+	memset(d, 0, sizeof(*d));
+	d->self_domid = self_domid;
+	snprintf(d->be_root, sizeof(d->be_root), "/local/domain/%u/backend/%s",
+		 self_domid, VX_DEVICE_TYPE);
+	d->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->wake_fd < 0)
+		return -1;
+	d->xs = xs_open(0);
+	if (!d->xs) {
+		log_err("cannot connect to xenstore: %s", strerror(errno));
+		return -1;
+	}
+	if (!xs_watch(d->xs, d->be_root, "be")) {
+		log_err("cannot watch %s: %s", d->be_root, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int daemon_run(struct vx_daemon *d, int signal_fd)
+{
+	struct epoll_event ev[3];
+	int ep, ret = -1;
+
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		return -1;
+	ev[0] = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 0 };
+	ev[1] = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 1 };
+	ev[2] = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 2 };
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, xs_fileno(d->xs), &ev[0]) ||
+	    epoll_ctl(ep, EPOLL_CTL_ADD, d->wake_fd, &ev[1]) ||
+	    epoll_ctl(ep, EPOLL_CTL_ADD, signal_fd, &ev[2]))
+		goto out;
+
+	log_info("serving %s", d->be_root);
+	scan_all(d);
+	for (;;) {
+		int i, n = epoll_wait(ep, ev, 3, -1);
+
+		if (n < 0 && errno != EINTR)
+			goto out;
+		for (i = 0; i < n; i++) {
+			if (ev[i].data.u32 == 2) {
+				struct signalfd_siginfo si;
+
+				if (read(signal_fd, &si, sizeof(si)) == sizeof(si))
+					log_info("signal %u: stopping", si.ssi_signo);
+				ret = 0;
+				goto out;
+			}
+			if (ev[i].data.u32 == 1)
+				handle_queue_errors(d);
+		}
+		/* xs_check_watch never blocks: drain whatever arrived. */
+		for (;;) {
+			char **w = xs_check_watch(d->xs);
+
+			if (!w)
+				break;
+			handle_watch(d, w[XS_WATCH_PATH], w[XS_WATCH_TOKEN]);
+			free(w);
+		}
+		if (errno != EAGAIN) {
+			log_err("xenstore connection lost: %s", strerror(errno));
+			goto out;
+		}
+	}
+out:
+	close(ep);
+	return ret;
+}
+
+void daemon_shutdown(struct vx_daemon *d)
+{
+	while (d->devices) {
+		dev_info(d->devices, "stopping");
+		device_free(d->devices);
+	}
+	if (d->xs)
+		xs_close(d->xs);
+	close(d->wake_fd);
+}

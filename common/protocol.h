@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Names and limits of docs/protocol.md, shared by the backend, the test
+ * frontend and the tests.  The document is the contract; this header only
+ * spells it in C.
+ */
+#ifndef VX_PROTOCOL_H
+#define VX_PROTOCOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define VX_PROTOCOL_VERSION	1
+#define VX_DEVICE_TYPE		"virtio"	/* xenbus device type */
+
+#define VX_MAX_QUEUES		64
+#define VX_MAX_QUEUE_SIZE	32768
+#define VX_MAX_CONFIG_LEN	256
+#define VX_MAX_REQUEST_QUEUES	16		/* the toolstack's `queues` */
+
+/* XenbusState, as xen/include/public/io/xenbus.h numbers them. */
+enum vx_xenbus_state {
+	VX_STATE_UNKNOWN	= 0,
+	VX_STATE_INITIALISING	= 1,
+	VX_STATE_INITWAIT	= 2,
+	VX_STATE_INITIALISED	= 3,
+	VX_STATE_CONNECTED	= 4,
+	VX_STATE_CLOSING	= 5,
+	VX_STATE_CLOSED		= 6,
+};
+
+/* Virtio status bits (virtio 1.2, 2.1). */
+#define VX_S_ACKNOWLEDGE	1
+#define VX_S_DRIVER		2
+#define VX_S_DRIVER_OK		4
+#define VX_S_FEATURES_OK	8
+#define VX_S_NEEDS_RESET	64
+#define VX_S_FAILED		128
+
+/* Transport feature bits. */
+#define VX_F_INDIRECT_DESC	28
+#define VX_F_EVENT_IDX		29
+#define VX_F_VERSION_1		32
+#define VX_F_ACCESS_PLATFORM	33
+#define VX_FEATURE(bit)		(1ULL << (bit))
+
+/* Grant addresses (protocol.md section 3). */
+#define VX_PAGE_SHIFT		12
+#define VX_PAGE_SIZE		(1U << VX_PAGE_SHIFT)
+#define VX_GRANT_ADDR_FLAG	(1ULL << 63)
+#define VX_GRANT_ADDR_MBZ	0x7ffff00000000000ULL	/* bits 44..62 */
+
+static inline uint64_t vx_grant_addr(uint32_t ref, uint32_t offset)
+{
+	return VX_GRANT_ADDR_FLAG | ((uint64_t)ref << VX_PAGE_SHIFT) |
+	       (offset & (VX_PAGE_SIZE - 1));
+}
+
+/* A checked region of grant pages: refs first_ref .. first_ref+npages-1. */
+struct vx_grant_range {
+	uint32_t first_ref;
+	uint32_t npages;
+	uint32_t offset;	/* into the first page */
+};
+
+/* Returns false for an address or length that protocol.md rejects. */
+bool vx_grant_range(uint64_t addr, uint64_t len, struct vx_grant_range *r);
+
+/* Size in bytes of each ring area for a queue of @size entries. */
+static inline uint64_t vx_desc_area_size(unsigned int size)
+{
+	return 16ULL * size;
+}
+
+static inline uint64_t vx_driver_area_size(unsigned int size)
+{
+	return 6ULL + 2ULL * size;
+}
+
+static inline uint64_t vx_device_area_size(unsigned int size)
+{
+	return 6ULL + 8ULL * size;
+}
+
+#endif

@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <string.h>
+
+#include "protocol.h"
+#include "xsvalue.h"
+
+bool vx_parse_dec(const char *s, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *p;
+
+	if (!s || !*s || (s[0] == '0' && s[1]))
+		return false;
+	for (p = s; *p; p++) {
+		unsigned int d;
+
+		if (*p < '0' || *p > '9')
+			return false;
+		d = *p - '0';
+		if (v > (max - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return true;
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+bool vx_parse_hex64(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t n;
+
+	if (!s || s[0] != '0' || s[1] != 'x')
+		return false;
+	s += 2;
+	n = strlen(s);
+	if (n < 1 || n > 16)
+		return false;
+	for (; *s; s++) {
+		int d = hex_digit(*s);
+
+		if (d < 0)
+			return false;
+		v = (v << 4) | (unsigned int)d;
+	}
+	*out = v;
+	return true;
+}
+
+bool vx_parse_hexbytes(const char *s, uint8_t *buf, size_t max, size_t *len)
+{
+	size_t n, i;
+
+	if (!s)
+		return false;
+	n = strlen(s);
+	if (n % 2 || n / 2 > max)
+		return false;
+	for (i = 0; i < n / 2; i++) {
+		int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return false;
+		buf[i] = (uint8_t)(hi << 4 | lo);
+	}
+	*len = n / 2;
+	return true;
+}
+
+void vx_format_hexbytes(const uint8_t *buf, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = digits[buf[i] >> 4];
+		out[2 * i + 1] = digits[buf[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
+bool vx_is_power_of_two(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+bool vx_grant_range(uint64_t addr, uint64_t len, struct vx_grant_range *r)
+{
+	uint64_t ref, offset, npages;
+
+	if (!(addr & VX_GRANT_ADDR_FLAG) || (addr & VX_GRANT_ADDR_MBZ) || !len)
+		return false;
+	ref = (addr & ~VX_GRANT_ADDR_FLAG) >> VX_PAGE_SHIFT;
+	offset = addr & (VX_PAGE_SIZE - 1);
+	if (len > UINT32_MAX)
+		return false;
+	npages = (offset + len + VX_PAGE_SIZE - 1) >> VX_PAGE_SHIFT;
+	if (ref + npages - 1 > UINT32_MAX)
+		return false;
+	r->first_ref = (uint32_t)ref;
+	r->npages = (uint32_t)npages;
+	r->offset = (uint32_t)offset;
+	return true;
+}
