@@ -6,7 +6,6 @@
  * Parse config (blk_open), publish features and config space, handle a
  * request (blk_handle_chain), complete it (blk_complete).
  */
-#define _GNU_SOURCE
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -159,8 +158,9 @@ static int blk_open(struct vx_device *dev)
 	dev->readonly = mode && !strcmp(mode, "r");
 	if (blk_open_medium(dev, disk, path))
 		goto err;
+	/* The id is 20 bytes, NUL-padded, not necessarily NUL-terminated. */
 	if (serial)
-		strncpy(disk->serial, serial, sizeof(disk->serial));
+		memcpy(disk->serial, serial, strnlen(serial, sizeof(disk->serial)));
 
 	dev->model_priv = disk;
 	dev->features |= VX_FEATURE(VIRTIO_BLK_F_SIZE_MAX) |

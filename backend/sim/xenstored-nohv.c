@@ -9,7 +9,6 @@
  *
  * Nothing here is used when the daemon runs on real Xen.
  */
-#define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -8,6 +8,19 @@
 #include "driver_vq.h"
 #include "protocol.h"
 
+/* The avail_event field after the used ring (virtio 1.2, 2.7.8). */
+static volatile uint16_t *avail_event(struct driver_vq *vq)
+{
+	return (volatile uint16_t *)((uint8_t *)vq->used + 4 +
+				     sizeof(struct vring_used_elem) * vq->size);
+}
+
+/* The used_event field after the available ring. */
+static volatile uint16_t *used_event(struct driver_vq *vq)
+{
+	return (volatile uint16_t *)((uint8_t *)vq->avail + 4 + 2 * vq->size);
+}
+
 int dvq_create(struct driver_vq *vq, struct vx_guest *g, unsigned int size,
 	       bool event_idx)
 {
@@ -84,7 +97,7 @@ void dvq_kick(struct driver_vq *vq)
 	__atomic_store_n(&vq->avail->idx, htole16(new), __ATOMIC_RELEASE);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (vq->event_idx)
-		kick = vring_need_event(le16toh(*(volatile uint16_t *)&vq->used->ring[vq->size]),
+		kick = vring_need_event(le16toh(*avail_event(vq)),
 					new, old);
 	else
 		kick = !(le16toh(*(volatile uint16_t *)&vq->used->flags) &
@@ -125,7 +138,7 @@ void *dvq_get(struct driver_vq *vq, uint32_t *len)
 bool dvq_enable_cb(struct driver_vq *vq)
 {
 	if (vq->event_idx)
-		*(volatile uint16_t *)&vq->avail->ring[vq->size] = htole16(vq->last_used);
+		*used_event(vq) = htole16(vq->last_used);
 	else
 		vq->avail->flags = 0;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);

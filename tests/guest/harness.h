@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The simulated host for tests and the demo: a fresh directory holding
+ * Debian's xenstored (run without a hypervisor), the simulated domains, and
+ * virtio-xenbusd started on them, with its log.
+ */
+#ifndef VX_HARNESS_H
+#define VX_HARNESS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct harness {
+	char dir[128];
+	char sim_dir[160];
+	char log[160];
+	pid_t xenstored;
+	pid_t daemon;
+};
+
+/* Starts xenstored and the daemon; exports XENSTORED_PATH for this process. */
+int harness_start(struct harness *h);
+int harness_start_daemon(struct harness *h);
+/* Sends @sig to the daemon and reaps it; returns its wait status. */
+int harness_stop_daemon(struct harness *h, int sig);
+void harness_stop(struct harness *h);
+/* Waits up to @ms for the daemon's log to contain @needle. */
+bool harness_log_wait(struct harness *h, const char *needle, int ms);
+/* Counts the daemon's open file descriptors and threads. */
+int harness_daemon_fds(struct harness *h);
+int harness_daemon_threads(struct harness *h);
+
+#endif

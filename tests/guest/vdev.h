@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The frontend side of docs/protocol.md, in user space: the same keys, the
+ * same status request/answer handshake and the same queue keys as
+ * virtio_xenbus.ko writes.
+ */
+#ifndef VX_VDEV_H
+#define VX_VDEV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "driver_vq.h"
+#include "guest.h"
+#include "protocol.h"
+
+#define VDEV_TIMEOUT_MS	5000
+
+struct vx_vdev {
+	struct vx_guest *g;
+	uint32_t devid;
+	char fe[128];
+	char be[128];
+	uint32_t device_id;
+	uint64_t features;
+	uint64_t driver_features;
+	unsigned int max_queues;
+	unsigned int max_queue_size;
+	uint8_t config[VX_MAX_CONFIG_LEN];
+	size_t config_len;
+	uint32_t config_generation;
+	uint32_t status_seq;
+	unsigned int nr_queues;
+	struct driver_vq vqs[VX_MAX_QUEUES];
+};
+
+/* Waits for the backend's InitWait and reads what it published. */
+int vdev_probe(struct vx_vdev *vd, struct vx_guest *g, uint32_t devid);
+/* Writes a status request and waits for its answer: device-status, or -errno. */
+int vdev_set_status(struct vx_vdev *vd, uint8_t status);
+int vdev_read_status(struct vx_vdev *vd);
+/* ACKNOWLEDGE, DRIVER, driver-features, FEATURES_OK; 0 if accepted. */
+int vdev_negotiate(struct vx_vdev *vd, uint64_t features);
+int vdev_setup_queues(struct vx_vdev *vd, unsigned int n, unsigned int size);
+int vdev_driver_ok(struct vx_vdev *vd);
+/* Probe, negotiate everything offered (masked), queues, DRIVER_OK. */
+int vdev_connect(struct vx_vdev *vd, struct vx_guest *g, uint32_t devid,
+		 unsigned int nr_queues, uint64_t feature_mask);
+/* Resets the device and frees the queues: -EBUSY if a grant was still mapped. */
+int vdev_reset(struct vx_vdev *vd);
+/* Releases the device as a guest driver unloading does. */
+int vdev_close(struct vx_vdev *vd);
+
+int vdev_write(struct vx_vdev *vd, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Reads a key of the backend directory; the caller frees it. */
+char *vdev_read_backend(struct vx_vdev *vd, const char *key);
+int vdev_backend_state(struct vx_vdev *vd);
+/* Waits for the backend's state to reach @state. */
+bool vdev_wait_backend_state(struct vx_vdev *vd, int state, int ms);
+
+#endif

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "protocol.h"
+#include "toolstack.h"
+
+void vx_ts_paths(uint32_t backend, uint32_t guest, uint32_t devid,
+		 char fe[128], char be[128])
+{
+	snprintf(fe, 128, "/local/domain/%u/device/%s/%u", guest,
+		 VX_DEVICE_TYPE, devid);
+	snprintf(be, 128, "/local/domain/%u/backend/%s/%u/%u", backend,
+		 VX_DEVICE_TYPE, guest, devid);
+}
+
+static bool write_key(struct xs_handle *xs, xs_transaction_t t,
+		      const char *dir, const char *key, const char *val)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, key);
+	return xs_write(xs, t, path, val, strlen(val));
+}
+
+int vx_ts_add_device(struct xs_handle *xs, uint32_t backend, uint32_t guest,
+		     uint32_t devid, const char *type, const char *const *kv)
+{
+	/* libxl__device_generic_add: each end owns its dir, the other reads. */
+	struct xs_permissions fe_perms[2] = {
+		{ .id = guest, .perms = XS_PERM_NONE },
+		{ .id = backend, .perms = XS_PERM_READ },
+	};
+	struct xs_permissions be_perms[2] = {
+		{ .id = backend, .perms = XS_PERM_NONE },
+		{ .id = guest, .perms = XS_PERM_READ },
+	};
+	char fe[128], be[128], num[16];
+	xs_transaction_t t;
+	bool ok;
+
+	vx_ts_paths(backend, guest, devid, fe, be);
+	do {
+		t = xs_transaction_start(xs);
+		if (t == XBT_NULL)
+			return -errno;
+		ok = xs_mkdir(xs, t, fe) && xs_set_permissions(xs, t, fe, fe_perms, 2) &&
+		     xs_mkdir(xs, t, be) && xs_set_permissions(xs, t, be, be_perms, 2);
+		snprintf(num, sizeof(num), "%u", backend);
+		ok = ok && write_key(xs, t, fe, "backend", be) &&
+		     write_key(xs, t, fe, "backend-id", num) &&
+		     write_key(xs, t, fe, "state", "1");
+		snprintf(num, sizeof(num), "%u", guest);
+		ok = ok && write_key(xs, t, be, "frontend", fe) &&
+		     write_key(xs, t, be, "frontend-id", num) &&
+		     write_key(xs, t, be, "online", "1") &&
+		     write_key(xs, t, be, "type", type);
+		for (; ok && kv && kv[0]; kv += 2)
+			ok = write_key(xs, t, be, kv[0], kv[1]);
+		/* The backend acts on state, so it comes last. */
+		ok = ok && write_key(xs, t, be, "state", "1");
+		if (!ok) {
+			int err = errno;
+
+			xs_transaction_end(xs, t, true);
+			return -err;
+		}
+	} while (!xs_transaction_end(xs, t, false) && errno == EAGAIN);
+	return 0;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+static int read_state(struct xs_handle *xs, const char *dir)
+{
+	char path[160], *s;
+	unsigned int len;
+	int v;
+
+	snprintf(path, sizeof(path), "%s/state", dir);
+	s = xs_read(xs, XBT_NULL, path, &len);
+	v = s ? atoi(s) : -1;
+	free(s);
+	return v;
+}
+
+int vx_ts_remove_device(struct xs_handle *xs, uint32_t backend, uint32_t guest,
+			uint32_t devid, bool force, int timeout_ms)
+{
+	char fe[128], be[128];
+	int ret = 0;
+
+	vx_ts_paths(backend, guest, devid, fe, be);
+	if (!force) {
+		xs_transaction_t t;
+		long deadline;
+
+		do {
+			t = xs_transaction_start(xs);
+			if (t == XBT_NULL)
+				return -errno;
+			write_key(xs, t, be, "online", "0");
+			write_key(xs, t, be, "state", "5");
+		} while (!xs_transaction_end(xs, t, false) && errno == EAGAIN);
+		deadline = now_ms() + timeout_ms;
+		while (read_state(xs, be) != VX_STATE_CLOSED) {
+			if (now_ms() > deadline) {
+				ret = -ETIMEDOUT;
+				break;
+			}
+			poll(NULL, 0, 5);
+		}
+	}
+	xs_rm(xs, XBT_NULL, be);
+	xs_rm(xs, XBT_NULL, fe);
+	return ret;
+}

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The toolstack's part of docs/protocol.md 1.1: create and remove a
+ * device's xenstore directories the way libxl does for a vbd or vif.
+ */
+#ifndef VX_TOOLSTACK_H
+#define VX_TOOLSTACK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <xenstore.h>
+
+/* @kv: backend keys and values, alternating, NULL-terminated. */
+int vx_ts_add_device(struct xs_handle *xs, uint32_t backend, uint32_t guest,
+		     uint32_t devid, const char *type, const char *const *kv);
+/*
+ * Graceful removal asks the backend to close and waits up to @timeout_ms for
+ * it to reach Closed; forced removal (or a timeout) just removes the
+ * directories.  Returns 0 if the backend closed, -ETIMEDOUT if forced by
+ * the timeout, or -errno.
+ */
+int vx_ts_remove_device(struct xs_handle *xs, uint32_t backend, uint32_t guest,
+			uint32_t devid, bool force, int timeout_ms);
+
+void vx_ts_paths(uint32_t backend, uint32_t guest, uint32_t devid,
+		 char fe[128], char be[128]);
+
+#endif
