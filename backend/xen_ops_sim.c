@@ -87,7 +87,7 @@ static int sim_gnttab_unmap_op(struct vx_gnttab *gt, void *addr, uint32_t count)
 static int sim_gnttab_copy_op(struct vx_gnttab *gt, uint32_t count,
 			      xengnttab_grant_copy_segment_t *segs)
 {
-	return sim_grant_copy(self_dom, sim_dir, count, segs);
+	return sim_grant_copy(self_dom, gt->guest, count, segs);
 }
 
 const struct xen_ops xen_ops_sim = {

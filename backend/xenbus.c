@@ -531,8 +531,10 @@ static void frontend_changed(struct vx_device *dev)
 		device_reset(dev);
 		publish_device(dev, VX_STATE_INITWAIT);
 	}
+	/* A driver resets the device while releasing it, so Closing answers too. */
 	if (dev->be_state != VX_STATE_INITWAIT &&
-	    dev->be_state != VX_STATE_CONNECTED)
+	    dev->be_state != VX_STATE_CONNECTED &&
+	    dev->be_state != VX_STATE_CLOSING)
 		return;
 
 	if (!read_status_request(dev, &status, &seq))

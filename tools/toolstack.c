@@ -40,6 +40,7 @@ int vx_ts_add_device(struct xs_handle *xs, uint32_t backend, uint32_t guest,
 		{ .id = guest, .perms = XS_PERM_READ },
 	};
 	char fe[128], be[128], num[16];
+	const char *const *k;
 	xs_transaction_t t;
 	bool ok;
 
@@ -59,8 +60,8 @@ int vx_ts_add_device(struct xs_handle *xs, uint32_t backend, uint32_t guest,
 		     write_key(xs, t, be, "frontend-id", num) &&
 		     write_key(xs, t, be, "online", "1") &&
 		     write_key(xs, t, be, "type", type);
-		for (; ok && kv && kv[0]; kv += 2)
-			ok = write_key(xs, t, be, kv[0], kv[1]);
+		for (k = kv; ok && k && k[0]; k += 2)
+			ok = write_key(xs, t, be, k[0], k[1]);
 		/* The backend acts on state, so it comes last. */
 		ok = ok && write_key(xs, t, be, "state", "1");
 		if (!ok) {

@@ -418,23 +418,12 @@ int sim_grant_unmap(void *addr, uint32_t count)
 	return 0;
 }
 
-static struct sim_dom *copy_guest(struct sim_dom **cache, const char *dir,
-				  uint32_t domid)
-{
-	if (*cache && (*cache)->hdr->domid == domid)
-		return *cache;
-	sim_dom_close(*cache);
-	*cache = sim_dom_open(dir, domid, false);
-	return *cache;
-}
-
-static int copy_one(struct sim_dom *self, const char *dir,
-		    struct sim_dom **cache, xengnttab_grant_copy_segment_t *s)
+static int copy_one(struct sim_dom *self, struct sim_dom *guest,
+		    xengnttab_grant_copy_segment_t *s)
 {
 	bool to_guest = s->flags & GNTCOPY_dest_gref;
 	bool from_guest = s->flags & GNTCOPY_source_gref;
 	const union xengnttab_copy_ptr *f;
-	struct sim_dom *guest;
 	uint8_t *page;
 	int64_t frame;
 
@@ -443,8 +432,7 @@ static int copy_one(struct sim_dom *self, const char *dir,
 	f = to_guest ? &s->dest : &s->source;
 	if (f->foreign.offset + (uint32_t)s->len > SIM_PAGE)
 		return GNTST_bad_copy_arg;
-	guest = copy_guest(cache, dir, f->foreign.domid);
-	if (!guest)
+	if (f->foreign.domid != guest->hdr->domid)
 		return GNTST_bad_domain;
 	frame = grant_pin(self, guest, f->foreign.ref, to_guest);
 	if (frame < 0)
@@ -458,16 +446,15 @@ static int copy_one(struct sim_dom *self, const char *dir,
 	return GNTST_okay;
 }
 
-int sim_grant_copy(struct sim_dom *self, const char *dir, uint32_t count,
+int sim_grant_copy(struct sim_dom *self, struct sim_dom *guest, uint32_t count,
 		   xengnttab_grant_copy_segment_t *segs)
 {
-	static __thread struct sim_dom *cache;
 	uint32_t i;
 
 	sim_stats.copy_calls++;
 	sim_stats.copy_segments += count;
 	for (i = 0; i < count; i++)
-		segs[i].status = copy_one(self, dir, &cache, &segs[i]);
+		segs[i].status = copy_one(self, guest, &segs[i]);
 	return 0;
 }
 

@@ -49,8 +49,8 @@ int sim_end_access(struct sim_dom *d, uint32_t ref);
 void *sim_grant_map(struct sim_dom *self, struct sim_dom *guest,
 		    uint32_t count, const uint32_t *refs, bool writable);
 int sim_grant_unmap(void *addr, uint32_t count);
-/* Device side: like GNTTABOP_copy; sets each segment's status. */
-int sim_grant_copy(struct sim_dom *self, const char *dir, uint32_t count,
+/* Device side: like GNTTABOP_copy with @guest's grants; sets each status. */
+int sim_grant_copy(struct sim_dom *self, struct sim_dom *guest, uint32_t count,
 		   xengnttab_grant_copy_segment_t *segs);
 
 /* Event channels. */

@@ -250,13 +250,10 @@ int vdev_reset(struct vx_vdev *vd)
 
 int vdev_close(struct vx_vdev *vd)
 {
-	int ret;
+	/* As a driver's remove does: reset, and only then let the grants go. */
+	int ret = vdev_reset(vd);
 
 	vdev_write(vd, "state", "%d", VX_STATE_CLOSING);
-	if (!vdev_wait_backend_state(vd, VX_STATE_CLOSING, VDEV_TIMEOUT_MS) &&
-	    !vdev_wait_backend_state(vd, VX_STATE_CLOSED, 0))
-		return -ETIMEDOUT;
-	ret = free_queues(vd);
 	vdev_write(vd, "state", "%d", VX_STATE_CLOSED);
 	return ret;
 }

@@ -1,1 +1,397 @@
-int main(void) { return 77; }
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * virtio-blk through the real daemon, a real xenstored and the simulated
+ * hypervisor: the rules of docs/protocol.md 2 and 5, checked as a guest
+ * and an administrator would see them.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include "common.h"
+
+#define SLOT		65536		/* no two requests in flight overlap */
+#define NSLOTS		(DISK_BYTES / SLOT)
+#define STRIDE		(SLOT + 4096)	/* room for a buffer not page-aligned */
+
+/*
+ * Random sizes at random offsets on every queue, many requests in flight,
+ * mirrored in @shadow; then every byte read back and compared.
+ */
+static void random_io(struct vx_vdev *vd, uint8_t *shadow, unsigned int rounds,
+		      unsigned int seed)
+{
+	unsigned int nq = vd->nr_queues, per_round = 24 * nq, r, i;
+	struct vblk_io *ios = calloc(per_round, sizeof(*ios)), *done[64];
+	uint8_t *bufs = guest_alloc(vd->g, (size_t)per_round * STRIDE);
+
+	ck_assert_ptr_nonnull(ios);
+	ck_assert_ptr_nonnull(bufs);
+	srand(seed);
+	for (r = 0; r < rounds; r++) {
+		unsigned int first = rand() % NSLOTS, pending = per_round;
+
+		for (i = 0; i < per_round; i++) {
+			uint64_t slot = (first + i * 7) % NSLOTS;
+			uint32_t len = 512 * (1 + rand() % (SLOT / 512));
+			uint64_t off = slot * SLOT + 512 * (rand() % ((SLOT - len) / 512 + 1));
+			uint8_t *data = bufs + (size_t)i * STRIDE + 512 * (rand() % 4);
+
+			fill_pattern(data, len, r * 1000 + i);
+			memcpy(shadow + off, data, len);
+			ck_assert_int_eq(vblk_submit(vd, i % nq, &ios[i], VIRTIO_BLK_T_OUT,
+						     off / 512, data, len, i % 3 == 0), 0);
+		}
+		for (i = 0; i < nq; i++)
+			dvq_kick(&vd->vqs[i]);
+		for (int waited = 0; pending; waited++) {
+			for (i = 0; i < nq; i++) {
+				int n = vblk_reap(vd, i, done, 64), k;
+
+				for (k = 0; k < n; k++) {
+					ck_assert_msg(done[k]->result == VIRTIO_BLK_S_OK,
+						      "request of %u bytes at sector %llu%s: status %u",
+						      done[k]->len,
+						      (unsigned long long)le64toh(done[k]->hdr->sector),
+						      done[k]->indirect ? " (indirect)" : "",
+						      done[k]->result);
+					ck_assert_int_eq(vblk_release(vd, done[k]), 0);
+				}
+				pending -= n;
+			}
+			ck_assert_int_lt(waited, 5000);
+			if (pending && !dvq_enable_cb(&vd->vqs[0]))
+				dvq_wait(&vd->vqs[0], 1);
+		}
+	}
+	/* Read everything back, 64 KiB at a time, through every queue. */
+	for (i = 0; i < NSLOTS; i++) {
+		uint8_t got[SLOT];
+
+		ck_assert_int_eq(vblk_do(vd, i % nq, VIRTIO_BLK_T_IN, i * (SLOT / 512),
+					 got, SLOT), VIRTIO_BLK_S_OK);
+		ck_assert_msg(!memcmp(got, shadow + (size_t)i * SLOT, SLOT),
+			      "slot %u differs from what was written", i);
+	}
+	for (i = 0; i < per_round; i++)
+		guest_free(vd->g, ios[i].hdr, VX_PAGE_SIZE);
+	guest_free(vd->g, bufs, (size_t)per_round * STRIDE);
+	free(ios);
+}
+
+static void data_integrity(const char *access)
+{
+	struct vx_guest *g = new_guest(1);
+	uint8_t *shadow = calloc(1, DISK_BYTES), *file = malloc(DISK_BYTES);
+	struct vx_vdev vd;
+	char disk[256];
+
+	attach_disk(g, 1, "w", "4", access, disk);
+	ck_assert_int_eq(vdev_connect(&vd, g, 1, 4, all_features), 0);
+	ck_assert(vd.driver_features & VX_FEATURE(VIRTIO_BLK_F_MQ));
+	random_io(&vd, shadow, 12, 1);
+	/* And the file on the host holds the same bytes. */
+	ck_assert_int_eq(read_file_at(disk, 0, file, DISK_BYTES), 0);
+	ck_assert(!memcmp(file, shadow, DISK_BYTES));
+	ck_assert_int_eq(vdev_close(&vd), 0);
+	ck_assert_uint_eq(g->leaked_refs, 0);
+	free(shadow);
+	free(file);
+	guest_destroy(g);
+}
+
+START_TEST(data_integrity_with_grant_copy)
+{
+	data_integrity("copy");
+}
+END_TEST
+
+START_TEST(data_integrity_with_grant_map)
+{
+	data_integrity("map");
+}
+END_TEST
+
+START_TEST(flush_makes_completed_writes_durable_across_sigkill)
+{
+	struct vx_guest *g = new_guest(1);
+	uint8_t data[8192], got[8192];
+	struct vx_vdev vd;
+	char disk[256];
+
+	attach_disk(g, 1, "w", "1", "copy", disk);
+	ck_assert_int_eq(vdev_connect(&vd, g, 1, 1, all_features), 0);
+	ck_assert(vd.driver_features & VX_FEATURE(VIRTIO_BLK_F_FLUSH));
+	fill_pattern(data, sizeof(data), 99);
+	ck_assert_int_eq(vblk_do(&vd, 0, VIRTIO_BLK_T_OUT, 2048, data, sizeof(data)),
+			 VIRTIO_BLK_S_OK);
+	ck_assert_int_eq(vblk_do(&vd, 0, VIRTIO_BLK_T_FLUSH, 0, NULL, 0),
+			 VIRTIO_BLK_S_OK);
+	harness_stop_daemon(&host, SIGKILL);
+	ck_assert_int_eq(read_file_at(disk, 2048 * 512, got, sizeof(got)), 0);
+	ck_assert(!memcmp(got, data, sizeof(got)));
+	guest_destroy(g);
+}
+END_TEST
+
+START_TEST(readonly_disk_offers_ro_and_refuses_writes)
+{
+	struct vx_guest *g = new_guest(1);
+	uint8_t data[4096], got[4096], before[4096];
+	struct vx_vdev vd;
+	char disk[256];
+
+	attach_disk(g, 1, "r", "1", "copy", disk);
+	ck_assert_int_eq(read_file_at(disk, 0, before, sizeof(before)), 0);
+	ck_assert_int_eq(vdev_connect(&vd, g, 1, 1, all_features), 0);
+	ck_assert(vd.features & VX_FEATURE(VIRTIO_BLK_F_RO));
+	ck_assert(!(vd.features & VX_FEATURE(VIRTIO_BLK_F_DISCARD)));
+	fill_pattern(data, sizeof(data), 5);
+	ck_assert_int_eq(vblk_do(&vd, 0, VIRTIO_BLK_T_OUT, 0, data, sizeof(data)),
+			 VIRTIO_BLK_S_IOERR);
+	ck_assert_int_eq(vblk_do(&vd, 0, VIRTIO_BLK_T_IN, 0, got, sizeof(got)),
+			 VIRTIO_BLK_S_OK);
+	ck_assert(!memcmp(got, before, sizeof(got)));
+	/* A refused request is not a device error. */
+	ck_assert_int_eq(vdev_read_status(&vd) & VX_S_NEEDS_RESET, 0);
+	guest_destroy(g);
+}
+END_TEST
+
+START_TEST(features_without_version_1_and_access_platform_are_refused)
+{
+	struct vx_guest *g = new_guest(1);
+	struct vx_vdev vd;
+	char disk[256];
+
+	attach_disk(g, 1, "w", "1", "copy", disk);
+	ck_assert_int_eq(vdev_probe(&vd, g, 1), 0);
+	ck_assert(vd.features & VX_FEATURE(VX_F_VERSION_1));
+	ck_assert(vd.features & VX_FEATURE(VX_F_ACCESS_PLATFORM));
+	ck_assert_int_eq(vdev_negotiate(&vd, vd.features & ~VX_FEATURE(VX_F_ACCESS_PLATFORM)),
+			 -EINVAL);
+	ck_assert_int_eq(vdev_set_status(&vd, 0), 0);
+	ck_assert_int_eq(vdev_negotiate(&vd, vd.features | VX_FEATURE(50)), -EINVAL);
+	ck_assert_int_eq(vdev_set_status(&vd, 0), 0);
+	ck_assert_int_eq(vdev_negotiate(&vd, vd.features), 0);
+	guest_destroy(g);
+}
+END_TEST
+
+START_TEST(reset_releases_every_grant_and_the_device_reconnects)
+{
+	struct vx_guest *g = new_guest(1);
+	uint8_t data[4096], got[4096];
+	struct vx_vdev vd;
+	char disk[256];
+
+	attach_disk(g, 1, "w", "2", "map", disk);
+	ck_assert_int_eq(vdev_connect(&vd, g, 1, 2, all_features), 0);
+	ck_assert(vdev_wait_backend_state(&vd, VX_STATE_CONNECTED, 1000));
+	fill_pattern(data, sizeof(data), 7);
+	ck_assert_int_eq(vblk_do(&vd, 1, VIRTIO_BLK_T_OUT, 8, data, sizeof(data)),
+			 VIRTIO_BLK_S_OK);
+	/* After the answer to reset every ring grant can be ended. */
+	ck_assert_int_eq(vdev_reset(&vd), 0);
+	ck_assert_uint_eq(g->leaked_refs, 0);
+	ck_assert(vdev_wait_backend_state(&vd, VX_STATE_INITWAIT, 1000));
+	ck_assert_int_eq(vdev_negotiate(&vd, vd.features), 0);
+	ck_assert_int_eq(vdev_setup_queues(&vd, 2, 64), 0);
+	ck_assert_int_eq(vdev_driver_ok(&vd), 0);
+	ck_assert_int_eq(vblk_do(&vd, 0, VIRTIO_BLK_T_IN, 8, got, sizeof(got)),
+			 VIRTIO_BLK_S_OK);
+	ck_assert(!memcmp(got, data, sizeof(got)));
+	guest_destroy(g);
+}
+END_TEST
+
+START_TEST(hot_unplug_with_io_in_flight_completes_and_releases_everything)
+{
+	struct vx_guest *g = new_guest(1);
+	struct vblk_io ios[32] = { 0 };
+	int fds_before = harness_daemon_fds(&host);
+	int threads_before = harness_daemon_threads(&host);
+	uint8_t *bufs;
+	struct vx_vdev vd;
+	char disk[256];
+	int i;
+
+	attach_disk(g, 1, "w", "1", "map", disk);
+	ck_assert_int_eq(vdev_connect(&vd, g, 1, 1, all_features), 0);
+	ck_assert_int_gt(harness_daemon_threads(&host), threads_before);
+	bufs = guest_alloc(g, 32 * 65536);
+	for (i = 0; i < 32; i++)
+		ck_assert_int_eq(vblk_submit(&vd, 0, &ios[i], VIRTIO_BLK_T_OUT,
+					     i * 128, bufs + i * 65536, 65536, false), 0);
+	dvq_kick(&vd.vqs[0]);
+	/* The toolstack detaches while those are in flight. */
+	vdev_write(&vd, "../../../../backend/virtio/1/1/online", "0");
+	{
+		char path[160];
+
+		snprintf(path, sizeof(path), "%s/state", vd.be);
+		xs_write(g->xs, XBT_NULL, path, "5", 1);
+	}
+	ck_assert_int_eq(vdev_close(&vd), 0);	/* grants end only after the backend let go */
+	for (i = 0; i < 32; i++)
+		vblk_release(&vd, &ios[i]);
+	ck_assert_uint_eq(g->leaked_refs, 0);
+	ck_assert(vdev_wait_backend_state(&vd, VX_STATE_CLOSED, 2000));
+	ck_assert_int_eq(vx_ts_remove_device(g->xs, 0, 1, 1, true, 0), 0);
+	ck_assert(harness_log_wait(&host, "d1 virtio/1: backend directory removed", 2000));
+	/* No thread or descriptor of the device is left in the daemon. */
+	ck_assert_int_eq(harness_daemon_threads(&host), threads_before);
+	ck_assert_int_eq(harness_daemon_fds(&host), fds_before);
+	guest_destroy(g);
+}
+END_TEST
+
+struct guest_job {
+	uint32_t domid;
+	int errors;
+};
+
+static void *guest_worker(void *arg)
+{
+	struct guest_job *job = arg;
+	struct vx_guest *g = guest_create(host.sim_dir, job->domid, 0, 4096);
+	struct vx_vdev vd[2];
+	uint8_t data[16384], got[16384];
+	char disk[256];
+	unsigned int d, i;
+
+	if (!g) {
+		job->errors++;
+		return NULL;
+	}
+	for (d = 0; d < 2; d++) {
+		int err = 0;
+		char name[64];
+		const char *kv[] = { "params", disk, "queues", "2", NULL };
+
+		snprintf(name, sizeof(name), "g%u-%u.img", job->domid, d);
+		snprintf(disk, sizeof(disk), "%s/%s", host.dir, name);
+		close(open(disk, O_CREAT | O_RDWR, 0644));
+		if (truncate(disk, DISK_BYTES) ||
+		    (err = vx_ts_add_device(g->xs, 0, job->domid, d, "blk", kv)) ||
+		    (err = vdev_connect(&vd[d], g, d, 2, all_features))) {
+			fprintf(stderr, "guest %u: disk %u did not connect: %s\n",
+				job->domid, d, strerror(-err));
+			job->errors++;
+		}
+	}
+	for (i = 0; i < 64 && !job->errors; i++) {
+		d = i % 2;
+		fill_pattern(data, sizeof(data), job->domid * 100 + i);
+		if (vblk_do(&vd[d], i % 2, VIRTIO_BLK_T_OUT, i * 64, data, sizeof(data)) ||
+		    vblk_do(&vd[d], (i + 1) % 2, VIRTIO_BLK_T_IN, i * 64, got, sizeof(got)) ||
+		    memcmp(data, got, sizeof(got))) {
+			fprintf(stderr, "guest %u: request %u failed\n", job->domid, i);
+			job->errors++;
+		}
+	}
+	guest_destroy(g);
+	return NULL;
+}
+
+START_TEST(two_guests_with_two_disks_each_at_once)
+{
+	struct guest_job jobs[2] = { { .domid = 3 }, { .domid = 4 } };
+	pthread_t t[2];
+	int i;
+
+	for (i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, guest_worker, &jobs[i]);
+	for (i = 0; i < 2; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(jobs[i].errors, 0);
+	}
+	ck_assert(harness_log_wait(&host, "d3 virtio/1: connected", 0));
+	ck_assert(harness_log_wait(&host, "d4 virtio/0: connected", 0));
+}
+END_TEST
+
+START_TEST(backend_restart_asks_for_reset_and_the_driver_recovers)
+{
+	struct vx_guest *g = new_guest(1);
+	uint8_t data[4096], got[4096];
+	struct vx_vdev vd;
+	char disk[256];
+
+	attach_disk(g, 1, "w", "1", "copy", disk);
+	ck_assert_int_eq(vdev_connect(&vd, g, 1, 1, all_features), 0);
+	fill_pattern(data, sizeof(data), 3);
+	ck_assert_int_eq(vblk_do(&vd, 0, VIRTIO_BLK_T_OUT, 0, data, sizeof(data)), 0);
+	harness_stop_daemon(&host, SIGKILL);
+	ck_assert_int_eq(harness_start_daemon(&host), 0);
+	for (int ms = 0; ms < 2000 && !(vdev_read_status(&vd) & VX_S_NEEDS_RESET); ms++)
+		usleep(1000);
+	ck_assert(vdev_read_status(&vd) & VX_S_NEEDS_RESET);
+	ck_assert_int_eq(vdev_reset(&vd), 0);
+	ck_assert_int_eq(vdev_negotiate(&vd, vd.features), 0);
+	ck_assert_int_eq(vdev_setup_queues(&vd, 1, 64), 0);
+	ck_assert_int_eq(vdev_driver_ok(&vd), 0);
+	ck_assert_int_eq(vblk_do(&vd, 0, VIRTIO_BLK_T_IN, 0, got, sizeof(got)), 0);
+	ck_assert(!memcmp(got, data, sizeof(got)));
+	guest_destroy(g);
+}
+END_TEST
+
+START_TEST(get_id_discard_and_write_zeroes)
+{
+	struct vx_guest *g = new_guest(1);
+	struct virtio_blk_discard_write_zeroes range = { 0 };
+	uint8_t data[65536], got[65536], zero[65536] = { 0 }, id[20];
+	const char *kv[] = { "params", NULL, "serial", "disk-serial-1", NULL };
+	struct vx_vdev vd;
+	char disk[256];
+
+	make_disk("id.img", disk);
+	kv[1] = disk;
+	ck_assert_int_eq(vx_ts_add_device(g->xs, 0, 1, 1, "blk", kv), 0);
+	ck_assert_int_eq(vdev_connect(&vd, g, 1, 1, all_features), 0);
+	ck_assert_int_eq(vblk_do(&vd, 0, VIRTIO_BLK_T_GET_ID, 0, id, sizeof(id)), 0);
+	ck_assert(!memcmp(id, "disk-serial-1", 14));
+
+	fill_pattern(data, sizeof(data), 11);
+	ck_assert_int_eq(vblk_do(&vd, 0, VIRTIO_BLK_T_OUT, 0, data, sizeof(data)), 0);
+	ck_assert_int_eq(vblk_do(&vd, 0, VIRTIO_BLK_T_OUT, 256, data, sizeof(data)), 0);
+	range.sector = htole64(0);
+	range.num_sectors = htole32(128);
+	ck_assert_int_eq(vblk_do(&vd, 0, VIRTIO_BLK_T_DISCARD, 0, &range, sizeof(range)), 0);
+	ck_assert_int_eq(vblk_do(&vd, 0, VIRTIO_BLK_T_IN, 0, got, sizeof(got)), 0);
+	ck_assert(!memcmp(got, zero, sizeof(got)));	/* punched: reads zeroes */
+	range.sector = htole64(256);
+	ck_assert_int_eq(vblk_do(&vd, 0, VIRTIO_BLK_T_WRITE_ZEROES, 0, &range, sizeof(range)), 0);
+	ck_assert_int_eq(read_file_at(disk, 256 * 512, got, sizeof(got)), 0);
+	ck_assert(!memcmp(got, zero, sizeof(got)));
+	/* A range past the end is an I/O error of that request only. */
+	range.sector = htole64(DISK_BYTES / 512 - 8);
+	range.num_sectors = htole32(16);
+	ck_assert_int_eq(vblk_do(&vd, 0, VIRTIO_BLK_T_WRITE_ZEROES, 0, &range, sizeof(range)),
+			 VIRTIO_BLK_S_IOERR);
+	ck_assert_int_eq(vblk_do(&vd, 0, VIRTIO_BLK_T_IN, DISK_BYTES / 512 - 8, got, 8192),
+			 VIRTIO_BLK_S_IOERR);
+	ck_assert_int_eq(vblk_do(&vd, 0, 99, 0, NULL, 0), VIRTIO_BLK_S_UNSUPP);
+	ck_assert_int_eq(vdev_read_status(&vd) & VX_S_NEEDS_RESET, 0);
+	guest_destroy(g);
+}
+END_TEST
+
+int main(void)
+{
+	const TTest *const tests[] = {
+		data_integrity_with_grant_copy,
+		data_integrity_with_grant_map,
+		flush_makes_completed_writes_durable_across_sigkill,
+		readonly_disk_offers_ro_and_refuses_writes,
+		features_without_version_1_and_access_platform_are_refused,
+		reset_releases_every_grant_and_the_device_reconnects,
+		hot_unplug_with_io_in_flight_completes_and_releases_everything,
+		two_guests_with_two_disks_each_at_once,
+		backend_restart_asks_for_reset_and_the_driver_recovers,
+		get_id_discard_and_write_zeroes,
+	};
+
+	return run_suite("blk", tests, sizeof(tests) / sizeof(tests[0]));
+}

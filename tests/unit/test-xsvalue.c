@@ -1,1 +1,117 @@
-int main(void) { return 77; }
+// SPDX-License-Identifier: GPL-2.0-only
+/* protocol.md 1.4 (value rules) and 3 (grant addresses). */
+#include <check.h>
+#include <stdlib.h>
+
+#include "protocol.h"
+#include "xsvalue.h"
+
+START_TEST(decimal_accepts_only_plain_digits)
+{
+	uint64_t v = 42;
+
+	ck_assert(vx_parse_dec("0", 10, &v) && v == 0);
+	ck_assert(vx_parse_dec("255", 255, &v) && v == 255);
+	ck_assert(vx_parse_dec("4294967295", UINT32_MAX, &v) && v == UINT32_MAX);
+	v = 7;
+	ck_assert(!vx_parse_dec("256", 255, &v));
+	ck_assert(!vx_parse_dec("4294967296", UINT32_MAX, &v));
+	ck_assert(!vx_parse_dec("18446744073709551616", UINT64_MAX, &v));
+	ck_assert(!vx_parse_dec("", 10, &v));
+	ck_assert(!vx_parse_dec(NULL, 10, &v));
+	ck_assert(!vx_parse_dec("-1", 10, &v));
+	ck_assert(!vx_parse_dec("+1", 10, &v));
+	ck_assert(!vx_parse_dec(" 1", 10, &v));
+	ck_assert(!vx_parse_dec("1 ", 10, &v));
+	ck_assert(!vx_parse_dec("01", 10, &v));
+	ck_assert(!vx_parse_dec("0x1", 10, &v));
+	ck_assert_uint_eq(v, 7);	/* untouched on failure */
+}
+END_TEST
+
+START_TEST(hex_needs_prefix_and_at_most_16_digits)
+{
+	uint64_t v = 0;
+
+	ck_assert(vx_parse_hex64("0x1", &v) && v == 1);
+	ck_assert(vx_parse_hex64("0xFFFFffffFFFFffff", &v) && v == UINT64_MAX);
+	ck_assert(vx_parse_hex64("0x8000000100002000", &v) &&
+		  v == 0x8000000100002000ULL);
+	ck_assert(!vx_parse_hex64("0x", &v));
+	ck_assert(!vx_parse_hex64("1", &v));
+	ck_assert(!vx_parse_hex64("0x10000000000000000", &v));
+	ck_assert(!vx_parse_hex64("0xg", &v));
+	ck_assert(!vx_parse_hex64("0x1 ", &v));
+	ck_assert(!vx_parse_hex64(NULL, &v));
+}
+END_TEST
+
+START_TEST(config_hex_bytes_round_trip_and_limits)
+{
+	uint8_t in[4] = { 0x00, 0x7f, 0x80, 0xff }, out[4];
+	char s[9];
+	size_t len;
+
+	vx_format_hexbytes(in, 4, s);
+	ck_assert_str_eq(s, "007f80ff");
+	ck_assert(vx_parse_hexbytes(s, out, 4, &len) && len == 4);
+	ck_assert_mem_eq(in, out, 4);
+	ck_assert(!vx_parse_hexbytes("007f80ff", out, 3, &len));
+	ck_assert(!vx_parse_hexbytes("007", out, 4, &len));
+	ck_assert(!vx_parse_hexbytes("0g", out, 4, &len));
+	ck_assert(vx_parse_hexbytes("", out, 4, &len) && len == 0);
+}
+END_TEST
+
+START_TEST(grant_address_encoding_matches_grant_dma_ops)
+{
+	struct vx_grant_range r;
+
+	/* bit 63, reference << 12, page offset */
+	ck_assert_uint_eq(vx_grant_addr(0x1234, 0x56), 0x8000000001234056ULL);
+	ck_assert(vx_grant_range(0x8000000001234056ULL, 100, &r));
+	ck_assert_uint_eq(r.first_ref, 0x1234);
+	ck_assert_uint_eq(r.offset, 0x56);
+	ck_assert_uint_eq(r.npages, 1);
+	/* A buffer over several pages uses consecutive references. */
+	ck_assert(vx_grant_range(vx_grant_addr(10, 4000), 200, &r));
+	ck_assert_uint_eq(r.npages, 2);
+	ck_assert(vx_grant_range(vx_grant_addr(10, 0), 3 * 4096, &r));
+	ck_assert_uint_eq(r.npages, 3);
+}
+END_TEST
+
+START_TEST(grant_address_rejections)
+{
+	struct vx_grant_range r;
+
+	ck_assert(!vx_grant_range(0x1234000, 16, &r));		/* no bit 63 */
+	ck_assert(!vx_grant_range(0x8000100000000000ULL, 16, &r)); /* bit 44 */
+	ck_assert(!vx_grant_range(0xc000000000000000ULL, 16, &r)); /* bit 62 */
+	ck_assert(!vx_grant_range(vx_grant_addr(1, 0), 0, &r));	/* empty */
+	/* references past 2^32 - 1 */
+	ck_assert(vx_grant_range(vx_grant_addr(UINT32_MAX, 0), 4096, &r));
+	ck_assert(!vx_grant_range(vx_grant_addr(UINT32_MAX, 0), 4097, &r));
+	ck_assert(!vx_grant_range(vx_grant_addr(1, 0), 1ULL << 40, &r));
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("xsvalue");
+	TCase *tc = tcase_create("rules");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, decimal_accepts_only_plain_digits);
+	tcase_add_test(tc, hex_needs_prefix_and_at_most_16_digits);
+	tcase_add_test(tc, config_hex_bytes_round_trip_and_limits);
+	tcase_add_test(tc, grant_address_encoding_matches_grant_dma_ops);
+	tcase_add_test(tc, grant_address_rejections);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

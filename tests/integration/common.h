@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Shared set-up of the integration tests: a host, a guest, its disks. */
+#ifndef VX_TEST_COMMON_H
+#define VX_TEST_COMMON_H
+
+#include <check.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "toolstack.h"
+#include "vblk.h"
+
+#define DISK_BYTES	(16 << 20)
+
+static struct harness host;
+
+static void host_up(void)
+{
+	ck_assert_int_eq(harness_start(&host), 0);
+}
+
+static void host_down(void)
+{
+	harness_stop(&host);
+}
+
+/* A disk image of DISK_BYTES in the host's directory. */
+static void make_disk(const char *name, char path[256])
+{
+	int fd;
+
+	snprintf(path, 256, "%s/%s", host.dir, name);
+	fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, DISK_BYTES), 0);
+	close(fd);
+}
+
+static struct vx_guest *new_guest(uint32_t domid)
+{
+	struct vx_guest *g = guest_create(host.sim_dir, domid, 0, 8192);
+
+	ck_assert_ptr_nonnull(g);
+	return g;
+}
+
+/* Attaches a disk as the toolstack would and returns its image path. */
+static void attach_disk(struct vx_guest *g, uint32_t devid, const char *mode,
+			const char *queues, const char *access, char path[256])
+{
+	char name[64];
+	const char *kv[] = { "params", path, "mode", mode, "queues", queues,
+			     "grant-access", access, NULL };
+
+	snprintf(name, sizeof(name), "d%u-%u.img", g->domid, devid);
+	make_disk(name, path);
+	ck_assert_int_eq(vx_ts_add_device(g->xs, 0, g->domid, devid, "blk", kv), 0);
+}
+
+static uint64_t all_features = ~0ULL;
+
+static void fill_pattern(uint8_t *p, size_t len, uint64_t seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = (uint8_t)(seed * 131 + i * 7 + (i >> 8));
+}
+
+static int read_file_at(const char *path, uint64_t off, void *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = pread(fd, buf, len, off);
+	close(fd);
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+static int run_suite(const char *name, const TTest *const *tests, size_t n)
+{
+	Suite *s = suite_create(name);
+	TCase *tc = tcase_create("rules");
+	SRunner *sr;
+	size_t i;
+	int failed;
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_checked_fixture(tc, host_up, host_down);
+	for (i = 0; i < n; i++)
+		_tcase_add_test(tc, tests[i], 0, 0, 0, 1);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+#endif
