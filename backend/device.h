@@ -140,6 +140,8 @@ int gmem_copy(struct vx_device *dev, const struct vq_seg *segs,
 	      bool to_guest);
 /* Reads guest memory at one grant address (indirect tables). */
 int gmem_read(void *dev, uint64_t addr, void *buf, size_t len);
+/* Frees the calling thread's copy scratch; a queue thread calls it last. */
+void gmem_thread_exit(void);
 
 /* A grant-mapped region. */
 struct gmap {

@@ -26,6 +26,13 @@ static xengnttab_grant_copy_segment_t *segs_room(size_t n)
 	return copy_segs;
 }
 
+void gmem_thread_exit(void)
+{
+	free(copy_segs);
+	copy_segs = NULL;
+	copy_segs_room = 0;
+}
+
 /* Appends the page pieces of @len bytes at grant address @addr. */
 static int add_pieces(struct vx_device *dev, uint64_t addr, uint64_t len,
 		      uint8_t *buf, bool to_guest, size_t *n)

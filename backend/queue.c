@@ -131,6 +131,16 @@ static int process_available(struct vx_queue *q)
 	return 0;
 }
 
+/* Requests already given to the medium finish before the rings go. */
+static void finish_in_flight(struct vx_queue *q)
+{
+	uint16_t before = q->vq.used_idx;
+
+	q->dev->model->queue_stop(q);
+	if (!q->failed)
+		flush_used(q, before);
+}
+
 static void *queue_thread(void *arg)
 {
 	struct vx_queue *q = arg;
@@ -185,14 +195,8 @@ static void *queue_thread(void *arg)
 out_close:
 	close(ep);
 out:
-	/* Requests already given to the medium finish before the rings go. */
-	{
-		uint16_t before = q->vq.used_idx;
-
-		model->queue_stop(q);
-		if (!q->failed)
-			flush_used(q, before);
-	}
+	finish_in_flight(q);
+	gmem_thread_exit();
 	return NULL;
 }
 

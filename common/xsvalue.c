@@ -17,7 +17,7 @@ bool vx_parse_dec(const char *s, uint64_t max, uint64_t *out)
 		if (*p < '0' || *p > '9')
 			return false;
 		d = *p - '0';
-		if (v > (max - d) / 10)
+		if (d > max || v > (max - d) / 10)
 			return false;
 		v = v * 10 + d;
 	}

@@ -63,6 +63,14 @@ int dvq_destroy(struct driver_vq *vq)
 	return ret;
 }
 
+void dvq_abandon(struct driver_vq *vq)
+{
+	if (vq->port)
+		sim_evtchn_close(vq->port);
+	free(vq->tokens);
+	memset(vq, 0, sizeof(*vq));
+}
+
 int dvq_add(struct driver_vq *vq, const struct dvq_buf *bufs, unsigned int n,
 	    void *token)
 {

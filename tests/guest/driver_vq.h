@@ -41,6 +41,8 @@ int dvq_create(struct driver_vq *vq, struct vx_guest *g, unsigned int size,
 	       bool event_idx);
 /* Returns 0, or -EBUSY while the backend still maps a ring. */
 int dvq_destroy(struct driver_vq *vq);
+/* The domain died: drop local state only; its memory goes with it. */
+void dvq_abandon(struct driver_vq *vq);
 
 /* Adds a chain; returns its head or -ENOSPC. */
 int dvq_add(struct driver_vq *vq, const struct dvq_buf *bufs, unsigned int n,

@@ -248,11 +248,23 @@ int vdev_reset(struct vx_vdev *vd)
 	return free_queues(vd);
 }
 
+void vdev_abandon(struct vx_vdev *vd)
+{
+	unsigned int i;
+
+	for (i = 0; i < vd->nr_queues; i++)
+		dvq_abandon(&vd->vqs[i]);
+	vd->nr_queues = 0;
+}
+
 int vdev_close(struct vx_vdev *vd)
 {
 	/* As a driver's remove does: reset, and only then let the grants go. */
 	int ret = vdev_reset(vd);
 
+	/* Unanswered: the backend may still use the rings, so keep them granted. */
+	if (ret && vd->nr_queues)
+		vdev_abandon(vd);
 	vdev_write(vd, "state", "%d", VX_STATE_CLOSING);
 	vdev_write(vd, "state", "%d", VX_STATE_CLOSED);
 	return ret;

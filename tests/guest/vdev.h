@@ -50,6 +50,8 @@ int vdev_connect(struct vx_vdev *vd, struct vx_guest *g, uint32_t devid,
 int vdev_reset(struct vx_vdev *vd);
 /* Releases the device as a guest driver unloading does. */
 int vdev_close(struct vx_vdev *vd);
+/* The domain is destroyed: forget the queues, tell nobody (as xl destroy). */
+void vdev_abandon(struct vx_vdev *vd);
 
 int vdev_write(struct vx_vdev *vd, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -5,10 +5,13 @@
 
 #include <check.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "harness.h"
 #include "toolstack.h"
@@ -23,13 +26,30 @@ static void host_up(void)
 	ck_assert_int_eq(harness_start(&host), 0);
 }
 
+/* Every test ends with a clean SIGTERM stop and no sanitizer report. */
 static void host_down(void)
 {
+	bool was_running = host.daemon > 0;
+	int status = harness_stop_daemon(&host, SIGTERM);
+	bool sanitizer = harness_log_wait(&host, "Sanitizer", 0) ||
+			 harness_log_wait(&host, "runtime error:", 0);
+
+	bool clean = !was_running || (WIFEXITED(status) && !WEXITSTATUS(status));
+	char cmd[300];
+
+	if (!clean || sanitizer) {
+		snprintf(cmd, sizeof(cmd), "tail -n 40 '%s' >&2", host.log);
+		if (system(cmd))
+			fprintf(stderr, "cannot show %s\n", host.log);
+	}
 	harness_stop(&host);
+	ck_assert_msg(clean,
+		      "virtio-xenbusd did not exit cleanly on SIGTERM (status 0x%x)", status);
+	ck_assert_msg(!sanitizer, "virtio-xenbusd log has a sanitizer report");
 }
 
 /* A disk image of DISK_BYTES in the host's directory. */
-static void make_disk(const char *name, char path[256])
+static inline void make_disk(const char *name, char path[256])
 {
 	int fd;
 
@@ -40,7 +60,7 @@ static void make_disk(const char *name, char path[256])
 	close(fd);
 }
 
-static struct vx_guest *new_guest(uint32_t domid)
+static inline struct vx_guest *new_guest(uint32_t domid)
 {
 	struct vx_guest *g = guest_create(host.sim_dir, domid, 0, 8192);
 
@@ -49,7 +69,7 @@ static struct vx_guest *new_guest(uint32_t domid)
 }
 
 /* Attaches a disk as the toolstack would and returns its image path. */
-static void attach_disk(struct vx_guest *g, uint32_t devid, const char *mode,
+static inline void attach_disk(struct vx_guest *g, uint32_t devid, const char *mode,
 			const char *queues, const char *access, char path[256])
 {
 	char name[64];
@@ -63,7 +83,7 @@ static void attach_disk(struct vx_guest *g, uint32_t devid, const char *mode,
 
 static uint64_t all_features = ~0ULL;
 
-static void fill_pattern(uint8_t *p, size_t len, uint64_t seed)
+static inline void fill_pattern(uint8_t *p, size_t len, uint64_t seed)
 {
 	size_t i;
 
@@ -71,7 +91,7 @@ static void fill_pattern(uint8_t *p, size_t len, uint64_t seed)
 		p[i] = (uint8_t)(seed * 131 + i * 7 + (i >> 8));
 }
 
-static int read_file_at(const char *path, uint64_t off, void *buf, size_t len)
+static inline int read_file_at(const char *path, uint64_t off, void *buf, size_t len)
 {
 	int fd = open(path, O_RDONLY);
 	ssize_t n;
@@ -83,7 +103,7 @@ static int read_file_at(const char *path, uint64_t off, void *buf, size_t len)
 	return n == (ssize_t)len ? 0 : -1;
 }
 
-static int run_suite(const char *name, const TTest *const *tests, size_t n)
+static inline int run_suite(const char *name, const TTest *const *tests, size_t n)
 {
 	Suite *s = suite_create(name);
 	TCase *tc = tcase_create("rules");

@@ -130,6 +130,7 @@ START_TEST(flush_makes_completed_writes_durable_across_sigkill)
 	harness_stop_daemon(&host, SIGKILL);
 	ck_assert_int_eq(read_file_at(disk, 2048 * 512, got, sizeof(got)), 0);
 	ck_assert(!memcmp(got, data, sizeof(got)));
+	vdev_abandon(&vd);
 	guest_destroy(g);
 }
 END_TEST
@@ -154,6 +155,7 @@ START_TEST(readonly_disk_offers_ro_and_refuses_writes)
 	ck_assert(!memcmp(got, before, sizeof(got)));
 	/* A refused request is not a device error. */
 	ck_assert_int_eq(vdev_read_status(&vd) & VX_S_NEEDS_RESET, 0);
+	ck_assert_int_eq(vdev_close(&vd), 0);
 	guest_destroy(g);
 }
 END_TEST
@@ -201,6 +203,8 @@ START_TEST(reset_releases_every_grant_and_the_device_reconnects)
 	ck_assert_int_eq(vblk_do(&vd, 0, VIRTIO_BLK_T_IN, 8, got, sizeof(got)),
 			 VIRTIO_BLK_S_OK);
 	ck_assert(!memcmp(got, data, sizeof(got)));
+	ck_assert_int_eq(vdev_close(&vd), 0);
+	ck_assert_uint_eq(g->leaked_refs, 0);
 	guest_destroy(g);
 }
 END_TEST
@@ -255,7 +259,7 @@ static void *guest_worker(void *arg)
 {
 	struct guest_job *job = arg;
 	struct vx_guest *g = guest_create(host.sim_dir, job->domid, 0, 4096);
-	struct vx_vdev vd[2];
+	struct vx_vdev vd[2] = { 0 };
 	uint8_t data[16384], got[16384];
 	char disk[256];
 	unsigned int d, i;
@@ -290,6 +294,9 @@ static void *guest_worker(void *arg)
 			job->errors++;
 		}
 	}
+	for (d = 0; d < 2; d++)
+		if (vd[d].g && vdev_close(&vd[d]))
+			job->errors++;
 	guest_destroy(g);
 	return NULL;
 }
@@ -333,6 +340,7 @@ START_TEST(backend_restart_asks_for_reset_and_the_driver_recovers)
 	ck_assert_int_eq(vdev_driver_ok(&vd), 0);
 	ck_assert_int_eq(vblk_do(&vd, 0, VIRTIO_BLK_T_IN, 0, got, sizeof(got)), 0);
 	ck_assert(!memcmp(got, data, sizeof(got)));
+	ck_assert_int_eq(vdev_close(&vd), 0);
 	guest_destroy(g);
 }
 END_TEST
@@ -374,6 +382,7 @@ START_TEST(get_id_discard_and_write_zeroes)
 			 VIRTIO_BLK_S_IOERR);
 	ck_assert_int_eq(vblk_do(&vd, 0, 99, 0, NULL, 0), VIRTIO_BLK_S_UNSUPP);
 	ck_assert_int_eq(vdev_read_status(&vd) & VX_S_NEEDS_RESET, 0);
+	ck_assert_int_eq(vdev_close(&vd), 0);
 	guest_destroy(g);
 }
 END_TEST

@@ -13,8 +13,12 @@ START_TEST(decimal_accepts_only_plain_digits)
 	ck_assert(vx_parse_dec("0", 10, &v) && v == 0);
 	ck_assert(vx_parse_dec("255", 255, &v) && v == 255);
 	ck_assert(vx_parse_dec("4294967295", UINT32_MAX, &v) && v == UINT32_MAX);
+	ck_assert(vx_parse_dec("16", 16, &v) && v == 16);
 	v = 7;
 	ck_assert(!vx_parse_dec("256", 255, &v));
+	/* A single digit over a small maximum (the subtraction must not wrap). */
+	ck_assert(!vx_parse_dec("2", 1, &v));
+	ck_assert(!vx_parse_dec("17", 16, &v));
 	ck_assert(!vx_parse_dec("4294967296", UINT32_MAX, &v));
 	ck_assert(!vx_parse_dec("18446744073709551616", UINT64_MAX, &v));
 	ck_assert(!vx_parse_dec("", 10, &v));
