@@ -431,6 +431,7 @@ static void device_free(struct vx_device *dev)
 			break;
 		}
 	}
+	dev_info(dev, "released: no grant, port, thread or file of it is held");
 	pthread_mutex_destroy(&dev->error_lock);
 	free(dev);
 }

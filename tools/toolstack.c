@@ -95,24 +95,41 @@ static int read_state(struct xs_handle *xs, const char *dir)
 	return v;
 }
 
+int vx_ts_request_removal(struct xs_handle *xs, uint32_t backend,
+			  uint32_t guest, uint32_t devid)
+{
+	char fe[128], be[128];
+	xs_transaction_t t;
+
+	vx_ts_paths(backend, guest, devid, fe, be);
+	for (;;) {
+		t = xs_transaction_start(xs);
+		if (t == XBT_NULL)
+			return -errno;
+		if (!write_key(xs, t, be, "online", "0") ||
+		    !write_key(xs, t, be, "state", "5")) {
+			xs_transaction_end(xs, t, true);
+			return -EIO;
+		}
+		if (xs_transaction_end(xs, t, false))
+			return 0;
+		if (errno != EAGAIN)
+			return -errno;
+	}
+}
+
 int vx_ts_remove_device(struct xs_handle *xs, uint32_t backend, uint32_t guest,
 			uint32_t devid, bool force, int timeout_ms)
 {
 	char fe[128], be[128];
+	long deadline;
 	int ret = 0;
 
 	vx_ts_paths(backend, guest, devid, fe, be);
 	if (!force) {
-		xs_transaction_t t;
-		long deadline;
-
-		do {
-			t = xs_transaction_start(xs);
-			if (t == XBT_NULL)
-				return -errno;
-			write_key(xs, t, be, "online", "0");
-			write_key(xs, t, be, "state", "5");
-		} while (!xs_transaction_end(xs, t, false) && errno == EAGAIN);
+		ret = vx_ts_request_removal(xs, backend, guest, devid);
+		if (ret)
+			return ret;
 		deadline = now_ms() + timeout_ms;
 		while (read_state(xs, be) != VX_STATE_CLOSED) {
 			if (now_ms() > deadline) {

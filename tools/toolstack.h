@@ -14,6 +14,9 @@
 /* @kv: backend keys and values, alternating, NULL-terminated. */
 int vx_ts_add_device(struct xs_handle *xs, uint32_t backend, uint32_t guest,
 		     uint32_t devid, const char *type, const char *const *kv);
+/* Asks the backend to close the device: online = 0, state = Closing. */
+int vx_ts_request_removal(struct xs_handle *xs, uint32_t backend,
+			  uint32_t guest, uint32_t devid);
 /*
  * Graceful removal asks the backend to close and waits up to @timeout_ms for
  * it to reach Closed; forced removal (or a timeout) just removes the

@@ -49,6 +49,7 @@ struct sim_port_entry {
 	uint32_t remote_dom;
 	uint32_t remote_port;
 	int32_t pid;		/* the process that holds the port */
+	uint32_t fifo_gen;	/* bumped each time the port's FIFO is made anew */
 };
 
 struct sim_dom {
@@ -65,8 +66,9 @@ struct sim_port {
 	struct sim_dom *dom;
 	uint32_t port;
 	int fd;
-	int peer_fd;
-	struct sim_dom *peer;	/* opened by bind_interdomain only */
+	int peer_fd;		/* the remote port's FIFO, while peer_gen holds */
+	uint32_t peer_gen;
+	struct sim_dom *peer;	/* the remote domain, opened when first needed */
 };
 
 struct sim_stats sim_stats;
@@ -514,6 +516,7 @@ static struct sim_port *port_open(struct sim_dom *d, uint32_t port)
 	p->dom = d;
 	p->port = port;
 	p->peer_fd = -1;
+	__atomic_fetch_add(&d->ports[port].fifo_gen, 1, __ATOMIC_RELEASE);
 	return p;
 err:
 	free(p);
@@ -611,20 +614,43 @@ int sim_evtchn_fd(const struct sim_port *p)
 	return p->fd;
 }
 
+static struct sim_dom *port_peer(struct sim_port *p)
+{
+	if (!p->peer)
+		p->peer = sim_dom_open(p->dom->dir,
+				       p->dom->ports[p->port].remote_dom, false);
+	return p->peer;
+}
+
 int sim_evtchn_notify(struct sim_port *p)
 {
 	struct sim_port_entry *e = &p->dom->ports[p->port];
+	struct sim_port_entry *r;
 	char path[SIM_PATH_MAX];
+	uint32_t gen;
 
 	sim_stats.notifies++;
 	if (__atomic_load_n(&e->state, __ATOMIC_ACQUIRE) != PORT_INTERDOMAIN)
 		return 0;	/* like Xen: a notify on an unbound port is lost */
+	if (!port_peer(p))
+		return 0;
+	r = &p->peer->ports[e->remote_port];
+	gen = __atomic_load_n(&r->fifo_gen, __ATOMIC_ACQUIRE);
+	/* The remote port was bound anew since we opened its FIFO. */
+	if (p->peer_fd >= 0 && gen != p->peer_gen) {
+		close(p->peer_fd);
+		p->peer_fd = -1;
+	}
 	if (p->peer_fd < 0) {
-		fifo_path(path, p->dom->dir, e->remote_dom,
-			  e->remote_port);
-		p->peer_fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+		fifo_path(path, p->dom->dir, e->remote_dom, e->remote_port);
+		/*
+		 * Read-write, so a dead peer's FIFO takes the byte instead of
+		 * raising SIGPIPE: the notification is lost, as Xen loses it.
+		 */
+		p->peer_fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 		if (p->peer_fd < 0)
 			return 0;	/* the other end is gone */
+		p->peer_gen = gen;
 	}
 	/* A full FIFO already holds a pending notification. */
 	if (write(p->peer_fd, "", 1) < 0 && errno != EAGAIN) {
@@ -653,7 +679,7 @@ void sim_evtchn_close(struct sim_port *p)
 		return;
 	e = &p->dom->ports[p->port];
 	/* Closing one end of an interdomain channel leaves the other unbound. */
-	if (e->state == PORT_INTERDOMAIN && p->peer) {
+	if (e->state == PORT_INTERDOMAIN && port_peer(p)) {
 		struct sim_port_entry *r = &p->peer->ports[e->remote_port];
 
 		if (r->state == PORT_INTERDOMAIN && r->remote_port == p->port)

@@ -229,13 +229,7 @@ START_TEST(hot_unplug_with_io_in_flight_completes_and_releases_everything)
 					     i * 128, bufs + i * 65536, 65536, false), 0);
 	dvq_kick(&vd.vqs[0]);
 	/* The toolstack detaches while those are in flight. */
-	vdev_write(&vd, "../../../../backend/virtio/1/1/online", "0");
-	{
-		char path[160];
-
-		snprintf(path, sizeof(path), "%s/state", vd.be);
-		xs_write(g->xs, XBT_NULL, path, "5", 1);
-	}
+	ck_assert_int_eq(vx_ts_request_removal(g->xs, 0, 1, 1), 0);
 	ck_assert_int_eq(vdev_close(&vd), 0);	/* grants end only after the backend let go */
 	for (i = 0; i < 32; i++)
 		vblk_release(&vd, &ios[i]);
@@ -243,6 +237,7 @@ START_TEST(hot_unplug_with_io_in_flight_completes_and_releases_everything)
 	ck_assert(vdev_wait_backend_state(&vd, VX_STATE_CLOSED, 2000));
 	ck_assert_int_eq(vx_ts_remove_device(g->xs, 0, 1, 1, true, 0), 0);
 	ck_assert(harness_log_wait(&host, "d1 virtio/1: backend directory removed", 2000));
+	ck_assert(harness_log_wait(&host, "d1 virtio/1: released", 2000));
 	/* No thread or descriptor of the device is left in the daemon. */
 	ck_assert_int_eq(harness_daemon_threads(&host), threads_before);
 	ck_assert_int_eq(harness_daemon_fds(&host), fds_before);
