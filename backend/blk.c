@@ -277,12 +277,17 @@ static void req_release(struct vx_queue *q, struct blk_req *r)
 }
 
 /* Writes the status byte and hands the chain back. */
+/*
+ * Writes the status byte, in the same grant-copy call as anything the caller
+ * queued with gmem_copy_add (a read's data), and completes the request.
+ */
 static int req_finish(struct vx_queue *q, struct blk_req *r)
 {
 	int ret = 0;
 
-	if (gmem_copy(q->dev, &r->status_seg, 1, 0, 1, &r->status, true)) {
-		queue_fail(q, "status byte of request %u cannot be written (grant refused)",
+	if (gmem_copy_add(q->dev, &r->status_seg, 1, 0, 1, &r->status, true) ||
+	    gmem_copy_run(q->dev)) {
+		queue_fail(q, "request %u: data or status cannot be written (grant refused)",
 			   r->head);
 		ret = -1;
 	} else {
@@ -463,10 +468,10 @@ static int blk_get_id(struct vx_queue *q, struct blk_req *r)
 	struct blk_disk *disk = disk_of(q->dev);
 	uint64_t n = r->data_len < BLK_ID_BYTES ? r->data_len : BLK_ID_BYTES;
 
-	if (gmem_copy(q->dev, r->data_segs, r->data_nsegs, 0, n, disk->serial,
-		      true)) {
-		queue_fail(q, "request %u: id cannot be written (grant refused)",
-			   r->head);
+	/* Written with the status byte, in req_finish. */
+	if (gmem_copy_add(q->dev, r->data_segs, r->data_nsegs, 0, n,
+			  disk->serial, true)) {
+		queue_fail(q, "request %u: id segments are malformed", r->head);
 		req_release(q, r);
 		return -1;
 	}
@@ -579,8 +584,9 @@ static int blk_complete_one(struct vx_queue *q, struct blk_req *r, int res)
 	case VIRTIO_BLK_T_IN:
 		if (res != (int)r->data_len)
 			return req_fail(q, r, VIRTIO_BLK_S_IOERR);
-		if (r->bounce && gmem_copy(q->dev, r->data_segs, r->data_nsegs, 0,
-					   r->data_len, r->bounce, true)) {
+		/* Copied out with the status byte, in req_finish. */
+		if (r->bounce && gmem_copy_add(q->dev, r->data_segs, r->data_nsegs,
+					       0, r->data_len, r->bounce, true)) {
 			queue_fail(q, "request %u: read data cannot be copied (grant refused)",
 				   r->head);
 			req_release(q, r);

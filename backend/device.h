@@ -138,6 +138,16 @@ void queue_complete(struct vx_queue *q, uint16_t head, uint32_t len);
 int gmem_copy(struct vx_device *dev, const struct vq_seg *segs,
 	      unsigned int nsegs, uint64_t skip, uint64_t len, void *buf,
 	      bool to_guest);
+/*
+ * The same in two steps, so that several copies go in one grant-copy call:
+ * gmem_copy_add queues a copy in the calling thread's batch (it drops the
+ * batch and returns -1 if the range is bad); gmem_copy_run does the batch and
+ * returns -1 if any grant refused its part.
+ */
+int gmem_copy_add(struct vx_device *dev, const struct vq_seg *segs,
+		  unsigned int nsegs, uint64_t skip, uint64_t len, void *buf,
+		  bool to_guest);
+int gmem_copy_run(struct vx_device *dev);
 /* Reads guest memory at one grant address (indirect tables). */
 int gmem_read(void *dev, uint64_t addr, void *buf, size_t len);
 /* Frees the calling thread's copy scratch; a queue thread calls it last. */

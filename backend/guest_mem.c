@@ -12,6 +12,7 @@
 /* Scratch segments for one batched copy, per thread. */
 static __thread xengnttab_grant_copy_segment_t *copy_segs;
 static __thread size_t copy_segs_room;
+static __thread size_t copy_segs_used;	/* the batch gmem_copy_run will do */
 
 static xengnttab_grant_copy_segment_t *segs_room(size_t n)
 {
@@ -73,10 +74,11 @@ static int add_pieces(struct vx_device *dev, uint64_t addr, uint64_t len,
 	return 0;
 }
 
-static int run_copy(struct vx_device *dev, size_t n)
+int gmem_copy_run(struct vx_device *dev)
 {
-	size_t i;
+	size_t i, n = copy_segs_used;
 
+	copy_segs_used = 0;
 	if (!n)
 		return 0;
 	if (xen_gnttab_copy(dev->gnttab, n, copy_segs))
@@ -87,12 +89,11 @@ static int run_copy(struct vx_device *dev, size_t n)
 	return 0;
 }
 
-int gmem_copy(struct vx_device *dev, const struct vq_seg *segs,
-	      unsigned int nsegs, uint64_t skip, uint64_t len, void *buf,
-	      bool to_guest)
+int gmem_copy_add(struct vx_device *dev, const struct vq_seg *segs,
+		  unsigned int nsegs, uint64_t skip, uint64_t len, void *buf,
+		  bool to_guest)
 {
 	uint8_t *p = buf;
-	size_t n = 0;
 	unsigned int i;
 
 	for (i = 0; i < nsegs && len; i++) {
@@ -105,25 +106,40 @@ int gmem_copy(struct vx_device *dev, const struct vq_seg *segs,
 		take = segs[i].len - skip;
 		if (take > len)
 			take = len;
-		if (add_pieces(dev, segs[i].addr + skip, take, p, to_guest, &n))
-			return -1;
+		if (add_pieces(dev, segs[i].addr + skip, take, p, to_guest,
+			       &copy_segs_used))
+			goto err;
 		p += take;
 		len -= take;
 		skip = 0;
 	}
-	if (len)
+	if (!len)
+		return 0;
+err:
+	copy_segs_used = 0;
+	return -1;
+}
+
+int gmem_copy(struct vx_device *dev, const struct vq_seg *segs,
+	      unsigned int nsegs, uint64_t skip, uint64_t len, void *buf,
+	      bool to_guest)
+{
+	copy_segs_used = 0;
+	if (gmem_copy_add(dev, segs, nsegs, skip, len, buf, to_guest))
 		return -1;
-	return run_copy(dev, n);
+	return gmem_copy_run(dev);
 }
 
 int gmem_read(void *opaque, uint64_t addr, void *buf, size_t len)
 {
 	struct vx_device *dev = opaque;
-	size_t n = 0;
 
-	if (add_pieces(dev, addr, len, buf, false, &n))
+	copy_segs_used = 0;
+	if (add_pieces(dev, addr, len, buf, false, &copy_segs_used)) {
+		copy_segs_used = 0;
 		return -1;
-	return run_copy(dev, n);
+	}
+	return gmem_copy_run(dev);
 }
 
 void *gmem_map(struct vx_device *dev, uint64_t addr, uint64_t len,

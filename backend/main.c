@@ -14,6 +14,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "sim/simhv.h"
 #include "xsvalue.h"
 
 const struct xen_ops *xen_ops = &xen_ops_real;
@@ -148,6 +149,12 @@ int main(int argc, char **argv)
 	log_info("domain %ld, %s hypervisor interface", domid, xen_ops->name);
 	ret = daemon_run(&d, sfd);
 	daemon_shutdown(&d);
+	if (xen_ops == &xen_ops_sim)
+		log_info("sim hypercalls: %llu notifies, %llu map calls, %llu copy calls, %llu copy segments",
+			 (unsigned long long)sim_stats.notifies,
+			 (unsigned long long)sim_stats.map_calls,
+			 (unsigned long long)sim_stats.copy_calls,
+			 (unsigned long long)sim_stats.copy_segments);
 	log_info("stopped: every grant unmapped, every port unbound");
 	if (pidfile)
 		unlink(pidfile);

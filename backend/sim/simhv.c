@@ -352,7 +352,7 @@ void *sim_grant_map(struct sim_dom *self, struct sim_dom *guest,
 	uint8_t *base;
 	uint32_t i;
 
-	sim_stats.map_calls++;
+	__atomic_fetch_add(&sim_stats.map_calls, 1, __ATOMIC_RELAXED);
 	m = malloc(sizeof(*m) + count * sizeof(uint32_t));
 	if (!m)
 		return NULL;
@@ -453,8 +453,8 @@ int sim_grant_copy(struct sim_dom *self, struct sim_dom *guest, uint32_t count,
 {
 	uint32_t i;
 
-	sim_stats.copy_calls++;
-	sim_stats.copy_segments += count;
+	__atomic_fetch_add(&sim_stats.copy_calls, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&sim_stats.copy_segments, count, __ATOMIC_RELAXED);
 	for (i = 0; i < count; i++)
 		segs[i].status = copy_one(self, guest, &segs[i]);
 	return 0;
@@ -629,7 +629,7 @@ int sim_evtchn_notify(struct sim_port *p)
 	char path[SIM_PATH_MAX];
 	uint32_t gen;
 
-	sim_stats.notifies++;
+	__atomic_fetch_add(&sim_stats.notifies, 1, __ATOMIC_RELAXED);
 	if (__atomic_load_n(&e->state, __ATOMIC_ACQUIRE) != PORT_INTERDOMAIN)
 		return 0;	/* like Xen: a notify on an unbound port is lost */
 	if (!port_peer(p))

@@ -65,7 +65,7 @@ int sim_evtchn_notify(struct sim_port *p);
 bool sim_evtchn_consume(struct sim_port *p);
 void sim_evtchn_close(struct sim_port *p);
 
-/* Counters of this process's simulated hypercalls, for the benchmark. */
+/* Counters of this process's simulated hypercalls (atomic), for the benchmark. */
 struct sim_stats {
 	uint64_t notifies;
 	uint64_t map_calls;

@@ -17,6 +17,7 @@ struct vx_guest *guest_create(const char *sim_dir, uint32_t domid,
 
 	if (!g)
 		return NULL;
+	pthread_mutex_init(&g->lock, NULL);
 	g->domid = domid;
 	g->backend_domid = backend_domid;
 	g->dom = sim_dom_create(sim_dir, domid, nr_pages, NR_GRANTS);
@@ -40,6 +41,7 @@ void guest_destroy(struct vx_guest *g)
 	sim_dom_close(g->dom);
 	free(g->page_used);
 	free(g->ref_used);
+	pthread_mutex_destroy(&g->lock);
 	free(g);
 }
 
@@ -72,8 +74,12 @@ static uint32_t gfn_of(struct vx_guest *g, const void *va)
 void *guest_alloc(struct vx_guest *g, size_t len)
 {
 	uint32_t n = pages_of(0, len);
-	int64_t gfn = alloc_run(g->page_used, sim_dom_nr_pages(g->dom), n);
+	int64_t gfn;
 	void *va;
+
+	pthread_mutex_lock(&g->lock);
+	gfn = alloc_run(g->page_used, sim_dom_nr_pages(g->dom), n);
+	pthread_mutex_unlock(&g->lock);
 
 	if (gfn < 0)
 		return NULL;
@@ -84,7 +90,9 @@ void *guest_alloc(struct vx_guest *g, size_t len)
 
 void guest_free(struct vx_guest *g, void *va, size_t len)
 {
+	pthread_mutex_lock(&g->lock);
 	memset(&g->page_used[gfn_of(g, va)], 0, pages_of(0, len));
+	pthread_mutex_unlock(&g->lock);
 }
 
 int guest_dma_map(struct vx_guest *g, const void *va, size_t len,
@@ -92,8 +100,11 @@ int guest_dma_map(struct vx_guest *g, const void *va, size_t len,
 {
 	size_t offset = (uintptr_t)va % VX_PAGE_SIZE;
 	uint32_t n = pages_of(offset, len), gfn = gfn_of(g, va), i;
-	int64_t ref = alloc_run(g->ref_used, sim_dom_nr_grants(g->dom), n);
+	int64_t ref;
 
+	pthread_mutex_lock(&g->lock);
+	ref = alloc_run(g->ref_used, sim_dom_nr_grants(g->dom), n);
+	pthread_mutex_unlock(&g->lock);
 	if (ref < 0)
 		return -ENOSPC;
 	for (i = 0; i < n; i++)
@@ -112,13 +123,15 @@ int guest_dma_unmap(struct vx_guest *g, uint64_t dma, size_t len)
 	if (!vx_grant_range(dma, len, &r))
 		return -EINVAL;
 	for (i = 0; i < r.npages; i++) {
+		pthread_mutex_lock(&g->lock);
 		if (sim_end_access(g->dom, r.first_ref + i)) {
 			/* Linux defers such a reference; the test counts it. */
 			g->leaked_refs++;
 			ret = -EBUSY;
-			continue;
+		} else {
+			g->ref_used[r.first_ref + i] = 0;
 		}
-		g->ref_used[r.first_ref + i] = 0;
+		pthread_mutex_unlock(&g->lock);
 	}
 	return ret;
 }

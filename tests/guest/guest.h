@@ -7,6 +7,7 @@
 #ifndef VX_GUEST_H
 #define VX_GUEST_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +21,7 @@ struct vx_guest {
 	uint32_t backend_domid;
 	struct sim_dom *dom;
 	struct xs_handle *xs;
+	pthread_mutex_t lock;		/* page_used and ref_used, for queue threads */
 	uint8_t *page_used;		/* one byte a page */
 	uint8_t *ref_used;		/* one byte a grant reference */
 	uint32_t leaked_refs;		/* still mapped when freed */

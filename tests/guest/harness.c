@@ -63,12 +63,13 @@ int harness_start(struct harness *h)
 		return -1;
 
 	setenv("XENSTORED_RUNDIR", h->dir, 1);
+	/* xenstored binds to XENSTORED_PATH when set: a previous run's value. */
+	setenv("XENSTORED_PATH", sock, 1);
 	h->xenstored = spawn(xs_argv, xs_log, true);
 	if (h->xenstored < 0 || !wait_for_file(sock, 5000)) {
 		fprintf(stderr, "harness: xenstored did not start (see %s)\n", xs_log);
 		return -1;
 	}
-	setenv("XENSTORED_PATH", sock, 1);
 	setenv("VIRTIO_XENBUS_SIM_DIR", h->sim_dir, 1);
 	return harness_start_daemon(h);
 }

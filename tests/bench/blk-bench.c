@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * virtio-blk through the simulated path against fio on the same file, in
+ * the same run: 4 KiB random reads, 32 requests in flight, one and two
+ * queues, grant copy and grant map.  Prints IOPS, the ratio to fio, and the
+ * simulated hypercalls each request cost on both sides.
+ *
+ * The guest runs one thread a queue, as blk-mq does with a CPU a queue, and
+ * keeps 32 / queues requests in flight on each; fio gets the same total
+ * depth with the same number of jobs.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "toolstack.h"
+#include "vblk.h"
+
+#define GUEST		1
+#define DISK_MB		256
+#define IN_FLIGHT	32
+#define SECONDS		5.0
+#define IO_SIZE		4096
+
+struct queue_job {
+	struct vx_vdev *vd;
+	unsigned int q, depth;
+	double stop_at;
+	unsigned int seed;
+	uint64_t done, bad;
+};
+
+struct result {
+	double iops;
+	double kicks, irqs, copies, maps;	/* per request */
+	int errors;
+};
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static uint64_t random_sector(unsigned int *seed, uint64_t capacity)
+{
+	uint64_t blocks = capacity / (IO_SIZE / 512);
+
+	return ((uint64_t)rand_r(seed) * RAND_MAX + rand_r(seed)) % blocks *
+	       (IO_SIZE / 512);
+}
+
+static void submit(struct queue_job *j, struct vblk_io *io)
+{
+	uint64_t sector = random_sector(&j->seed, vblk_capacity(j->vd));
+
+	if (vblk_submit(j->vd, j->q, io, VIRTIO_BLK_T_IN, sector, io->data,
+			IO_SIZE, false))
+		j->bad++;
+}
+
+static void *queue_worker(void *arg)
+{
+	struct queue_job *j = arg;
+	struct vx_vdev *vd = j->vd;
+	struct vblk_io *ios = calloc(j->depth, sizeof(*ios)), *done[IN_FLIGHT];
+	unsigned int i, outstanding = j->depth;
+	bool running = true;
+
+	if (!ios) {
+		j->bad++;
+		return NULL;
+	}
+	for (i = 0; i < j->depth; i++) {
+		ios[i].data = guest_alloc(vd->g, IO_SIZE);
+		submit(j, &ios[i]);
+	}
+	dvq_kick(&vd->vqs[j->q]);
+	while (outstanding) {
+		int n = vblk_reap(vd, j->q, done, IN_FLIGHT), k;
+
+		running = running && now() < j->stop_at;
+		for (k = 0; k < n; k++) {
+			if (vblk_release(vd, done[k]) || done[k]->result != VIRTIO_BLK_S_OK)
+				j->bad++;
+			j->done++;
+			if (running)
+				submit(j, done[k]);
+			else
+				outstanding--;
+		}
+		if (n && running) {
+			dvq_kick(&vd->vqs[j->q]);
+		} else if (!n && !dvq_enable_cb(&vd->vqs[j->q])) {
+			dvq_wait(&vd->vqs[j->q], 1000);
+		}
+	}
+	for (i = 0; i < j->depth; i++) {
+		guest_free(vd->g, ios[i].data, IO_SIZE);
+		guest_free(vd->g, ios[i].hdr, VX_PAGE_SIZE);
+	}
+	free(ios);
+	return NULL;
+}
+
+/* The daemon's own count, which it logs when it stops. */
+static void daemon_hypercalls(struct harness *h, double per_req, struct result *r)
+{
+	unsigned long long notifies = 0, maps = 0, copies = 0, segs = 0;
+	char line[512];
+	FILE *f = fopen(h->log, "r");
+	const char *p;
+
+	while (f && fgets(line, sizeof(line), f)) {
+		p = strstr(line, "sim hypercalls: ");
+		if (p)
+			sscanf(p, "sim hypercalls: %llu notifies, %llu map calls, %llu copy calls, %llu copy segments",
+			       &notifies, &maps, &copies, &segs);
+	}
+	if (f)
+		fclose(f);
+	r->irqs = notifies * per_req;
+	r->maps = maps * per_req;
+	r->copies = copies * per_req;
+}
+
+static int run_ours(const char *disk, const char *access, unsigned int nq,
+		    struct result *r)
+{
+	const char *kv[] = { "params", disk, "mode", "w", "queues", nq == 1 ? "1" : "2",
+			     "grant-access", access, NULL };
+	struct queue_job jobs[2] = { 0 };
+	pthread_t threads[2];
+	struct sim_stats before;
+	struct harness h;
+	struct vx_guest *g;
+	struct vx_vdev vd;
+	uint64_t total = 0;
+	double t0, secs;
+	unsigned int q;
+
+	memset(r, 0, sizeof(*r));
+	if (harness_start(&h))
+		return -1;
+	g = guest_create(h.sim_dir, GUEST, 0, 4096);
+	if (!g || vx_ts_add_device(g->xs, 0, GUEST, 1, "blk", kv) ||
+	    vdev_connect(&vd, g, 1, nq, ~0ULL)) {
+		fprintf(stderr, "bench: the disk did not connect (see %s)\n", h.log);
+		harness_stop(&h);
+		return -1;
+	}
+	before = sim_stats;
+	t0 = now();
+	for (q = 0; q < nq; q++) {
+		jobs[q] = (struct queue_job){ .vd = &vd, .q = q, .depth = IN_FLIGHT / nq,
+					      .stop_at = t0 + SECONDS, .seed = 7 + q };
+		pthread_create(&threads[q], NULL, queue_worker, &jobs[q]);
+	}
+	for (q = 0; q < nq; q++) {
+		pthread_join(threads[q], NULL);
+		total += jobs[q].done;
+		r->errors += jobs[q].bad;
+	}
+	secs = now() - t0;
+	r->iops = total / secs;
+	r->kicks = (double)(sim_stats.notifies - before.notifies) / total;
+	if (vdev_close(&vd))
+		r->errors++;
+	guest_destroy(g);
+	harness_stop_daemon(&h, SIGTERM);
+	daemon_hypercalls(&h, 1.0 / total, r);
+	harness_stop(&h);
+	return r->errors ? -1 : 0;
+}
+
+/* fio's read IOPS from its terse (v3) line: field 8. */
+static double run_fio(const char *disk, unsigned int nq, bool direct)
+{
+	char cmd[1024], line[8192];
+	double iops = -1;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd),
+		 "%s --name=bench --filename=%s --rw=randread --bs=%u --ioengine=io_uring --direct=%d --iodepth=%u --numjobs=%u --group_reporting --time_based --runtime=%d --minimal",
+		 FIO_BIN, disk, IO_SIZE, direct, IN_FLIGHT / nq, nq, (int)SECONDS);
+	f = popen(cmd, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		char *field = line, *save = NULL;
+		int i;
+
+		for (i = 1; (field = strtok_r(i == 1 ? line : NULL, ";", &save)); i++)
+			if (i == 8) {
+				iops = atof(field);
+				break;
+			}
+	}
+	if (f && pclose(f))
+		iops = -1;
+	return iops;
+}
+
+/* A disk file of real data, so that reads are served from blocks, not holes. */
+static int make_disk(const char *path)
+{
+	static uint8_t buf[1 << 20];
+	int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+	unsigned int i, seed = 1;
+
+	if (fd < 0)
+		return -1;
+	for (i = 0; i < DISK_MB; i++) {
+		for (size_t k = 0; k < sizeof(buf); k += 4)
+			*(uint32_t *)&buf[k] = rand_r(&seed);
+		if (write(fd, buf, sizeof(buf)) != sizeof(buf))
+			break;
+	}
+	fsync(fd);
+	close(fd);
+	return i == DISK_MB ? 0 : -1;
+}
+
+int main(void)
+{
+	static const char *const access[] = { "copy", "map" };
+	char dir[] = "/tmp/vx-bench.XXXXXX", disk[64], cmd[100];
+	struct result r;
+	unsigned int nq, a;
+	int ret = 0;
+
+	if (!mkdtemp(dir))
+		return 1;
+	snprintf(disk, sizeof(disk), "%s/disk.img", dir);
+	if (make_disk(disk)) {
+		fprintf(stderr, "bench: cannot write %s\n", disk);
+		return 1;
+	}
+	printf("4 KiB random reads, %u in flight, %.0f s a run, %u MiB disk file with O_DIRECT on both sides\n",
+	       IN_FLIGHT, SECONDS, DISK_MB);
+	printf("%-18s %10s %10s %7s %10s %10s %12s %11s\n", "", "IOPS", "fio IOPS",
+	       "ratio", "kicks/req", "irqs/req", "copy ops/req", "map ops/req");
+	for (nq = 1; nq <= 2; nq++) {
+		double fio = run_fio(disk, nq, true);
+
+		for (a = 0; a < 2; a++) {
+			char name[32];
+
+			snprintf(name, sizeof(name), "%s, %u queue%s", access[a], nq,
+				 nq > 1 ? "s" : "");
+			if (run_ours(disk, access[a], nq, &r)) {
+				printf("%-18s failed (%d request errors)\n", name, r.errors);
+				ret = 1;
+				continue;
+			}
+			printf("%-18s %10.0f %10.0f %7.2f %10.3f %10.3f %12.3f %11.3f\n",
+			       name, r.iops, fio, fio > 0 ? r.iops / fio : 0, r.kicks,
+			       r.irqs, r.copies, r.maps);
+		}
+	}
+	printf("kicks: guest to backend notifications; irqs: backend to guest (as the daemon counted them).\n"
+	       "copy ops: batched grant-copy calls; map ops: grant-map calls (rings included).\n");
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd))
+		fprintf(stderr, "bench: cannot remove %s\n", dir);
+	return ret;
+}
