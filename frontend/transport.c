@@ -13,7 +13,6 @@
 #include <linux/interrupt.h>
 #include <linux/module.h>
 #include <linux/slab.h>
-#include <linux/version.h>
 #include <linux/virtio.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
@@ -488,7 +487,7 @@ static int vxb_publish_vqs(struct vxb_device *vxb)
 	const char *fe = vxb->xbdev->nodename;
 	struct xenbus_transaction xbt;
 	unsigned int i;
-	char dir[16];
+	char *dir;
 	int ret;
 
 again:
@@ -500,7 +499,11 @@ again:
 
 		if (!vq)
 			continue;
-		snprintf(dir, sizeof(dir), "%s/queue-%u", fe, i);
+		dir = kasprintf(GFP_KERNEL, "%s/queue-%u", fe, i);
+		if (!dir) {
+			ret = -ENOMEM;
+			break;
+		}
 		ret = xenbus_printf(xbt, dir, "size", "%u",
 				    virtqueue_get_vring_size(vq)) ?:
 		      xenbus_printf(xbt, dir, "desc", "0x%llx",
@@ -511,6 +514,7 @@ again:
 				    (u64)virtqueue_get_used_addr(vq)) ?:
 		      xenbus_printf(xbt, dir, "event-channel", "%u",
 				    vxb->vqs[i].port);
+		kfree(dir);
 	}
 	if (!ret)
 		ret = xenbus_printf(xbt, fe, "num-queues", "%u", vxb->nr_vqs);
@@ -571,7 +575,7 @@ err:
 	return ret;
 }
 
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
+#ifdef VXB_HAVE_VIRTQUEUE_INFO
 static int vxb_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
 			struct virtqueue *vqs[],
 			struct virtqueue_info vqs_info[],

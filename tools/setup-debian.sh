@@ -9,7 +9,8 @@ $SUDO apt-get update -qq
 # Xen's user space without its recommends (those are ~450 MB).
 $SUDO apt-get install -y -qq --no-install-recommends \
 	build-essential autoconf automake libtool pkg-config \
-	libxen-dev xen-utils-4.17 liburing-dev check fio >/dev/null
+	libxen-dev xen-utils-4.17 liburing-dev check fio \
+	linux-headers-amd64 >/dev/null
 [ -x configure ] || autoreconf -fi >/dev/null
 mkdir -p build
 cd build
