@@ -573,6 +573,11 @@ static void backend_changed(struct vx_daemon *d, uint32_t guest, uint32_t id)
 		}
 		return;
 	}
+	if (state == VX_STATE_CLOSING && dev->be_state == VX_STATE_CLOSED) {
+		/* The toolstack asked for removal after we closed: say so again. */
+		set_be_state(dev, VX_STATE_CLOSED);
+		return;
+	}
 	if (state == VX_STATE_CLOSING && dev->be_state < VX_STATE_CLOSING) {
 		/* The toolstack asks for removal; the frontend lets go first. */
 		dev_info(dev, "removal requested");

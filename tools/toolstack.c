@@ -82,17 +82,23 @@ static long now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
 }
 
-static int read_state(struct xs_handle *xs, const char *dir)
+static int read_state_in(struct xs_handle *xs, xs_transaction_t t,
+			 const char *dir)
 {
 	char path[160], *s;
 	unsigned int len;
 	int v;
 
 	snprintf(path, sizeof(path), "%s/state", dir);
-	s = xs_read(xs, XBT_NULL, path, &len);
+	s = xs_read(xs, t, path, &len);
 	v = s ? atoi(s) : -1;
 	free(s);
 	return v;
+}
+
+static int read_state(struct xs_handle *xs, const char *dir)
+{
+	return read_state_in(xs, XBT_NULL, dir);
 }
 
 int vx_ts_request_removal(struct xs_handle *xs, uint32_t backend,
@@ -106,8 +112,10 @@ int vx_ts_request_removal(struct xs_handle *xs, uint32_t backend,
 		t = xs_transaction_start(xs);
 		if (t == XBT_NULL)
 			return -errno;
+		/* As libxl: a backend already Closed is not asked to close. */
 		if (!write_key(xs, t, be, "online", "0") ||
-		    !write_key(xs, t, be, "state", "5")) {
+		    (read_state_in(xs, t, be) != VX_STATE_CLOSED &&
+		     !write_key(xs, t, be, "state", "5"))) {
 			xs_transaction_end(xs, t, true);
 			return -EIO;
 		}

@@ -5,6 +5,7 @@
  * and have the guest write, read back and verify, flush and discard.
  */
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,24 @@ static void fill(uint8_t *p, size_t len, uint64_t sector)
 
 	for (i = 0; i < len; i++)
 		p[i] = (uint8_t)(sector * 31 + i * 7 + (i >> 9));
+}
+
+/* Sleeps until any queue has an interrupt (or used buffers already). */
+static void wait_any(struct vx_vdev *vd, unsigned int nq)
+{
+	struct pollfd fds[VX_MAX_QUEUES];
+	unsigned int q;
+
+	for (q = 0; q < nq; q++) {
+		if (dvq_enable_cb(&vd->vqs[q]))
+			return;
+		fds[q] = (struct pollfd){ .fd = sim_evtchn_fd(vd->vqs[q].port),
+					  .events = POLLIN };
+	}
+	if (poll(fds, nq, 1000) > 0)
+		for (q = 0; q < nq; q++)
+			if (fds[q].revents)
+				sim_evtchn_consume(vd->vqs[q].port);
 }
 
 /* Writes (or reads and checks) TOTAL_IOS requests, IN_FLIGHT at a time. */
@@ -93,10 +112,8 @@ static int run(struct vx_vdev *vd, unsigned int nq, uint32_t type, double *secs)
 			if (n)
 				dvq_kick(&vd->vqs[q]);
 		}
-		if (!any) {
-			if (!dvq_enable_cb(&vd->vqs[0]))
-				dvq_wait(&vd->vqs[0], 100);
-		}
+		if (!any)
+			wait_any(vd, nq);
 	}
 	*secs = now() - t0;
 	for (i = 0; i < IN_FLIGHT * (int)nq && i < TOTAL_IOS; i++) {

@@ -340,6 +340,28 @@ START_TEST(backend_restart_asks_for_reset_and_the_driver_recovers)
 }
 END_TEST
 
+/* The guest let go first; a toolstack asking to close then must see Closed. */
+START_TEST(removal_asked_after_the_guest_closed_still_completes)
+{
+	struct vx_guest *g = new_guest(1);
+	struct vx_vdev vd;
+	char disk[256], path[160];
+
+	attach_disk(g, 1, "w", "1", "copy", disk);
+	ck_assert_int_eq(vdev_connect(&vd, g, 1, 1, all_features), 0);
+	ck_assert_int_eq(vdev_close(&vd), 0);
+	ck_assert(vdev_wait_backend_state(&vd, VX_STATE_CLOSED, 2000));
+	/* What a toolstack that does not look first writes. */
+	snprintf(path, sizeof(path), "%s/online", vd.be);
+	ck_assert(xs_write(g->xs, XBT_NULL, path, "0", 1));
+	snprintf(path, sizeof(path), "%s/state", vd.be);
+	ck_assert(xs_write(g->xs, XBT_NULL, path, "5", 1));
+	ck_assert(vdev_wait_backend_state(&vd, VX_STATE_CLOSED, 2000));
+	ck_assert_int_eq(vx_ts_remove_device(g->xs, 0, 1, 1, false, 2000), 0);
+	guest_destroy(g);
+}
+END_TEST
+
 START_TEST(get_id_discard_and_write_zeroes)
 {
 	struct vx_guest *g = new_guest(1);
@@ -392,6 +414,7 @@ int main(void)
 		features_without_version_1_and_access_platform_are_refused,
 		reset_releases_every_grant_and_the_device_reconnects,
 		hot_unplug_with_io_in_flight_completes_and_releases_everything,
+		removal_asked_after_the_guest_closed_still_completes,
 		two_guests_with_two_disks_each_at_once,
 		backend_restart_asks_for_reset_and_the_driver_recovers,
 		get_id_discard_and_write_zeroes,
