@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <sys/wait.h>
 
+#include "../check-run.h"
 #include "harness.h"
 #include "toolstack.h"
 #include "vblk.h"
@@ -105,22 +106,7 @@ static inline int read_file_at(const char *path, uint64_t off, void *buf, size_t
 
 static inline int run_suite(const char *name, const TTest *const *tests, size_t n)
 {
-	Suite *s = suite_create(name);
-	TCase *tc = tcase_create("rules");
-	SRunner *sr;
-	size_t i;
-	int failed;
-
-	tcase_set_timeout(tc, 120);
-	tcase_add_checked_fixture(tc, host_up, host_down);
-	for (i = 0; i < n; i++)
-		_tcase_add_test(tc, tests[i], 0, 0, 0, 1);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_tests(name, tests, n, host_up, host_down, 120);
 }
 
 #endif

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "sim/simhv.h"
+#include "../check-run.h"
 
 #define GUEST		5
 #define OTHER		7
@@ -244,23 +245,15 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("simhv");
-	TCase *tc = tcase_create("rules");
-	SRunner *sr;
-	int failed;
+	const TTest *const tests[] = {
+		a_grant_maps_only_for_the_domain_it_names,
+		consecutive_references_map_as_one_range,
+		a_read_only_grant_refuses_writes,
+		copy_checks_each_segment_on_its_own,
+		a_mapped_grant_cannot_be_ended,
+		a_dead_mappers_pins_are_dropped,
+		event_channels_connect_only_offered_ports,
+	};
 
-	tcase_add_checked_fixture(tc, up, down);
-	tcase_add_test(tc, a_grant_maps_only_for_the_domain_it_names);
-	tcase_add_test(tc, consecutive_references_map_as_one_range);
-	tcase_add_test(tc, a_read_only_grant_refuses_writes);
-	tcase_add_test(tc, copy_checks_each_segment_on_its_own);
-	tcase_add_test(tc, a_mapped_grant_cannot_be_ended);
-	tcase_add_test(tc, a_dead_mappers_pins_are_dropped);
-	tcase_add_test(tc, event_channels_connect_only_offered_ports);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return RUN_TESTS("simhv", tests, up, down, 0);
 }

@@ -7,6 +7,7 @@
 
 #include "protocol.h"
 #include "virtqueue.h"
+#include "../check-run.h"
 
 #define QSZ 8
 
@@ -208,26 +209,19 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("virtqueue");
-	TCase *tc = tcase_create("rules");
-	SRunner *sr;
-	int failed;
+	const TTest *const tests[] = {
+		chain_is_read_in_order_with_lengths,
+		head_index_out_of_range_is_rejected,
+		next_index_out_of_range_is_rejected,
+		looping_chain_is_rejected,
+		available_index_jump_is_rejected,
+		readable_after_writable_is_rejected,
+		indirect_without_negotiation_is_rejected,
+		indirect_table_is_walked,
+		bad_indirect_descriptors_are_rejected,
+		used_entries_are_published_and_event_idx_respected,
+		no_interrupt_flag_respected_without_event_idx,
+	};
 
-	tcase_add_test(tc, chain_is_read_in_order_with_lengths);
-	tcase_add_test(tc, head_index_out_of_range_is_rejected);
-	tcase_add_test(tc, next_index_out_of_range_is_rejected);
-	tcase_add_test(tc, looping_chain_is_rejected);
-	tcase_add_test(tc, available_index_jump_is_rejected);
-	tcase_add_test(tc, readable_after_writable_is_rejected);
-	tcase_add_test(tc, indirect_without_negotiation_is_rejected);
-	tcase_add_test(tc, indirect_table_is_walked);
-	tcase_add_test(tc, bad_indirect_descriptors_are_rejected);
-	tcase_add_test(tc, used_entries_are_published_and_event_idx_respected);
-	tcase_add_test(tc, no_interrupt_flag_respected_without_event_idx);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return RUN_TESTS("virtqueue", tests, NULL, NULL, 0);
 }

@@ -5,6 +5,7 @@
 
 #include "protocol.h"
 #include "xsvalue.h"
+#include "../check-run.h"
 
 START_TEST(decimal_accepts_only_plain_digits)
 {
@@ -102,20 +103,13 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("xsvalue");
-	TCase *tc = tcase_create("rules");
-	SRunner *sr;
-	int failed;
+	const TTest *const tests[] = {
+		decimal_accepts_only_plain_digits,
+		hex_needs_prefix_and_at_most_16_digits,
+		config_hex_bytes_round_trip_and_limits,
+		grant_address_encoding_matches_grant_dma_ops,
+		grant_address_rejections,
+	};
 
-	tcase_add_test(tc, decimal_accepts_only_plain_digits);
-	tcase_add_test(tc, hex_needs_prefix_and_at_most_16_digits);
-	tcase_add_test(tc, config_hex_bytes_round_trip_and_limits);
-	tcase_add_test(tc, grant_address_encoding_matches_grant_dma_ops);
-	tcase_add_test(tc, grant_address_rejections);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return RUN_TESTS("xsvalue", tests, NULL, NULL, 0);
 }
