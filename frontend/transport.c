@@ -528,16 +528,19 @@ again:
 	return ret;
 }
 
-/* What find_vqs asks for, whatever the kernel version spells it as. */
-struct vxb_vq_request {
+#ifndef VXB_HAVE_VIRTQUEUE_INFO
+/* What find_vqs asks for a queue, as Linux 6.11 and later spell it. */
+struct virtqueue_info {
 	const char *name;
 	vq_callback_t *callback;
 	bool ctx;
 };
+#endif
 
-static int vxb_find_vqs_common(struct virtio_device *vdev, unsigned int nvqs,
-			       struct virtqueue *vqs[],
-			       const struct vxb_vq_request *req)
+static int vxb_find_vqs_info(struct virtio_device *vdev, unsigned int nvqs,
+			     struct virtqueue *vqs[],
+			     struct virtqueue_info vqs_info[],
+			     struct irq_affinity *desc)
 {
 	struct vxb_device *vxb = to_vxb(vdev);
 	unsigned int i;
@@ -556,10 +559,10 @@ static int vxb_find_vqs_common(struct virtio_device *vdev, unsigned int nvqs,
 	vxb->nr_vqs = nvqs;
 	for (i = 0; i < nvqs; i++) {
 		vqs[i] = NULL;
-		if (!req[i].name)
+		if (!vqs_info[i].name)
 			continue;
-		ret = vxb_setup_vq(vxb, vdev, i, req[i].callback, req[i].name,
-				   req[i].ctx);
+		ret = vxb_setup_vq(vxb, vdev, i, vqs_info[i].callback,
+				   vqs_info[i].name, vqs_info[i].ctx);
 		if (ret)
 			goto err;
 		vqs[i] = vxb->vqs[i].vq;
@@ -576,37 +579,26 @@ err:
 }
 
 #ifdef VXB_HAVE_VIRTQUEUE_INFO
-static int vxb_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
-			struct virtqueue *vqs[],
-			struct virtqueue_info vqs_info[],
-			struct irq_affinity *desc)
-{
-	struct vxb_vq_request req[VXB_MAX_QUEUES];
-	unsigned int i;
-
-	if (nvqs > VXB_MAX_QUEUES)
-		return -ENOENT;
-	for (i = 0; i < nvqs; i++)
-		req[i] = (struct vxb_vq_request){ vqs_info[i].name,
-						  vqs_info[i].callback,
-						  vqs_info[i].ctx };
-	return vxb_find_vqs_common(vdev, nvqs, vqs, req);
-}
+#define vxb_find_vqs vxb_find_vqs_info
 #else
 static int vxb_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
 			struct virtqueue *vqs[], vq_callback_t *callbacks[],
 			const char * const names[], const bool *ctx,
 			struct irq_affinity *desc)
 {
-	struct vxb_vq_request req[VXB_MAX_QUEUES];
+	struct virtqueue_info *info;
 	unsigned int i;
+	int ret;
 
-	if (nvqs > VXB_MAX_QUEUES)
-		return -ENOENT;
+	info = kcalloc(nvqs, sizeof(*info), GFP_KERNEL);
+	if (!info)
+		return -ENOMEM;
 	for (i = 0; i < nvqs; i++)
-		req[i] = (struct vxb_vq_request){ names[i], callbacks[i],
-						  ctx ? ctx[i] : false };
-	return vxb_find_vqs_common(vdev, nvqs, vqs, req);
+		info[i] = (struct virtqueue_info){ names[i], callbacks[i],
+						   ctx ? ctx[i] : false };
+	ret = vxb_find_vqs_info(vdev, nvqs, vqs, info, desc);
+	kfree(info);
+	return ret;
 }
 #endif
 
