@@ -512,7 +512,19 @@ static void frontend_changed(struct vx_device *dev)
 	int fe_state = read_state(d, dev->fe_path);
 	uint64_t status, seq;
 	uint64_t online = 1;
+	char be_path[sizeof(dev->be_path)];
 
+	if (!node_exists(d, dev->fe_path)) {
+		/*
+		 * The guest was destroyed (xl removes /local/domain/<guest>) and
+		 * no toolstack will remove our directory: we do (protocol.md 2.6).
+		 */
+		dev_info(dev, "frontend directory removed: the guest is gone");
+		strcpy(be_path, dev->be_path);
+		device_free(dev);
+		xs_rm(d->xs, XBT_NULL, be_path);
+		return;
+	}
 	read_dec(d, XBT_NULL, dev->be_path, "online", 1, &online);
 
 	if (fe_state == VX_STATE_CLOSING || fe_state == VX_STATE_CLOSED) {

@@ -341,6 +341,41 @@ START_TEST(backend_restart_asks_for_reset_and_the_driver_recovers)
 END_TEST
 
 /* The guest let go first; a toolstack asking to close then must see Closed. */
+START_TEST(destroyed_guest_mid_io_is_released_and_its_directory_removed)
+{
+	struct vx_guest *g = new_guest(1);
+	struct vblk_io ios[32] = { 0 };
+	int fds_before = harness_daemon_fds(&host);
+	int threads_before = harness_daemon_threads(&host);
+	char disk[256], fe[128], be[128];
+	unsigned int len;
+	uint8_t *bufs;
+	struct vx_vdev vd;
+	char *left;
+	int i;
+
+	attach_disk(g, 1, "w", "2", "map", disk);
+	ck_assert_int_eq(vdev_connect(&vd, g, 1, 2, all_features), 0);
+	bufs = guest_alloc(g, 32 * 65536);
+	for (i = 0; i < 32; i++)
+		ck_assert_int_eq(vblk_submit(&vd, i % 2, &ios[i], VIRTIO_BLK_T_OUT,
+					     i * 128, bufs + i * 65536, 65536, false), 0);
+	dvq_kick(&vd.vqs[0]);
+	dvq_kick(&vd.vqs[1]);
+	/* xl destroy removes /local/domain/<guest>, and nothing of ours. */
+	ck_assert(xs_rm(g->xs, XBT_NULL, "/local/domain/1"));
+	ck_assert(harness_log_wait(&host, "d1 virtio/1: frontend directory removed", 2000));
+	ck_assert(harness_log_wait(&host, "d1 virtio/1: released", 2000));
+	vx_ts_paths(0, 1, 1, fe, be);
+	left = xs_read(g->xs, XBT_NULL, be, &len);
+	ck_assert_msg(!left, "the backend directory of a destroyed guest is left");
+	ck_assert_int_eq(harness_daemon_threads(&host), threads_before);
+	ck_assert_int_eq(harness_daemon_fds(&host), fds_before);
+	vdev_abandon(&vd);
+	guest_destroy(g);
+}
+END_TEST
+
 START_TEST(removal_asked_after_the_guest_closed_still_completes)
 {
 	struct vx_guest *g = new_guest(1);
@@ -415,6 +450,7 @@ int main(void)
 		reset_releases_every_grant_and_the_device_reconnects,
 		hot_unplug_with_io_in_flight_completes_and_releases_everything,
 		removal_asked_after_the_guest_closed_still_completes,
+		destroyed_guest_mid_io_is_released_and_its_directory_removed,
 		two_guests_with_two_disks_each_at_once,
 		backend_restart_asks_for_reset_and_the_driver_recovers,
 		get_id_discard_and_write_zeroes,

@@ -1,0 +1,431 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * virtio-xenbus: attach, detach and list the virtio devices of Xen guests,
+ * beside xl.  It writes xenstore as libxl writes a vbd (docs/protocol.md
+ * 1.1); virtio-xenbusd in the backend domain does the rest.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <xenstore.h>
+
+#include "diskspec.h"
+#include "protocol.h"
+#include "toolstack.h"
+#include "xsvalue.h"
+
+#define ANSWER_TIMEOUT_MS	10000
+
+static struct xs_handle *xs;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: virtio-xenbus COMMAND [ARGS]\n"
+		"Attach virtio devices to Xen guests; virtio-xenbusd serves them.\n\n"
+		"  disk-attach DOMAIN DISKSPEC    attach a disk to a running guest\n"
+		"  disk-detach [-f] DOMAIN DEV    detach a disk (DEV: devid or vdev);\n"
+		"                                 -f: do not wait for the guest\n"
+		"  list [DOMAIN]                  list virtio devices\n"
+		"  help                           show this help\n\n"
+		"DOMAIN is a name or a domid, as in xl.  DISKSPEC is xl's disk syntax\n"
+		"(xl-disk-configuration(5)): [target,][format,][vdev,][access] or\n"
+		"keys target=, format=raw, vdev=, access=ro|rw, plus queues=1..16 and\n"
+		"backend=DOMAIN.  Example:\n"
+		"  virtio-xenbus disk-attach guest1 /srv/guest1.img,raw,vda,rw,queues=2\n");
+}
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("virtio-xenbus: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static char *xs_readf(const char *fmt, ...)
+{
+	unsigned int len;
+	char path[PATH_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	return xs_read(xs, XBT_NULL, path, &len);
+}
+
+static char **xs_lsf(unsigned int *n, const char *fmt, ...)
+{
+	char path[PATH_MAX];
+	va_list ap;
+	char **list;
+
+	va_start(ap, fmt);
+	vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	list = xs_directory(xs, XBT_NULL, path, n);
+	if (!list)
+		*n = 0;
+	return list;
+}
+
+static bool parse_id(const char *s, uint32_t max, uint32_t *out)
+{
+	uint64_t v;
+
+	if (!vx_parse_dec(s, max, &v))
+		return false;
+	*out = v;
+	return true;
+}
+
+/* A domain named as xl names it: a domid, or the name in xenstore. */
+static uint32_t find_domain(const char *name)
+{
+	unsigned int n, i;
+	uint32_t domid;
+	char **doms, *s;
+	bool found = false;
+
+	if (parse_id(name, 0x7fef, &domid)) {
+		s = xs_readf("/local/domain/%u/name", domid);
+		if (!s && domid)
+			die("no domain with id %u (see xl list)", domid);
+		free(s);
+		return domid;
+	}
+	doms = xs_lsf(&n, "/local/domain");
+	for (i = 0; i < n && !found; i++) {
+		s = xs_readf("/local/domain/%s/name", doms[i]);
+		found = s && !strcmp(s, name) && parse_id(doms[i], 0x7fef, &domid);
+		free(s);
+	}
+	free(doms);
+	if (!found)
+		die("no domain named '%s' (see xl list)", name);
+	return domid;
+}
+
+static int backend_state(uint32_t be, uint32_t guest, uint32_t devid)
+{
+	char *s = xs_readf("/local/domain/%u/backend/%s/%u/%u/state", be,
+			   VX_DEVICE_TYPE, guest, devid);
+	uint64_t v = 0;
+
+	if (!s || !vx_parse_dec(s, 255, &v))
+		v = 0;
+	free(s);
+	return v;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+/* Waits until the backend's state satisfies @done; false on timeout. */
+static bool wait_backend(uint32_t be, uint32_t guest, uint32_t devid,
+			 bool (*done)(int state), int timeout_ms)
+{
+	long deadline = now_ms() + timeout_ms;
+
+	while (!done(backend_state(be, guest, devid))) {
+		if (now_ms() > deadline)
+			return false;
+		poll(NULL, 0, 20);
+	}
+	return true;
+}
+
+static bool answered(int state)
+{
+	return state >= VX_STATE_INITWAIT;
+}
+
+static bool closed(int state)
+{
+	return state == VX_STATE_CLOSED || state == VX_STATE_UNKNOWN;
+}
+
+/*
+ * Calls @fn for each virtio device of @guest (every guest if @guest is -1)
+ * with its frontend's devid and its backend directory.
+ */
+static void for_each_device(long guest,
+			    void (*fn)(uint32_t guest, uint32_t devid,
+				       uint32_t be, const char *be_dir, void *arg),
+			    void *arg)
+{
+	unsigned int nd, nv, i, j;
+	char **doms, **devs, *be_dir, *be_id;
+	uint32_t g, devid, be;
+
+	doms = xs_lsf(&nd, "/local/domain");
+	for (i = 0; i < nd; i++) {
+		if (!parse_id(doms[i], 0x7fef, &g) || (guest >= 0 && g != guest))
+			continue;
+		devs = xs_lsf(&nv, "/local/domain/%u/device/%s", g, VX_DEVICE_TYPE);
+		for (j = 0; j < nv; j++) {
+			be_dir = xs_readf("/local/domain/%u/device/%s/%s/backend", g,
+					  VX_DEVICE_TYPE, devs[j]);
+			be_id = xs_readf("/local/domain/%u/device/%s/%s/backend-id", g,
+					 VX_DEVICE_TYPE, devs[j]);
+			if (be_dir && be_id && parse_id(devs[j], UINT32_MAX, &devid) &&
+			    parse_id(be_id, 0x7fef, &be))
+				fn(g, devid, be, be_dir, arg);
+			free(be_dir);
+			free(be_id);
+		}
+		free(devs);
+	}
+	free(doms);
+}
+
+struct disk_use {
+	const char *target;
+	bool readonly;
+	const char *conflict;	/* set to a description on conflict */
+	char where[64];
+};
+
+static void check_use(uint32_t guest, uint32_t devid, uint32_t be,
+		      const char *be_dir, void *arg)
+{
+	struct disk_use *u = arg;
+	char *params = xs_readf("%s/params", be_dir);
+	char *mode = xs_readf("%s/mode", be_dir);
+
+	if (params && !strcmp(params, u->target) &&
+	    !(u->readonly && mode && !strcmp(mode, "r"))) {
+		snprintf(u->where, sizeof(u->where), "domain %u, device %u", guest, devid);
+		u->conflict = u->where;
+	}
+	free(params);
+	free(mode);
+}
+
+struct vdev_find {
+	const char *vdev;
+	uint32_t be, devid;
+	bool found;
+};
+
+static void find_vdev(uint32_t guest, uint32_t devid, uint32_t be,
+		      const char *be_dir, void *arg)
+{
+	struct vdev_find *f = arg;
+	char *dev = xs_readf("%s/dev", be_dir);
+	char num[16];
+
+	snprintf(num, sizeof(num), "%u", devid);
+	if ((dev && !strcmp(dev, f->vdev)) || !strcmp(num, f->vdev)) {
+		f->found = true;
+		f->be = be;
+		f->devid = devid;
+	}
+	free(dev);
+}
+
+/* The lowest device id the guest does not use yet. */
+static uint32_t free_devid(uint32_t guest)
+{
+	uint32_t devid;
+	char *s;
+
+	for (devid = 0;; devid++) {
+		s = xs_readf("/local/domain/%u/device/%s/%u", guest, VX_DEVICE_TYPE, devid);
+		if (!s)
+			return devid;
+		free(s);
+	}
+}
+
+static int disk_attach(int argc, char **argv)
+{
+	struct vdev_find same = { 0 };
+	struct disk_use use = { 0 };
+	struct vx_diskspec d;
+	char err[160], target[PATH_MAX], queues[16];
+	uint32_t guest, be = 0, devid;
+	const char *kv[9];
+	struct stat st;
+	int ret;
+
+	if (argc != 3)
+		die("disk-attach needs DOMAIN and DISKSPEC (see virtio-xenbus help)");
+	guest = find_domain(argv[1]);
+	if (!vx_parse_diskspec(argv[2], &d, err, sizeof(err)))
+		die("bad disk spec '%s': %s", argv[2], err);
+	if (d.backend[0])
+		be = find_domain(d.backend);
+	/* The path is the backend's: only a dom0 backend shares our view. */
+	if (be == 0) {
+		if (stat(d.target, &st))
+			die("%s: %s", d.target, strerror(errno));
+		if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+			die("%s is neither a file nor a block device", d.target);
+		if (!realpath(d.target, target))
+			die("%s: %s", d.target, strerror(errno));
+	} else {
+		snprintf(target, sizeof(target), "%s", d.target);
+	}
+
+	use.target = target;
+	use.readonly = d.readonly;
+	for_each_device(-1, check_use, &use);
+	if (use.conflict)
+		die("%s is already in use by %s; only read-only disks are shared",
+		    target, use.conflict);
+	same.vdev = d.vdev;
+	for_each_device(guest, find_vdev, &same);
+	if (same.found)
+		die("domain %u already has a disk %s (device %u)", guest, d.vdev, same.devid);
+
+	devid = free_devid(guest);
+	snprintf(queues, sizeof(queues), "%u", d.queues ? d.queues : 1);
+	kv[0] = "params";
+	kv[1] = target;
+	kv[2] = "mode";
+	kv[3] = d.readonly ? "r" : "w";
+	kv[4] = "dev";
+	kv[5] = d.vdev;
+	kv[6] = "queues";
+	kv[7] = queues;
+	kv[8] = NULL;
+	ret = vx_ts_add_device(xs, be, guest, devid, "blk", kv);
+	if (ret)
+		die("cannot write the device to xenstore: %s", strerror(-ret));
+	if (!wait_backend(be, guest, devid, answered, ANSWER_TIMEOUT_MS)) {
+		vx_ts_remove_device(xs, be, guest, devid, true, 0);
+		die("the backend in domain %u did not take the device within %d s: is virtio-xenbusd running there?",
+		    be, ANSWER_TIMEOUT_MS / 1000);
+	}
+	printf("%u\n", devid);
+	return 0;
+}
+
+static int disk_detach(int argc, char **argv)
+{
+	struct vdev_find f = { 0 };
+	bool force = false;
+	uint32_t guest;
+	int c, ret;
+
+	optind = 1;
+	while ((c = getopt(argc, argv, "f")) != -1) {
+		if (c != 'f')
+			die("usage: disk-detach [-f] DOMAIN DEVID|VDEV");
+		force = true;
+	}
+	if (argc - optind != 2)
+		die("usage: disk-detach [-f] DOMAIN DEVID|VDEV");
+	guest = find_domain(argv[optind]);
+	f.vdev = argv[optind + 1];
+	for_each_device(guest, find_vdev, &f);
+	if (!f.found)
+		die("domain %u has no virtio device %s (see virtio-xenbus list)", guest, f.vdev);
+	if (!force) {
+		ret = vx_ts_request_removal(xs, f.be, guest, f.devid);
+		if (ret)
+			die("cannot ask for removal: %s", strerror(-ret));
+		if (!wait_backend(f.be, guest, f.devid, closed, ANSWER_TIMEOUT_MS))
+			die("domain %u did not let go of device %u within %d s; detach it with -f",
+			    guest, f.devid, ANSWER_TIMEOUT_MS / 1000);
+	}
+	vx_ts_remove_device(xs, f.be, guest, f.devid, true, 0);
+	return 0;
+}
+
+static const char *state_name(int state)
+{
+	static const char *const names[] = {
+		"unknown", "initialising", "initwait", "initialised",
+		"connected", "closing", "closed",
+	};
+
+	return state >= 0 && state <= VX_STATE_CLOSED ? names[state] : "invalid";
+}
+
+static void print_device(uint32_t guest, uint32_t devid, uint32_t be,
+			 const char *be_dir, void *arg)
+{
+	char *type = xs_readf("%s/type", be_dir), *dev = xs_readf("%s/dev", be_dir);
+	char *params = xs_readf("%s/params", be_dir), *mode = xs_readf("%s/mode", be_dir);
+	char *queues = xs_readf("%s/queues", be_dir), *error = xs_readf("%s/error", be_dir);
+	char *fe_state = xs_readf("/local/domain/%u/device/%s/%u/state", guest,
+				  VX_DEVICE_TYPE, devid);
+	uint64_t fe = 0;
+
+	if (!fe_state || !vx_parse_dec(fe_state, 255, &fe))
+		fe = 0;
+	printf("%-6u %-6u %-5s %-6s %-8u %-13s %-13s %-3s %-6s %s%s%s\n", guest, devid,
+	       type ?: "?", dev ?: "-", be, state_name(backend_state(be, guest, devid)),
+	       state_name(fe), mode ?: "-", queues ?: "1", params ?: "-",
+	       error ? "  error: " : "", error ?: "");
+	free(type);
+	free(dev);
+	free(params);
+	free(mode);
+	free(queues);
+	free(error);
+	free(fe_state);
+}
+
+static int list(int argc, char **argv)
+{
+	long guest = argc > 1 ? (long)find_domain(argv[1]) : -1;
+
+	printf("%-6s %-6s %-5s %-6s %-8s %-13s %-13s %-3s %-6s %s\n", "Domain", "Devid",
+	       "Type", "Vdev", "Backend", "BackendState", "GuestState", "Md", "Queues",
+	       "Target");
+	for_each_device(guest, print_device, NULL);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(int argc, char **argv);
+	} commands[] = {
+		{ "disk-attach", disk_attach },
+		{ "disk-detach", disk_detach },
+		{ "list", list },
+	};
+	size_t i;
+
+	if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
+	    !strcmp(argv[1], "-h")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[1], commands[i].name))
+			continue;
+		xs = xs_open(0);
+		if (!xs)
+			die("cannot reach xenstore (%s): is xenstored running, are you root?",
+			    strerror(errno));
+		return commands[i].fn(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "virtio-xenbus: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}
