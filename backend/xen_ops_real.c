@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* xen_ops on the real libxenevtchn and libxengnttab. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
@@ -28,12 +29,21 @@ static struct vx_evtchn *real_evtchn_bind(uint32_t domid, uint32_t remote_port)
 {
 	struct vx_evtchn *ec = calloc(1, sizeof(*ec));
 	xenevtchn_port_or_error_t port;
+	int fd;
 
 	if (!ec)
 		return NULL;
 	ec->xce = xenevtchn_open(NULL, 0);
 	if (!ec->xce)
 		goto err_free;
+	/*
+	 * The device blocks in read() by default: evtchn_consume must return
+	 * when nothing is pending, or the queue thread sleeps until the next
+	 * kick with its completions unserved.
+	 */
+	fd = xenevtchn_fd(ec->xce);
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK))
+		goto err_close;
 	port = xenevtchn_bind_interdomain(ec->xce, domid, remote_port);
 	if (port < 0)
 		goto err_close;

@@ -1,7 +1,14 @@
 #!/bin/sh
 # Installs what virtio-xenbus needs on Debian 12 and configures a build in
 # build/.  Used by the README's two commands and by CI.
+#   --e2e: also what the end-to-end rig needs (make check-e2e): QEMU, Xen,
+#          debootstrap.  Other options go to configure.
 set -eu
+e2e=
+if [ "${1:-}" = --e2e ]; then
+	e2e="qemu-system-x86 xen-hypervisor-4.17-amd64 debootstrap cpio busybox-static"
+	shift
+fi
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
 export DEBIAN_FRONTEND=noninteractive
@@ -10,7 +17,7 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
 	build-essential autoconf automake libtool pkg-config \
 	libxen-dev xen-utils-4.17 liburing-dev check fio \
-	linux-headers-amd64 >/dev/null
+	linux-headers-amd64 e2fsprogs $e2e >/dev/null
 [ -x configure ] || autoreconf -fi >/dev/null
 mkdir -p build
 cd build

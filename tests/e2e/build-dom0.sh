@@ -1,0 +1,101 @@
+#!/bin/sh
+# Builds the dom0 disk image for the end-to-end rig: a Debian 12 minbase with
+# Debian's kernel and Xen's user space.  The image does not contain the
+# project: that comes on a second disk each run (make-payload.sh), so this
+# image is cached by the content of this script and rebuilt only when it
+# changes.
+#
+# Usage: build-dom0.sh CACHE_DIR
+# Leaves in CACHE_DIR/dom0-HASH, and prints its name:
+#   dom0.img, vmlinuz, initrd.img, kernel-version: dom0 (and the guest kernel)
+#   guest/: what the guest's initramfs takes from the same Debian: kernel
+#           modules, and programs with their libraries.
+set -eu
+cache=$1
+mirror=${E2E_MIRROR:-http://deb.debian.org/debian}
+hash=$(sha256sum "$0" | cut -c1-16)
+out=$cache/dom0-$hash
+if [ -f "$out/dom0.img" ]; then
+	echo "$out"
+	exit 0
+fi
+mkdir -p "$cache"
+rm -rf "$cache"/dom0-*.tmp
+tmp=$out.tmp
+root=$tmp/root
+mkdir -p "$root"
+
+# A private mount namespace: whatever is mounted in the chroot goes away
+# with it, and the host's /dev is never bound in (an rm -rf through such a
+# mount deletes the host's device nodes).
+unshare -m sh -eu -s "$root" "$mirror" >"$tmp/build.log" 2>&1 <<'BUILD' || {
+root=$1
+mirror=$2
+debootstrap --variant=minbase bookworm "$root" "$mirror"
+mount -t proc proc "$root/proc"
+mount -t sysfs sys "$root/sys"
+cat >"$root/etc/apt/sources.list" <<SRC
+deb $mirror bookworm main
+deb $mirror bookworm-updates main
+deb http://deb.debian.org/debian-security bookworm-security main
+SRC
+# A small initramfs: only what finds the root disk (13 s less to unpack
+# under emulation than Debian's MODULES=most).
+mkdir -p "$root/etc/initramfs-tools/conf.d"
+echo MODULES=list >"$root/etc/initramfs-tools/conf.d/e2e"
+printf '%s\n' virtio_pci virtio_blk ext4 >>"$root/etc/initramfs-tools/modules"
+chroot "$root" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -qq \
+	--no-install-recommends linux-image-amd64 initramfs-tools \
+	xen-utils-4.17 xenstore-utils iproute2 kmod e2fsprogs util-linux \
+	procps busybox liburing2
+chroot "$root" apt-get clean
+
+# The guest boots the same kernel from a busybox initramfs; these are the
+# parts of Debian it needs beside busybox.
+guest=$root/../guest
+kver=$(ls "$root/lib/modules" | sort -V | tail -n 1)
+mkdir -p "$guest/modules"
+for m in virtio_ring virtio virtio_blk failover net_failover virtio_net \
+	 xen-blkfront xen-netfront; do
+	cp "$(find "$root/lib/modules/$kver" -name "$m.ko*" | head -n 1)" "$guest/modules/"
+done
+# xenstore-* are the guest's half of the test agent (guest-init).
+for p in /sbin/mke2fs /sbin/e2fsck /usr/bin/xenstore-read \
+	 /usr/bin/xenstore-write /usr/bin/xenstore-rm; do
+	mkdir -p "$guest$(dirname "$p")"
+	cp -L "$root$p" "$guest$p"
+	for lib in $(chroot "$root" ldd "$p" | grep -o '/[^ ]*'); do
+		mkdir -p "$guest$(dirname "$lib")"
+		cp -L "$root$lib" "$guest$lib"
+	done
+done
+rm -rf "$root"/var/lib/apt/lists/*
+umount "$root/sys" "$root/proc"
+BUILD
+	tail -n 30 "$tmp/build.log" >&2
+	exit 1
+}
+
+# PID 1 of dom0: the run's own init comes on the payload disk.  (Debian's
+# initramfs has mounted /dev already.)
+mkdir -p "$root/payload"
+cat >"$root/sbin/e2e-init" <<'INIT'
+#!/bin/sh
+mount -t proc proc /proc
+mountpoint -q /dev || mount -t devtmpfs dev /dev
+mount -o ro /dev/vdb /payload || { echo "e2e: no payload disk"; busybox poweroff -f; }
+exec /payload/dom0-init
+INIT
+chmod 755 "$root/sbin/e2e-init"
+echo dom0 >"$root/etc/hostname"
+
+kver=$(ls "$root/lib/modules" | sort -V | tail -n 1)
+echo "$kver" >"$tmp/kernel-version"
+cp "$root/boot/vmlinuz-$kver" "$tmp/vmlinuz"
+cp "$root/boot/initrd.img-$kver" "$tmp/initrd.img"
+size=$(du -sm "$root" | cut -f1)
+mke2fs -q -t ext4 -d "$root" -L dom0 "$tmp/dom0.img" "$((size + 1024))M" >/dev/null
+rm -rf "$root"
+mv "$tmp" "$out"
+echo "$out"

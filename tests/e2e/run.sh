@@ -1,0 +1,94 @@
+#!/bin/sh
+# The end-to-end rig (make check-e2e): real Xen under QEMU, virtio-xenbusd
+# in dom0, virtio_xenbus.ko in a PV guest.  Builds (or reuses) the dom0
+# image, builds the module for its kernel, installs the project on a payload
+# disk, boots, and reports each test dom0 ran.
+#
+# Usage: run.sh SRCDIR BUILDDIR   (E2E_TIMEOUT: seconds for the whole boot)
+set -eu
+src=$(cd "$1" && pwd)
+build=$(cd "$2" && pwd)
+e2e=$build/e2e
+timeout=${E2E_TIMEOUT:-1500}
+mkdir -p "$e2e"
+
+for tool in qemu-system-x86_64 debootstrap mke2fs cpio busybox; do
+	command -v $tool >/dev/null || {
+		echo "check-e2e: $tool is missing: run tools/setup-debian.sh --e2e"
+		exit 1
+	}
+done
+xen=/boot/xen-4.17-amd64.gz
+[ -f $xen ] || { echo "check-e2e: $xen is missing: run tools/setup-debian.sh --e2e"; exit 1; }
+
+echo "== dom0 image (cached by content in $e2e/cache)"
+img=$("$src/tests/e2e/build-dom0.sh" "$e2e/cache")
+kver=$(cat "$img/kernel-version")
+echo "$img, kernel $kver"
+
+echo "== virtio_xenbus.ko for $kver"
+kdir=/usr/src/linux-headers-$kver
+if [ ! -f "$kdir/Makefile" ]; then
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		"linux-headers-$kver" >/dev/null
+fi
+make -C "$build" -s module LINUX_DIR="$kdir" MODULE_DIR=e2e/module >"$e2e/module.log" 2>&1 || {
+	cat "$e2e/module.log"
+	exit 1
+}
+
+echo "== payload: the project installed, the guest's kernel and initramfs"
+payload=$e2e/payload
+rm -rf "$payload" "$e2e/guest-root"
+mkdir -p "$payload/guest"
+make -C "$build" -s install DESTDIR="$payload/root" prefix=/usr/local >/dev/null
+cp "$src/tests/e2e/dom0-init" "$src/tests/e2e/dom0-tests.sh" "$payload/"
+cp "$img/vmlinuz" "$payload/guest/vmlinuz"
+
+groot=$e2e/guest-root
+mkdir -p "$groot/bin" "$groot/etc"
+cp -a "$img/guest/." "$groot/"
+cp "$(command -v busybox)" "$groot/bin/busybox"
+cp /etc/mke2fs.conf "$groot/etc/"
+cp "$build/e2e/module/virtio_xenbus.ko" "$groot/modules/"
+cp "$src/tests/e2e/guest-init" "$groot/init"
+(cd "$groot" && find . | cpio -o -H newc --quiet | gzip -1) >"$payload/guest/initrd.gz"
+
+rm -f "$e2e/payload.img" "$e2e/results.img"
+mke2fs -q -t ext4 -d "$payload" -L payload "$e2e/payload.img" \
+	"$(($(du -sm "$payload" | cut -f1) + 64))M" >/dev/null
+truncate -s 256M "$e2e/results.img"
+
+echo "== boot: Xen, dom0, the guest (serial log: $e2e/serial.log, at most ${timeout} s)"
+gunzip -c $xen >"$e2e/xen"
+rc=0
+timeout --foreground "$timeout" qemu-system-x86_64 \
+	-machine pc -accel tcg -cpu max,-smap -smp 2 -m 4G \
+	-kernel "$e2e/xen" \
+	-append "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=1 noreboot" \
+	-initrd "$img/vmlinuz root=/dev/vda rw console=hvc0 init=/sbin/e2e-init,$img/initrd.img" \
+	-drive file="$img/dom0.img",if=virtio,format=raw,snapshot=on \
+	-drive file="$e2e/payload.img",if=virtio,format=raw,readonly=on \
+	-drive file="$e2e/results.img",if=virtio,format=raw \
+	-serial file:"$e2e/serial.log" -display none -monitor none -no-reboot \
+	</dev/null || rc=$?
+
+rm -rf "$e2e/logs"
+mkdir -p "$e2e/logs"
+tar -C "$e2e/logs" -xf "$e2e/results.img" 2>/dev/null || true
+
+echo "== results"
+grep -a -E '^E2E-(RESULT|BENCH)' "$e2e/serial.log" | tr -d '\r' || true
+pass=$(grep -a -c '^E2E-RESULT: PASS' "$e2e/serial.log" || true)
+failed=$(grep -a -c '^E2E-RESULT: FAIL' "$e2e/serial.log" || true)
+if [ $rc = 124 ]; then
+	echo "check-e2e: timed out after ${timeout} s"
+fi
+if [ $rc != 0 ] || [ "$failed" != 0 ] || [ "$pass" = 0 ] ||
+   ! grep -a -q '^E2E-DONE' "$e2e/serial.log"; then
+	echo "== the end of the serial log"
+	tail -n 80 "$e2e/serial.log" | tr -d '\r'
+	echo "check-e2e: FAILED ($pass passed, $failed failed, qemu status $rc; logs in $e2e/logs)"
+	exit 1
+fi
+echo "check-e2e: $pass passed (logs in $e2e/logs)"
