@@ -57,7 +57,7 @@ guest=$root/../guest
 kver=$(ls "$root/lib/modules" | sort -V | tail -n 1)
 mkdir -p "$guest/modules"
 for m in virtio_ring virtio virtio_blk failover net_failover virtio_net \
-	 xen-blkfront xen-netfront; do
+	 xen-blkfront xen-netfront crc16 mbcache jbd2 crc32c_generic ext4; do
 	cp "$(find "$root/lib/modules/$kver" -name "$m.ko*" | head -n 1)" "$guest/modules/"
 done
 # xenstore-* are the guest's half of the test agent (guest-init).

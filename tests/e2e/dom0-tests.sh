@@ -11,7 +11,11 @@ MiB=1048576
 say() { echo "e2e: $*"; }
 
 # run_test NAME FUNCTION: runs FUNCTION with its output in NAME.log.
+# /payload/only, when not empty, names the tests to run (E2E_ONLY).
 run_test() {
+	if [ -s /payload/only ] && ! grep -qw "$1" /payload/only; then
+		return
+	fi
 	say "--- $1"
 	if ("$2") >"$LOG/$1.log" 2>&1; then
 		echo "E2E-RESULT: PASS $1"
@@ -39,7 +43,12 @@ guest_run() {
 	xenstore-write -R $dir/e2e-cmd "$*" $dir/e2e-seq $seq
 	end=$(($(date +%s) + timeout))
 	while [ "$(xenstore-read $dir/e2e-done 2>/dev/null)" != "$seq" ]; do
-		[ "$(date +%s)" -lt $end ] || { echo "guest command timed out after ${timeout}s: $*"; return 124; }
+		if [ "$(date +%s)" -ge $end ]; then
+			echo "guest command timed out after ${timeout}s: $*"
+			echo "--- the guest's console:"
+			tail -n 40 /var/log/xen/console/guest-$GUEST.log
+			return 124
+		fi
 		sleep 0.2
 	done
 	xenstore-read -R $dir/e2e-out
@@ -116,7 +125,8 @@ test_guest_boots_with_virtio_disk() {
 	echo "$out"
 	[ "$(echo "$out" | sed -n 1p)" = $((256 * MiB / 512)) ] || fail "size is not 256 MiB"
 	[ "$(echo "$out" | sed -n 2p)" = 512 ] || fail "logical block size is not 512"
-	echo "$out" | sed -n 4p | grep -q virtio_blk || fail "vda is not driven by virtio_blk"
+	driver=$(echo "$out" | sed -n 4p)
+	[ "${driver##*/}" = virtio_blk ] || fail "vda is driven by '$driver', not virtio_blk"
 	virtio-xenbus list $GUEST | tee /tmp/list
 	grep -q 'connected *connected' /tmp/list || fail "the device is not connected at both ends"
 }

@@ -4,7 +4,9 @@
 # image, builds the module for its kernel, installs the project on a payload
 # disk, boots, and reports each test dom0 ran.
 #
-# Usage: run.sh SRCDIR BUILDDIR   (E2E_TIMEOUT: seconds for the whole boot)
+# Usage: run.sh SRCDIR BUILDDIR
+#   E2E_TIMEOUT: seconds for the whole boot (default 1500)
+#   E2E_ONLY: names of the tests to run (default all)
 set -eu
 src=$(cd "$1" && pwd)
 build=$(cd "$2" && pwd)
@@ -43,6 +45,7 @@ rm -rf "$payload" "$e2e/guest-root"
 mkdir -p "$payload/guest"
 make -C "$build" -s install DESTDIR="$payload/root" prefix=/usr/local >/dev/null
 cp "$src/tests/e2e/dom0-init" "$src/tests/e2e/dom0-tests.sh" "$payload/"
+echo "${E2E_ONLY:-}" >"$payload/only"
 cp "$img/vmlinuz" "$payload/guest/vmlinuz"
 
 groot=$e2e/guest-root
