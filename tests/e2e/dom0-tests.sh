@@ -32,6 +32,15 @@ fail() {
 
 domid() { xl domid "$GUEST" 2>/dev/null; }
 
+# Debian's xenstore-read (4.17) now and then crashes on exit, after it
+# printed the value: retry until it exits cleanly.
+xs_read() {
+	for _ in 1 2 3 4 5; do
+		v=$(xenstore-read "$@" 2>/dev/null) && { printf '%s\n' "$v"; return 0; }
+	done
+	return 1
+}
+
 # guest_run TIMEOUT SCRIPT: runs SCRIPT in the guest, prints its output's
 # tail, returns its exit status (124 on timeout).
 guest_run() {
@@ -39,10 +48,10 @@ guest_run() {
 	shift
 	d=$(domid) || { echo "guest $GUEST is not running"; return 125; }
 	dir=/local/domain/$d/data
-	seq=$(($(xenstore-read $dir/e2e-seq 2>/dev/null || echo 0) + 1))
+	seq=$(($(xs_read $dir/e2e-seq || echo 0) + 1))
 	xenstore-write -R $dir/e2e-cmd "$*" $dir/e2e-seq $seq
 	end=$(($(date +%s) + timeout))
-	while [ "$(xenstore-read $dir/e2e-done 2>/dev/null)" != "$seq" ]; do
+	while [ "$(xs_read $dir/e2e-done)" != "$seq" ]; do
 		if [ "$(date +%s)" -ge $end ]; then
 			echo "guest command timed out after ${timeout}s: $*"
 			echo "--- the guest's console:"
@@ -51,8 +60,8 @@ guest_run() {
 		fi
 		sleep 0.2
 	done
-	xenstore-read -R $dir/e2e-out
-	return "$(xenstore-read $dir/e2e-rc)"
+	xs_read -R $dir/e2e-out
+	return "$(xs_read $dir/e2e-rc)"
 }
 
 # wait_for SECONDS COMMAND...: polls COMMAND until it succeeds.
@@ -97,7 +106,7 @@ CFG
 	# Devices are attached while the guest is paused, as at boot.
 	virtio-xenbus disk-attach $GUEST /srv/disk1.img,raw,vda,rw || fail "disk-attach"
 	xl unpause $GUEST
-	wait_for 120 xenstore-read /local/domain/"$(domid)"/data/e2e-ready ||
+	wait_for 120 xs_read /local/domain/"$(domid)"/data/e2e-ready ||
 		fail "the guest's agent did not start in 120 s"
 }
 
@@ -246,6 +255,30 @@ test_blk_two_queues() {
 		fail "data written from two vcpus does not read back"
 }
 
+test_module_unload_and_reload() {
+	# Unloading with devices present removes them; loading again brings
+	# them back with their data.  The 256 MiB disk is found by its size, as
+	# the names may come back in another order.
+	out=$(guest_run 180 'set -e
+		disk() { for b in /sys/block/vd*; do [ "$(cat $b/size)" = 524288 ] && echo ${b##*/}; done; }
+		d=$(disk)
+		sum=$(dd if=/dev/$d bs=1M count=4 iflag=direct 2>/dev/null | sha256sum | cut -c1-64)
+		rmmod virtio_xenbus
+		ls /sys/block | grep -q "^vd" && { echo "virtio disks left after rmmod"; exit 1; }
+		echo "unloaded: no virtio disk"
+		insmod /modules/virtio_xenbus.ko
+		for i in $(seq 150); do [ -n "$(disk)" ] && break; sleep 0.2; done
+		d=$(disk)
+		[ -n "$d" ] || { echo "the disk did not come back"; exit 1; }
+		again=$(dd if=/dev/$d bs=1M count=4 iflag=direct 2>/dev/null | sha256sum | cut -c1-64)
+		[ "$sum" = "$again" ] || { echo "other data after reload"; exit 1; }
+		echo "reloaded: $d, same data"') || { echo "$out"; fail "in the guest"; }
+	echo "$out"
+	virtio-xenbus list $GUEST | tee /tmp/list
+	[ "$(grep -c 'connected *connected' /tmp/list)" = 2 ] || fail "the devices are not connected again"
+	kill -0 "$(daemon_pid)" || fail "the daemon died"
+}
+
 # Not a test: the same dd workloads on our vda and on blkback's xvda in the
 # same guest and run, as ratios (emulation makes absolute figures meaningless).
 bench_vda_vs_xvda() {
@@ -316,6 +349,7 @@ run_test blk_flush_and_discard test_blk_flush_and_discard
 run_test blk_readonly_hot_attach test_blk_readonly_hot_attach
 run_test blk_hot_detach test_blk_hot_detach
 run_test blk_two_queues test_blk_two_queues
+run_test module_unload_and_reload test_module_unload_and_reload
 run_test bench_vda_vs_xvda bench_vda_vs_xvda
 run_test guest_destroyed_mid_io_leaves_nothing test_guest_destroyed_mid_io_leaves_nothing
 run_test daemon_stops_cleanly test_daemon_stops_cleanly

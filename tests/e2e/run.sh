@@ -43,9 +43,12 @@ echo "== payload: the project installed, the guest's kernel and initramfs"
 payload=$e2e/payload
 rm -rf "$payload" "$e2e/guest-root"
 mkdir -p "$payload/guest"
-make -C "$build" -s install DESTDIR="$payload/root" prefix=/usr/local >/dev/null
+make -C "$build" -s install DESTDIR="$payload/root" prefix=/usr/local >"$e2e/install.log" 2>&1 || {
+	cat "$e2e/install.log"
+	exit 1
+}
 cp "$src/tests/e2e/dom0-init" "$src/tests/e2e/dom0-tests.sh" "$payload/"
-echo "${E2E_ONLY:-}" >"$payload/only"
+printf %s "${E2E_ONLY:-}" >"$payload/only"
 cp "$img/vmlinuz" "$payload/guest/vmlinuz"
 
 groot=$e2e/guest-root
