@@ -109,11 +109,18 @@ static void flush_used(struct vx_queue *q, uint16_t before)
 	}
 }
 
+/*
+ * Returns 0 when the ring is drained and kicks are enabled, 1 when chains
+ * wait for room (no kick will announce them: take them after completions),
+ * -1 on a guest error.
+ */
 static int process_available(struct vx_queue *q)
 {
 	const struct vx_model *model = q->dev->model;
 
-	while (model->queue_room(q)) {
+	for (;;) {
+		if (!model->queue_room(q))
+			return 1;
 		int r = vq_pop_chain(&q->vq, &q->chain);
 
 		if (r < 0) {
@@ -128,7 +135,6 @@ static int process_available(struct vx_queue *q)
 		if (model->handle_chain(q, &q->chain))
 			return -1;
 	}
-	return 0;
 }
 
 /* Requests already given to the medium finish before the rings go. */
@@ -167,14 +173,19 @@ static void *queue_thread(void *arg)
 	xen_evtchn_consume(q->evtchn);
 	for (;;) {
 		uint16_t before = q->vq.used_idx;
-		bool stop = false;
+		bool stop = false, waiting = false;
 		int i, n;
 
-		if (!q->failed && process_available(q))
-			q->failed = true;
+		if (!q->failed) {
+			n = process_available(q);
+			q->failed = n < 0;
+			waiting = n > 0;
+		}
 		if (model->complete(q))
 			q->failed = true;
 		flush_used(q, before);
+		if (waiting && !q->failed && model->queue_room(q))
+			continue;
 
 		n = epoll_wait(ep, ev, 3, -1);
 		if (n < 0 && errno != EINTR) {
