@@ -32,11 +32,18 @@ fail() {
 
 domid() { xl domid "$GUEST" 2>/dev/null; }
 
-# Debian's xenstore-read (4.17) now and then crashes on exit, after it
-# printed the value: retry until it exits cleanly.
+# Debian's xenstore-read (4.17) here now and then crashes on exit, after
+# it printed the value, or never returns: bound it and retry.
 xs_read() {
 	for _ in 1 2 3 4 5; do
-		v=$(xenstore-read "$@" 2>/dev/null) && { printf '%s\n' "$v"; return 0; }
+		v=$(timeout 10 xenstore-read "$@" 2>/dev/null) && { printf '%s\n' "$v"; return 0; }
+	done
+	return 1
+}
+
+xs_write() {
+	for _ in 1 2 3 4 5; do
+		timeout 10 xenstore-write "$@" && return 0
 	done
 	return 1
 }
@@ -49,7 +56,7 @@ guest_run() {
 	d=$(domid) || { echo "guest $GUEST is not running"; return 125; }
 	dir=/local/domain/$d/data
 	seq=$(($(xs_read $dir/e2e-seq || echo 0) + 1))
-	xenstore-write -R $dir/e2e-cmd "$*" $dir/e2e-seq $seq
+	xs_write -R $dir/e2e-cmd "$*" $dir/e2e-seq $seq
 	end=$(($(date +%s) + timeout))
 	while [ "$(xs_read $dir/e2e-done)" != "$seq" ]; do
 		if [ "$(date +%s)" -ge $end ]; then
@@ -103,6 +110,9 @@ on_crash = "destroy"
 disk = [ "phy:$XVDA_LOOP,xvda,w" ]
 CFG
 	xl create -p /tmp/$GUEST.cfg || fail "xl create"
+	# The guest's console on the serial line too, as it happens.
+	tail -F /var/log/xen/console/guest-$GUEST.log 2>/dev/null |
+		sed -u 's/^/[guest-console] /' >/dev/console &
 	# Devices are attached while the guest is paused, as at boot.
 	virtio-xenbus disk-attach $GUEST /srv/disk1.img,raw,vda,rw || fail "disk-attach"
 	xl unpause $GUEST

@@ -65,11 +65,14 @@ mke2fs -q -t ext4 -d "$payload" -L payload "$e2e/payload.img" \
 	"$(($(du -sm "$payload" | cut -f1) + 64))M" >/dev/null
 truncate -s 256M "$e2e/results.img"
 
+# -cpu qemu64: with -cpu max (SMAP off), QEMU 7.2's emulation of the newer
+# instructions glibc picks now and then broke dom0's programs (ld.so
+# assertions, segfaults in xenstore-read); the baseline CPU runs clean.
 echo "== boot: Xen, dom0, the guest (serial log: $e2e/serial.log, at most ${timeout} s)"
 gunzip -c $xen >"$e2e/xen"
 rc=0
 timeout --foreground "$timeout" qemu-system-x86_64 \
-	-machine pc -accel tcg -cpu max,-smap -smp 2 -m 4G \
+	-machine pc -accel tcg -cpu qemu64 -smp 2 -m 4G \
 	-kernel "$e2e/xen" \
 	-append "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=1 noreboot" \
 	-initrd "$img/vmlinuz root=/dev/vda rw console=hvc0 init=/sbin/e2e-init,$img/initrd.img" \
