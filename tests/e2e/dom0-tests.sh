@@ -217,14 +217,30 @@ test_blk_flush_and_discard() {
 	[ "$alloc" = 0 ] || fail "dom0 reads data in the discarded range"
 }
 
+# Guest shell: the name of the virtio disk of SECTORS sectors.  The guest
+# names disks in probe order (virtio_blk), not by the vdev of the spec.
+FIND_DISK='disk() {
+	for b in /sys/block/vd*; do
+		if [ "$(cat $b/size)" = "$1" ]; then echo ${b##*/}; fi
+	done
+}
+wait_disk() {
+	for i in $(seq 150); do
+		if [ -n "$(disk $1)" ]; then break; fi
+		sleep 0.2
+	done
+	disk $1
+}'
+
 test_blk_readonly_hot_attach() {
 	dd if=/dev/urandom of=/srv/ro.img bs=1M count=8 2>/dev/null
 	sha=$(sha256sum /srv/ro.img | cut -d' ' -f1)
 	virtio-xenbus disk-attach $GUEST /srv/ro.img,raw,vdb,ro || fail "disk-attach"
-	out=$(guest_run 60 'for i in $(seq 150); do [ -b /dev/vdb ] && break; sleep 0.2; done
-		cat /sys/block/vdb/ro
-		dd if=/dev/zero of=/dev/vdb bs=4096 count=1 oflag=direct 2>/dev/null && echo "write accepted" || echo "write refused"
-		sha256sum /dev/vdb') || { echo "$out"; fail "in the guest"; }
+	out=$(guest_run 60 "$FIND_DISK"'
+		vdb=$(wait_disk 16384)
+		cat /sys/block/$vdb/ro
+		dd if=/dev/zero of=/dev/$vdb bs=4096 count=1 oflag=direct 2>/dev/null && echo "write accepted" || echo "write refused"
+		sha256sum /dev/$vdb') || { echo "$out"; fail "in the guest"; }
 	echo "$out"
 	[ "$(echo "$out" | sed -n 1p)" = 1 ] || fail "vdb is not read-only in the guest"
 	echo "$out" | grep -q "write refused" || fail "a write to a read-only disk was accepted"
@@ -235,8 +251,9 @@ test_blk_readonly_hot_attach() {
 test_blk_hot_detach() {
 	before=$(daemon_files)
 	virtio-xenbus disk-detach $GUEST vdb || fail "disk-detach"
-	guest_run 30 'for i in $(seq 50); do [ -b /dev/vdb ] || exit 0; sleep 0.2; done; exit 1' ||
-		fail "/dev/vdb is still in the guest"
+	guest_run 30 "$FIND_DISK"'
+		for i in $(seq 50); do [ -z "$(disk 16384)" ] && exit 0; sleep 0.2; done; exit 1' ||
+		fail "the read-only disk is still in the guest"
 	virtio-xenbus list $GUEST | tee /tmp/list
 	! grep -q ' vdb ' /tmp/list || fail "vdb is still listed"
 	after=$(daemon_files)
@@ -247,16 +264,18 @@ test_blk_hot_detach() {
 test_blk_two_queues() {
 	truncate -s 64M /srv/mq.img
 	virtio-xenbus disk-attach $GUEST /srv/mq.img,raw,vdc,queues=2 || fail "disk-attach"
-	out=$(guest_run 120 'set -e
-		for i in $(seq 150); do [ -b /dev/vdc ] && break; sleep 0.2; done
-		ls /sys/block/vdc/mq | wc -l
+	out=$(guest_run 120 "$FIND_DISK"'
+		set -e
+		vdc=$(wait_disk 131072)
+		[ -n "$vdc" ] || { echo "no 64 MiB disk"; exit 1; }
+		ls /sys/block/$vdc/mq | wc -l
 		dd if=/dev/urandom of=/tmp/a bs=1M count=8 2>/dev/null
-		taskset 1 dd if=/tmp/a of=/dev/vdc bs=64k oflag=direct 2>/dev/null &
-		taskset 2 dd if=/tmp/a of=/dev/vdc bs=64k seek=256 oflag=direct 2>/dev/null
+		taskset 1 dd if=/tmp/a of=/dev/$vdc bs=64k oflag=direct 2>/dev/null &
+		taskset 2 dd if=/tmp/a of=/dev/$vdc bs=64k seek=256 oflag=direct 2>/dev/null
 		wait
 		sha256sum </tmp/a | cut -c1-64
-		taskset 2 dd if=/dev/vdc bs=64k count=128 iflag=direct 2>/dev/null | sha256sum | cut -c1-64
-		taskset 1 dd if=/dev/vdc bs=64k skip=256 count=128 iflag=direct 2>/dev/null | sha256sum | cut -c1-64') ||
+		taskset 2 dd if=/dev/$vdc bs=64k count=128 iflag=direct 2>/dev/null | sha256sum | cut -c1-64
+		taskset 1 dd if=/dev/$vdc bs=64k skip=256 count=128 iflag=direct 2>/dev/null | sha256sum | cut -c1-64') ||
 		{ echo "$out"; fail "in the guest"; }
 	echo "$out"
 	[ "$(echo "$out" | sed -n 1p)" = 2 ] || fail "vdc does not have two hardware queues"
@@ -269,16 +288,15 @@ test_module_unload_and_reload() {
 	# Unloading with devices present removes them; loading again brings
 	# them back with their data.  The 256 MiB disk is found by its size, as
 	# the names may come back in another order.
-	out=$(guest_run 180 'set -e
-		disk() { for b in /sys/block/vd*; do [ "$(cat $b/size)" = 524288 ] && echo ${b##*/}; done; }
-		d=$(disk)
+	out=$(guest_run 180 "$FIND_DISK"'
+		set -e
+		d=$(disk 524288)
 		sum=$(dd if=/dev/$d bs=1M count=4 iflag=direct 2>/dev/null | sha256sum | cut -c1-64)
 		rmmod virtio_xenbus
 		ls /sys/block | grep -q "^vd" && { echo "virtio disks left after rmmod"; exit 1; }
 		echo "unloaded: no virtio disk"
 		insmod /modules/virtio_xenbus.ko
-		for i in $(seq 150); do [ -n "$(disk)" ] && break; sleep 0.2; done
-		d=$(disk)
+		d=$(wait_disk 524288)
 		[ -n "$d" ] || { echo "the disk did not come back"; exit 1; }
 		again=$(dd if=/dev/$d bs=1M count=4 iflag=direct 2>/dev/null | sha256sum | cut -c1-64)
 		[ "$sum" = "$again" ] || { echo "other data after reload"; exit 1; }
@@ -292,9 +310,12 @@ test_module_unload_and_reload() {
 # Not a test: the same dd workloads on our vda and on blkback's xvda in the
 # same guest and run, as ratios (emulation makes absolute figures meaningless).
 bench_vda_vs_xvda() {
-	out=$(guest_run 600 'set -e
-		ms() { echo $(( $(date +%s%N) / 1000000 )); }
-		for dev in vda xvda; do
+	out=$(guest_run 600 "$FIND_DISK"'
+		set -e
+		vda=$(disk 524288)
+		ms() { echo $(( $(cut -d" " -f1 /proc/uptime | tr -d .) * 10 )); }
+		for pair in $vda:virtio xvda:blkback; do
+			dev=${pair%:*}
 			for op in write read; do
 				t0=$(ms)
 				if [ $op = write ]; then
@@ -302,23 +323,23 @@ bench_vda_vs_xvda() {
 				else
 					dd if=/dev/$dev of=/dev/null bs=1M count=64 iflag=direct 2>/dev/null
 				fi
-				echo "$dev $op $(( 64 * 1000 / ($(ms) - t0 + 1) ))"
+				echo "${pair#*:} $op $(( 64 * 1000 / ($(ms) - t0 + 1) ))"
 				t0=$(ms)
 				if [ $op = write ]; then
 					dd if=/dev/zero of=/dev/$dev bs=4k count=2048 oflag=direct 2>/dev/null
 				else
 					dd if=/dev/$dev of=/dev/null bs=4k count=2048 iflag=direct 2>/dev/null
 				fi
-				echo "$dev ${op}4k $(( 2048 * 1000 / ($(ms) - t0 + 1) ))"
+				echo "${pair#*:} ${op}4k $(( 2048 * 1000 / ($(ms) - t0 + 1) ))"
 			done
 		done') || { echo "$out"; fail "in the guest"; }
 	echo "$out"
 	for op in write read write4k read4k; do
-		v=$(echo "$out" | awk -v op=$op '$1 == "vda" && $2 == op { print $3 }')
-		x=$(echo "$out" | awk -v op=$op '$1 == "xvda" && $2 == op { print $3 }')
+		v=$(echo "$out" | awk -v op=$op '$1 == "virtio" && $2 == op { print $3 }')
+		x=$(echo "$out" | awk -v op=$op '$1 == "blkback" && $2 == op { print $3 }')
 		unit=MB/s
 		case $op in *4k) unit=IOPS ;; esac
-		echo "E2E-BENCH: $op: virtio vda $v $unit, blkback xvda $x $unit, ratio $(awk -v a="$v" -v b="$x" 'BEGIN { printf "%.2f", b ? a / b : 0 }')"
+		echo "E2E-BENCH: $op: virtio-xenbus $v $unit, blkback $x $unit, ratio $(awk -v a="$v" -v b="$x" 'BEGIN { printf "%.2f", b ? a / b : 0 }')"
 	done
 }
 
