@@ -285,16 +285,19 @@ test_blk_two_queues() {
 }
 
 test_module_unload_and_reload() {
-	# Unloading with devices present removes them; loading again brings
-	# them back with their data.  The 256 MiB disk is found by its size, as
-	# the names may come back in another order.
+	# xenbus holds the module while devices are bound, so rmmod is refused
+	# then (as for xen-blkfront); unbinding removes the disks, and loading
+	# again brings them back with their data.
 	out=$(guest_run 180 "$FIND_DISK"'
 		set -e
 		d=$(disk 524288)
 		sum=$(dd if=/dev/$d bs=1M count=4 iflag=direct 2>/dev/null | sha256sum | cut -c1-64)
+		if rmmod virtio_xenbus 2>/dev/null; then echo "unloaded with devices bound"; exit 1; fi
+		echo "rmmod refused while devices are bound"
+		for dev in /sys/bus/xen/devices/virtio-*; do echo ${dev##*/} >$dev/driver/unbind; done
+		if ls /sys/block | grep -q "^vd"; then echo "virtio disks left after unbind"; exit 1; fi
 		rmmod virtio_xenbus
-		ls /sys/block | grep -q "^vd" && { echo "virtio disks left after rmmod"; exit 1; }
-		echo "unloaded: no virtio disk"
+		echo "unbound and unloaded: no virtio disk"
 		insmod /modules/virtio_xenbus.ko
 		d=$(wait_disk 524288)
 		[ -n "$d" ] || { echo "the disk did not come back"; exit 1; }
@@ -339,7 +342,9 @@ bench_vda_vs_xvda() {
 		x=$(echo "$out" | awk -v op=$op '$1 == "blkback" && $2 == op { print $3 }')
 		unit=MB/s
 		case $op in *4k) unit=IOPS ;; esac
-		echo "E2E-BENCH: $op: virtio-xenbus $v $unit, blkback $x $unit, ratio $(awk -v a="$v" -v b="$x" 'BEGIN { printf "%.2f", b ? a / b : 0 }')"
+		# On the serial line too: run.sh prints these with the results.
+		echo "E2E-BENCH: $op: virtio-xenbus $v $unit, blkback $x $unit, ratio $(awk -v a="$v" -v b="$x" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" |
+			tee /dev/console
 	done
 }
 
