@@ -11,9 +11,11 @@ MiB=1048576
 say() { echo "e2e: $*"; }
 
 # run_test NAME FUNCTION: runs FUNCTION with its output in NAME.log.
-# /payload/only, when not empty, names the tests to run (E2E_ONLY).
+# /payload/only, when not empty, names the tests to run (E2E_ONLY);
+# /payload/skip names tests not to run (E2E_SKIP).
 run_test() {
-	if [ -s /payload/only ] && ! grep -qw "$1" /payload/only; then
+	if { [ -s /payload/only ] && ! grep -qw "$1" /payload/only; } ||
+	   grep -qw "$1" /payload/skip 2>/dev/null; then
 		return
 	fi
 	say "--- $1"
@@ -385,8 +387,9 @@ run_test blk_flush_and_discard test_blk_flush_and_discard
 run_test blk_readonly_hot_attach test_blk_readonly_hot_attach
 run_test blk_hot_detach test_blk_hot_detach
 run_test blk_two_queues test_blk_two_queues
-run_test module_unload_and_reload test_module_unload_and_reload
 run_test bench_vda_vs_xvda bench_vda_vs_xvda
 run_test guest_destroyed_mid_io_leaves_nothing test_guest_destroyed_mid_io_leaves_nothing
+# Last: it leaves the guest without its disks when reloading fails.
+run_test module_unload_and_reload test_module_unload_and_reload
 run_test daemon_stops_cleanly test_daemon_stops_cleanly
 cp /var/log/xen/console/guest-$GUEST.log "$LOG/" 2>/dev/null

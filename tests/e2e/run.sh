@@ -7,6 +7,7 @@
 # Usage: run.sh SRCDIR BUILDDIR
 #   E2E_TIMEOUT: seconds for the whole boot (default 1500)
 #   E2E_ONLY: names of the tests to run (default all)
+#   E2E_SKIP: names of tests not to run
 set -eu
 src=$(cd "$1" && pwd)
 build=$(cd "$2" && pwd)
@@ -49,6 +50,7 @@ make -C "$build" -s install DESTDIR="$payload/root" prefix=/usr/local >"$e2e/ins
 }
 cp "$src/tests/e2e/dom0-init" "$src/tests/e2e/dom0-tests.sh" "$payload/"
 printf %s "${E2E_ONLY:-}" >"$payload/only"
+printf %s "${E2E_SKIP:-}" >"$payload/skip"
 cp "$img/vmlinuz" "$payload/guest/vmlinuz"
 
 groot=$e2e/guest-root
