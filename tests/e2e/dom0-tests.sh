@@ -388,8 +388,8 @@ run_test blk_readonly_hot_attach test_blk_readonly_hot_attach
 run_test blk_hot_detach test_blk_hot_detach
 run_test blk_two_queues test_blk_two_queues
 run_test bench_vda_vs_xvda bench_vda_vs_xvda
-run_test guest_destroyed_mid_io_leaves_nothing test_guest_destroyed_mid_io_leaves_nothing
-# Last: it leaves the guest without its disks when reloading fails.
+# Late: a failed reload leaves the guest without its disks.
 run_test module_unload_and_reload test_module_unload_and_reload
+run_test guest_destroyed_mid_io_leaves_nothing test_guest_destroyed_mid_io_leaves_nothing
 run_test daemon_stops_cleanly test_daemon_stops_cleanly
 cp /var/log/xen/console/guest-$GUEST.log "$LOG/" 2>/dev/null
