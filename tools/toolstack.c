@@ -8,6 +8,7 @@
 
 #include "protocol.h"
 #include "toolstack.h"
+#include "xsvalue.h"
 
 void vx_ts_paths(uint32_t backend, uint32_t guest, uint32_t devid,
 		 char fe[128], char be[128])
@@ -82,23 +83,42 @@ static long now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
 }
 
+/* The backend's XenbusState, VX_STATE_UNKNOWN if absent or malformed. */
 static int read_state_in(struct xs_handle *xs, xs_transaction_t t,
 			 const char *dir)
 {
 	char path[160], *s;
 	unsigned int len;
-	int v;
+	uint64_t v;
 
 	snprintf(path, sizeof(path), "%s/state", dir);
 	s = xs_read(xs, t, path, &len);
-	v = s ? atoi(s) : -1;
+	if (!s || !vx_parse_dec(s, VX_STATE_CLOSED, &v))
+		v = VX_STATE_UNKNOWN;
 	free(s);
 	return v;
 }
 
-static int read_state(struct xs_handle *xs, const char *dir)
+int vx_ts_backend_state(struct xs_handle *xs, uint32_t backend, uint32_t guest,
+			uint32_t devid)
 {
-	return read_state_in(xs, XBT_NULL, dir);
+	char fe[128], be[128];
+
+	vx_ts_paths(backend, guest, devid, fe, be);
+	return read_state_in(xs, XBT_NULL, be);
+}
+
+bool vx_ts_wait_backend(struct xs_handle *xs, uint32_t backend, uint32_t guest,
+			uint32_t devid, bool (*done)(int state), int timeout_ms)
+{
+	long deadline = now_ms() + timeout_ms;
+
+	while (!done(vx_ts_backend_state(xs, backend, guest, devid))) {
+		if (now_ms() > deadline)
+			return false;
+		poll(NULL, 0, 5);
+	}
+	return true;
 }
 
 int vx_ts_request_removal(struct xs_handle *xs, uint32_t backend,
@@ -126,11 +146,15 @@ int vx_ts_request_removal(struct xs_handle *xs, uint32_t backend,
 	}
 }
 
+static bool is_closed(int state)
+{
+	return state == VX_STATE_CLOSED;
+}
+
 int vx_ts_remove_device(struct xs_handle *xs, uint32_t backend, uint32_t guest,
 			uint32_t devid, bool force, int timeout_ms)
 {
 	char fe[128], be[128];
-	long deadline;
 	int ret = 0;
 
 	vx_ts_paths(backend, guest, devid, fe, be);
@@ -138,14 +162,8 @@ int vx_ts_remove_device(struct xs_handle *xs, uint32_t backend, uint32_t guest,
 		ret = vx_ts_request_removal(xs, backend, guest, devid);
 		if (ret)
 			return ret;
-		deadline = now_ms() + timeout_ms;
-		while (read_state(xs, be) != VX_STATE_CLOSED) {
-			if (now_ms() > deadline) {
-				ret = -ETIMEDOUT;
-				break;
-			}
-			poll(NULL, 0, 5);
-		}
+		if (!vx_ts_wait_backend(xs, backend, guest, devid, is_closed, timeout_ms))
+			ret = -ETIMEDOUT;
 	}
 	xs_rm(xs, XBT_NULL, be);
 	xs_rm(xs, XBT_NULL, fe);

@@ -26,6 +26,13 @@ int vx_ts_request_removal(struct xs_handle *xs, uint32_t backend,
 int vx_ts_remove_device(struct xs_handle *xs, uint32_t backend, uint32_t guest,
 			uint32_t devid, bool force, int timeout_ms);
 
+/* The backend's XenbusState; VX_STATE_UNKNOWN if absent or malformed. */
+int vx_ts_backend_state(struct xs_handle *xs, uint32_t backend, uint32_t guest,
+			uint32_t devid);
+/* Polls the backend's state until @done accepts it; false on timeout. */
+bool vx_ts_wait_backend(struct xs_handle *xs, uint32_t backend, uint32_t guest,
+			uint32_t devid, bool (*done)(int state), int timeout_ms);
+
 void vx_ts_paths(uint32_t backend, uint32_t guest, uint32_t devid,
 		 char fe[128], char be[128]);
 

@@ -8,13 +8,11 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include <xenstore.h>
 
@@ -118,40 +116,6 @@ static uint32_t find_domain(const char *name)
 	if (!found)
 		die("no domain named '%s' (see xl list)", name);
 	return domid;
-}
-
-static int backend_state(uint32_t be, uint32_t guest, uint32_t devid)
-{
-	char *s = xs_readf("/local/domain/%u/backend/%s/%u/%u/state", be,
-			   VX_DEVICE_TYPE, guest, devid);
-	uint64_t v = 0;
-
-	if (!s || !vx_parse_dec(s, 255, &v))
-		v = 0;
-	free(s);
-	return v;
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
-
-/* Waits until the backend's state satisfies @done; false on timeout. */
-static bool wait_backend(uint32_t be, uint32_t guest, uint32_t devid,
-			 bool (*done)(int state), int timeout_ms)
-{
-	long deadline = now_ms() + timeout_ms;
-
-	while (!done(backend_state(be, guest, devid))) {
-		if (now_ms() > deadline)
-			return false;
-		poll(NULL, 0, 20);
-	}
-	return true;
 }
 
 static bool answered(int state)
@@ -312,7 +276,7 @@ static int disk_attach(int argc, char **argv)
 	ret = vx_ts_add_device(xs, be, guest, devid, "blk", kv);
 	if (ret)
 		die("cannot write the device to xenstore: %s", strerror(-ret));
-	if (!wait_backend(be, guest, devid, answered, ANSWER_TIMEOUT_MS)) {
+	if (!vx_ts_wait_backend(xs, be, guest, devid, answered, ANSWER_TIMEOUT_MS)) {
 		vx_ts_remove_device(xs, be, guest, devid, true, 0);
 		die("the backend in domain %u did not take the device within %d s: is virtio-xenbusd running there?",
 		    be, ANSWER_TIMEOUT_MS / 1000);
@@ -345,7 +309,7 @@ static int disk_detach(int argc, char **argv)
 		ret = vx_ts_request_removal(xs, f.be, guest, f.devid);
 		if (ret)
 			die("cannot ask for removal: %s", strerror(-ret));
-		if (!wait_backend(f.be, guest, f.devid, closed, ANSWER_TIMEOUT_MS))
+		if (!vx_ts_wait_backend(xs, f.be, guest, f.devid, closed, ANSWER_TIMEOUT_MS))
 			die("domain %u did not let go of device %u within %d s; detach it with -f",
 			    guest, f.devid, ANSWER_TIMEOUT_MS / 1000);
 	}
@@ -376,7 +340,7 @@ static void print_device(uint32_t guest, uint32_t devid, uint32_t be,
 	if (!fe_state || !vx_parse_dec(fe_state, 255, &fe))
 		fe = 0;
 	printf("%-6u %-6u %-5s %-6s %-8u %-13s %-13s %-3s %-6s %s%s%s\n", guest, devid,
-	       type ?: "?", dev ?: "-", be, state_name(backend_state(be, guest, devid)),
+	       type ?: "?", dev ?: "-", be, state_name(vx_ts_backend_state(xs, be, guest, devid)),
 	       state_name(fe), mode ?: "-", queues ?: "1", params ?: "-",
 	       error ? "  error: " : "", error ?: "");
 	free(type);
