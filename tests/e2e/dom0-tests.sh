@@ -319,23 +319,21 @@ bench_vda_vs_xvda() {
 		set -e
 		vda=$(disk 524288)
 		ms() { echo $(( $(cut -d" " -f1 /proc/uptime | tr -d .) * 10 )); }
+		# rate LABEL OP NAME BS COUNT UNITS: UNITS per second of a direct dd.
+		rate() {
+			t0=$(ms)
+			if [ $2 = write ]; then
+				dd if=/dev/zero of=/dev/$dev bs=$4 count=$5 oflag=direct 2>/dev/null
+			else
+				dd if=/dev/$dev of=/dev/null bs=$4 count=$5 iflag=direct 2>/dev/null
+			fi
+			echo "$1 $3 $(( $6 * 1000 / ($(ms) - t0 + 1) ))"
+		}
 		for pair in $vda:virtio xvda:blkback; do
 			dev=${pair%:*}
 			for op in write read; do
-				t0=$(ms)
-				if [ $op = write ]; then
-					dd if=/dev/zero of=/dev/$dev bs=1M count=64 oflag=direct 2>/dev/null
-				else
-					dd if=/dev/$dev of=/dev/null bs=1M count=64 iflag=direct 2>/dev/null
-				fi
-				echo "${pair#*:} $op $(( 64 * 1000 / ($(ms) - t0 + 1) ))"
-				t0=$(ms)
-				if [ $op = write ]; then
-					dd if=/dev/zero of=/dev/$dev bs=4k count=2048 oflag=direct 2>/dev/null
-				else
-					dd if=/dev/$dev of=/dev/null bs=4k count=2048 iflag=direct 2>/dev/null
-				fi
-				echo "${pair#*:} ${op}4k $(( 2048 * 1000 / ($(ms) - t0 + 1) ))"
+				rate ${pair#*:} $op $op 1M 64 64
+				rate ${pair#*:} $op ${op}4k 4k 2048 2048
 			done
 		done') || { echo "$out"; fail "in the guest"; }
 	echo "$out"
@@ -356,10 +354,10 @@ test_guest_destroyed_mid_io_leaves_nothing() {
 	sleep 3
 	d=$(domid)
 	xl destroy $GUEST || fail "xl destroy"
-	wait_for 20 sh -c "[ \$(ls /proc/$(daemon_pid)/fd -l | grep -c ' /srv/') = 0 ]" ||
+	wait_for 20 eval '[ "$(daemon_files)" = 0 ]' ||
 		{ ls -l /proc/"$(daemon_pid)"/fd; fail "the daemon still holds an image"; }
 	base=$(cat /run/e2e-base-threads)
-	wait_for 20 sh -c "[ \$(ls /proc/$(daemon_pid)/task | wc -l) = $base ]" ||
+	wait_for 20 eval '[ "$(daemon_threads)" = "$base" ]' ||
 		fail "the daemon has $(daemon_threads) threads, $base at start"
 	echo "gntdev mappings: $(daemon_gntdev_maps)"
 	[ "$(daemon_gntdev_maps)" = 0 ] || fail "the daemon still maps guest pages"
