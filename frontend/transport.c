@@ -730,7 +730,13 @@ static void vxb_backend_changed(struct xenbus_device *xbdev,
 			schedule_work(&vxb->close_work);
 		break;
 	case XenbusStateClosed:
-		if (xbdev->state == XenbusStateClosed)
+		/*
+		 * While we ask for the device (a rebind or reload after a
+		 * close), Closed is the backend's answer to our previous
+		 * life: it publishes the device again, and InitWait follows.
+		 */
+		if (xbdev->state == XenbusStateClosed ||
+		    xbdev->state == XenbusStateInitialising)
 			break;
 		schedule_work(&vxb->close_work);
 		break;
