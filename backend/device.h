@@ -43,16 +43,24 @@ struct vx_model {
 	unsigned int (*queue_room)(struct vx_queue *q);
 	/* Takes a chain; -1 is a protocol error of the guest. */
 	int (*handle_chain)(struct vx_queue *q, const struct vq_chain *chain);
-	/* A descriptor that becomes readable when requests complete. */
+	/*
+	 * A descriptor that becomes readable when requests complete (or, for
+	 * a queue the device fills, when it has something to put in it); -1
+	 * if the queue completes everything in handle_chain.
+	 */
 	int (*completion_fd)(struct vx_queue *q);
 	/* Completes what finished, pushing used entries; -1 as above. */
 	int (*complete)(struct vx_queue *q);
 };
 
 struct queue_stats {
-	uint64_t requests;
+	uint64_t requests;		/* used entries */
 	uint64_t kicks;
 	uint64_t notifies;
+	uint64_t packets;		/* net: frames sent or received */
+	uint64_t bytes;
+	uint64_t drops;			/* net: frames that could not be delivered */
+	uint64_t errors;		/* net: frames the host refused */
 };
 
 struct vx_queue {
@@ -148,6 +156,8 @@ int gmem_copy_add(struct vx_device *dev, const struct vq_seg *segs,
 		  unsigned int nsegs, uint64_t skip, uint64_t len, void *buf,
 		  bool to_guest);
 int gmem_copy_run(struct vx_device *dev);
+/* Drops the calling thread's batch without doing it. */
+void gmem_copy_cancel(void);
 /* Reads guest memory at one grant address (indirect tables). */
 int gmem_read(void *dev, uint64_t addr, void *buf, size_t len);
 /* Frees the calling thread's copy scratch; a queue thread calls it last. */
@@ -167,7 +177,8 @@ void gmem_unmap(struct vx_device *dev, struct gmap *m);
 struct vx_daemon;
 void daemon_wake(struct vx_daemon *d);
 
-/* blk.c */
+/* blk.c, net.c */
 extern const struct vx_model blk_model;
+extern const struct vx_model net_model;
 
 #endif

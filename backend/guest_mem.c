@@ -89,6 +89,11 @@ int gmem_copy_run(struct vx_device *dev)
 	return 0;
 }
 
+void gmem_copy_cancel(void)
+{
+	copy_segs_used = 0;
+}
+
 int gmem_copy_add(struct vx_device *dev, const struct vq_seg *segs,
 		  unsigned int nsegs, uint64_t skip, uint64_t len, void *buf,
 		  bool to_guest)

@@ -163,7 +163,7 @@ static void *queue_thread(void *arg)
 	ev[1] = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 1 };
 	ev[2] = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 2 };
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, xen_evtchn_fd(q->evtchn), &ev[0]) ||
-	    epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &ev[1]) ||
+	    (cfd >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &ev[1])) ||
 	    epoll_ctl(ep, EPOLL_CTL_ADD, q->stop_fd, &ev[2])) {
 		queue_fail(q, "epoll: %s", strerror(errno));
 		goto out_close;

@@ -24,7 +24,7 @@
 
 #define DOMID_MAX	0x7fef	/* below DOMID_FIRST_RESERVED */
 
-static const struct vx_model *const models[] = { &blk_model };
+static const struct vx_model *const models[] = { &blk_model, &net_model };
 
 #define DEFAULT_MAX_QUEUE_SIZE	256
 
@@ -385,7 +385,7 @@ static bool device_configure(struct vx_device *dev)
 	}
 	dev->model = find_model(type);
 	if (!dev->model) {
-		device_fatal(dev, "type must be blk");
+		device_fatal(dev, "type must be blk or net");
 		goto out;
 	}
 	if (!access || !strcmp(access, "copy")) {

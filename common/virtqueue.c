@@ -209,16 +209,31 @@ bool vq_should_notify(struct vq *vq)
 	return vring_need_event(event, new, old);
 }
 
-bool vq_enable_kicks(struct vq *vq)
+bool vq_enable_kicks_at(struct vq *vq, uint16_t idx)
 {
 	if (vq->event_idx) {
 		uint16_t *avail_event = (uint16_t *)&vq->used->ring[vq->size];
 
-		WRITE_ONCE(*avail_event, htole16(vq->last_avail_idx));
+		WRITE_ONCE(*avail_event, htole16(idx));
 	} else {
 		WRITE_ONCE(vq->used->flags, 0);
 	}
 	/* The driver may have added buffers before it could see the above. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	return avail_idx(vq) != vq->last_avail_idx;
+	return avail_idx(vq) != idx;
+}
+
+bool vq_enable_kicks(struct vq *vq)
+{
+	return vq_enable_kicks_at(vq, vq->last_avail_idx);
+}
+
+uint16_t vq_avail_idx(struct vq *vq)
+{
+	return avail_idx(vq);
+}
+
+void vq_unpop(struct vq *vq, unsigned int n)
+{
+	vq->last_avail_idx -= n;
 }

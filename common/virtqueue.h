@@ -73,6 +73,17 @@ bool vq_should_notify(struct vq *vq);
  */
 bool vq_enable_kicks(struct vq *vq);
 
+/*
+ * The same, for a device that cannot use the chains already available (a
+ * packet larger than all of them together): kicks come when the driver adds
+ * a chain at or past avail index @idx.
+ */
+bool vq_enable_kicks_at(struct vq *vq, uint16_t idx);
+/* The driver's available index, read once (with acquire). */
+uint16_t vq_avail_idx(struct vq *vq);
+/* Gives back the last @n popped chains, unused, to be popped again. */
+void vq_unpop(struct vq *vq, unsigned int n);
+
 /* Number of chains available and not yet popped (valid rings only). */
 unsigned int vq_pending(struct vq *vq);
 

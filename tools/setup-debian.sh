@@ -16,7 +16,7 @@ $SUDO apt-get update -qq
 # Xen's user space without its recommends (those are ~450 MB).
 $SUDO apt-get install -y -qq --no-install-recommends \
 	build-essential autoconf automake libtool pkg-config \
-	libxen-dev xen-utils-4.17 liburing-dev check fio \
+	libxen-dev xen-utils-4.17 liburing-dev check fio iproute2 iputils-ping \
 	linux-headers-amd64 e2fsprogs $e2e >/dev/null
 [ -x configure ] || autoreconf -fi >/dev/null
 mkdir -p build

@@ -1,0 +1,1010 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * virtio-net over a TAP interface (protocol.md 6).
+ *
+ * The TAP is opened with IFF_VNET_HDR, so the virtio-net header passes
+ * through in both directions and the host kernel does the checksum and
+ * segmentation work the guest left (and takes GSO frames the guest can
+ * receive).  With several queue pairs it is IFF_MULTI_QUEUE, one TAP queue a
+ * pair; the pairs the driver does not use are detached, so the kernel steers
+ * no flow to them.
+ *
+ * Queues: receiveq N is 2N, transmitq N is 2N + 1, the controlq follows the
+ * pairs in use (virtio 1.2, 5.1.2).  A receive queue is filled by the device:
+ * its thread reads the TAP when the guest has posted buffers and stops
+ * reading when it has none, so frames wait in the TAP's queue, never dropped
+ * by us.  Transmit and control chains complete in handle_chain.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_arp.h>
+#include <linux/if_ether.h>
+#include <linux/if_tun.h>
+#include <linux/sockios.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_net.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "device.h"
+#include "log.h"
+
+#define NET_HDR_LEN	sizeof(struct virtio_net_hdr_mrg_rxbuf)	/* VERSION_1 */
+#define NET_VLAN_HLEN	4
+/* The largest frame a TAP hands us with GSO, and a guest may send. */
+#define NET_MAX_FRAME	(ETH_HLEN + NET_VLAN_HLEN + 65535)
+#define NET_RX_BUDGET	64		/* frames before used entries are published */
+#define NET_CTRL_MAX	8192		/* bytes of one control command */
+#define NET_SCRIPT_TIMEOUT_MS	30000
+#define NET_MAX_PAIRS	VX_MAX_REQUEST_QUEUES
+
+struct net_pair {
+	int tap_fd;
+	bool attached;			/* an active TAP queue */
+	int wake_fd;			/* eventfd: the receive thread re-checks */
+};
+
+/* Receive filtering (the controlq's RX, MAC and VLAN classes). */
+struct net_filter {
+	bool promisc;
+	bool allmulti;
+	uint8_t (*uni)[ETH_ALEN];
+	uint32_t n_uni;
+	uint8_t (*multi)[ETH_ALEN];
+	uint32_t n_multi;
+	uint32_t vlans[4096 / 32];	/* VLAN ids the guest takes, when filtering */
+};
+
+struct net_nic {
+	char ifname[IFNAMSIZ];
+	char *script;			/* hotplug script, or NULL */
+	char *bridge;
+	uint8_t mac[ETH_ALEN];
+	uint16_t mtu;
+	unsigned int pairs;		/* offered: the toolstack's `queues` */
+	struct net_pair pair[NET_MAX_PAIRS];
+	unsigned int active_pairs;	/* VIRTIO_NET_CTRL_MQ */
+
+	pthread_mutex_t lock;		/* filter, for the receive threads */
+	struct net_filter filter;
+};
+
+enum net_role { NET_RX, NET_TX, NET_CTRL };
+
+struct net_queue {
+	enum net_role role;
+	unsigned int pair;
+	int ep;				/* receive: TAP queue and wake_fd */
+	bool tap_armed;
+	uint8_t *frame;			/* header + frame, NET_HDR_LEN + NET_MAX_FRAME */
+	size_t frame_len;		/* a frame read and not yet delivered */
+	uint16_t *heads;		/* receive: the chains of one frame */
+	uint32_t *lens;
+};
+
+static struct net_nic *nic_of(struct vx_device *dev)
+{
+	return dev->model_priv;
+}
+
+/* ---- the TAP interface ---- */
+
+static int tap_open(struct vx_device *dev, struct net_nic *nic, bool multi)
+{
+	struct ifreq ifr;
+	int fd, sz = NET_HDR_LEN, le = 1;
+
+	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		dev_err(dev, "cannot open /dev/net/tun: %s", strerror(errno));
+		return -1;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	if (multi)
+		ifr.ifr_flags |= IFF_MULTI_QUEUE;
+	strcpy(ifr.ifr_name, nic->ifname);
+	if (ioctl(fd, TUNSETIFF, &ifr)) {
+		dev_err(dev, "cannot create TAP %s: %s", nic->ifname, strerror(errno));
+		goto err;
+	}
+	if (ioctl(fd, TUNSETVNETHDRSZ, &sz) || ioctl(fd, TUNSETVNETLE, &le)) {
+		dev_err(dev, "TAP %s: cannot set its virtio-net header: %s",
+			nic->ifname, strerror(errno));
+		goto err;
+	}
+	return fd;
+err:
+	close(fd);
+	return -1;
+}
+
+/* Address, MTU and up, through an ordinary socket's interface ioctls. */
+static int tap_configure(struct vx_device *dev, struct net_nic *nic)
+{
+	/* As netback does: never chosen as a bridge's address. */
+	static const uint8_t host_mac[ETH_ALEN] = { 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff };
+	struct ifreq ifr;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, nic->ifname);
+	ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+	memcpy(ifr.ifr_hwaddr.sa_data, host_mac, ETH_ALEN);
+	if (ioctl(s, SIOCSIFHWADDR, &ifr))
+		goto err;
+	ifr.ifr_mtu = nic->mtu;
+	if (ioctl(s, SIOCSIFMTU, &ifr))
+		goto err;
+	if (ioctl(s, SIOCGIFFLAGS, &ifr))
+		goto err;
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr))
+		goto err;
+	close(s);
+	return 0;
+err:
+	dev_err(dev, "cannot configure %s: %s", nic->ifname, strerror(errno));
+	close(s);
+	return -1;
+}
+
+static void tap_attach(struct vx_device *dev, struct net_nic *nic,
+		       unsigned int i, bool attach)
+{
+	struct ifreq ifr;
+
+	if (nic->pairs == 1 || nic->pair[i].attached == attach)
+		return;
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = attach ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE;
+	if (ioctl(nic->pair[i].tap_fd, TUNSETQUEUE, &ifr)) {
+		dev_err(dev, "TAP %s: cannot %s queue %u: %s", nic->ifname,
+			attach ? "attach" : "detach", i, strerror(errno));
+		return;
+	}
+	nic->pair[i].attached = attach;
+}
+
+/* The pairs the driver uses; the receive threads re-check their TAP queue. */
+static void set_active_pairs(struct vx_device *dev, struct net_nic *nic,
+			     unsigned int n)
+{
+	uint64_t one = 1;
+	unsigned int i;
+
+	for (i = 0; i < nic->pairs; i++)
+		tap_attach(dev, nic, i, i < n);
+	__atomic_store_n(&nic->active_pairs, n, __ATOMIC_RELEASE);
+	for (i = 0; i < nic->pairs; i++)
+		if (write(nic->pair[i].wake_fd, &one, sizeof(one)) < 0)
+			dev_err(dev, "cannot wake receive queue %u", i);
+}
+
+/* The TAP filter: what the host side may hand the guest (tun.c run_filter). */
+static void apply_filter(struct vx_device *dev, struct net_nic *nic)
+{
+	struct net_filter *f = &nic->filter;
+	static const uint8_t bcast[ETH_ALEN] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	struct tun_filter *tf;
+	uint32_t n = 0;
+
+	tf = calloc(1, sizeof(*tf) + (2 + f->n_uni + f->n_multi) * ETH_ALEN);
+	if (!tf) {
+		dev_err(dev, "out of memory for the receive filter");
+		return;
+	}
+	if (!f->promisc) {
+		/* Unicast first: the kernel matches the first 8 exactly. */
+		memcpy(tf->addr[n++], nic->mac, ETH_ALEN);
+		memcpy(tf->addr[n], f->uni, (size_t)f->n_uni * ETH_ALEN);
+		n += f->n_uni;
+		memcpy(tf->addr[n++], bcast, ETH_ALEN);
+		memcpy(tf->addr[n], f->multi, (size_t)f->n_multi * ETH_ALEN);
+		n += f->n_multi;
+		if (f->allmulti)
+			tf->flags = TUN_FLT_ALLMULTI;
+	}
+	tf->count = n;
+	if (ioctl(nic->pair[0].tap_fd, TUNSETTXFILTER, tf) < 0)
+		dev_err(dev, "TAP %s: cannot set the receive filter: %s",
+			nic->ifname, strerror(errno));
+	free(tf);
+}
+
+/*
+ * Runs the toolstack's hotplug script as Xen's vif scripts are run:
+ * `script online|offline` with vif, XENBUS_PATH and bridge in the
+ * environment.  Bounded: a script that hangs is killed.
+ */
+static int run_script(struct vx_device *dev, struct net_nic *nic,
+		      const char *action)
+{
+	char env_vif[32], env_path[160], env_bridge[96];
+	char *const envp[] = { env_vif, env_path, env_bridge,
+			       "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+			       NULL };
+	int status, waited;
+	pid_t pid;
+
+	if (!nic->script)
+		return 0;
+	snprintf(env_vif, sizeof(env_vif), "vif=%s", nic->ifname);
+	snprintf(env_path, sizeof(env_path), "XENBUS_PATH=%s", dev->be_path);
+	snprintf(env_bridge, sizeof(env_bridge), "bridge=%s",
+		 nic->bridge ? nic->bridge : "");
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		execle(nic->script, nic->script, action, (char *)NULL, envp);
+		_exit(127);
+	}
+	for (waited = 0; waitpid(pid, &status, WNOHANG) == 0; waited += 10) {
+		if (waited >= NET_SCRIPT_TIMEOUT_MS) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			dev_err(dev, "hotplug script %s %s: killed after %d s",
+				nic->script, action, NET_SCRIPT_TIMEOUT_MS / 1000);
+			return -1;
+		}
+		poll(NULL, 0, 10);
+	}
+	if (WIFEXITED(status) && !WEXITSTATUS(status))
+		return 0;
+	dev_err(dev, "hotplug script %s %s failed (status 0x%x)", nic->script,
+		action, status);
+	return -1;
+}
+
+/* ---- configuration ---- */
+
+static bool parse_mac(const char *s, uint8_t mac[ETH_ALEN])
+{
+	unsigned int b[ETH_ALEN];
+	char end;
+	int i;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+		   &b[4], &b[5], &end) != ETH_ALEN || strlen(s) != 17)
+		return false;
+	for (i = 0; i < ETH_ALEN; i++)
+		mac[i] = b[i];
+	/* A guest's own address is unicast. */
+	return !(mac[0] & 1);
+}
+
+/* Stable for the guest and device: from its VM path (its uuid) and id. */
+static void generate_mac(struct vx_device *dev, uint8_t mac[ETH_ALEN])
+{
+	char path[64], *vm;
+	uint32_t h = 2166136261u;	/* FNV-1a */
+	unsigned int len;
+	const char *p;
+
+	snprintf(path, sizeof(path), "/local/domain/%u/vm", dev->guest);
+	vm = xs_read(dev->daemon->xs, XBT_NULL, path, &len);
+	for (p = vm ? vm : ""; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	h = (h ^ dev->id) * 16777619u;
+	if (!vm)
+		h = (h ^ dev->guest) * 16777619u;
+	free(vm);
+	mac[0] = 0x00;		/* the Xen OUI, as libxl generates */
+	mac[1] = 0x16;
+	mac[2] = 0x3e;
+	mac[3] = (h >> 16) & 0x7f;
+	mac[4] = h >> 8;
+	mac[5] = h;
+}
+
+static bool valid_ifname(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n >= IFNAMSIZ || !strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
+}
+
+static int net_read_keys(struct vx_device *dev, struct net_nic *nic)
+{
+	char *mac = backend_read(dev, "mac");
+	char *mtu = backend_read(dev, "mtu");
+	char *name = backend_read(dev, "vifname");
+	int ret = -1;
+	char *end;
+	long v;
+
+	if (mac && !parse_mac(mac, nic->mac)) {
+		dev_err(dev, "mac must be a unicast xx:xx:xx:xx:xx:xx, not '%s'", mac);
+		goto out;
+	}
+	if (!mac)
+		generate_mac(dev, nic->mac);
+	nic->mtu = ETH_DATA_LEN;
+	if (mtu) {
+		errno = 0;
+		v = strtol(mtu, &end, 10);
+		if (errno || end == mtu || *end || v < 68 || v > 65535) {
+			dev_err(dev, "mtu must be 68 to 65535, not '%s'", mtu);
+			goto out;
+		}
+		nic->mtu = v;
+	}
+	if (name) {
+		if (!valid_ifname(name)) {
+			dev_err(dev, "vifname '%s' is not an interface name", name);
+			goto out;
+		}
+		strcpy(nic->ifname, name);
+	} else if (snprintf(nic->ifname, sizeof(nic->ifname), "vxif%u.%u",
+			    dev->guest, dev->id) >= (int)sizeof(nic->ifname)) {
+		dev_err(dev, "device id %u too long for an interface name: set vifname",
+			dev->id);
+		goto out;
+	}
+	nic->script = backend_read(dev, "script");
+	nic->bridge = backend_read(dev, "bridge");
+	if (nic->script && !*nic->script) {
+		free(nic->script);
+		nic->script = NULL;
+	}
+	ret = 0;
+out:
+	free(mac);
+	free(mtu);
+	free(name);
+	return ret;
+}
+
+static void net_fill_config(struct vx_device *dev, struct net_nic *nic)
+{
+	struct virtio_net_config cfg;
+	size_t len = offsetof(struct virtio_net_config, mtu) + sizeof(cfg.mtu);
+
+	memset(&cfg, 0, sizeof(cfg));
+	memcpy(cfg.mac, nic->mac, ETH_ALEN);
+	cfg.status = htole16(VIRTIO_NET_S_LINK_UP);
+	cfg.max_virtqueue_pairs = htole16(nic->pairs);
+	cfg.mtu = htole16(nic->mtu);
+	memcpy(dev->config, &cfg, len);
+	dev->config_len = len;
+}
+
+static void nic_free(struct vx_device *dev, struct net_nic *nic)
+{
+	unsigned int i;
+
+	for (i = 0; i < nic->pairs; i++) {
+		if (nic->pair[i].tap_fd >= 0)
+			close(nic->pair[i].tap_fd);
+		if (nic->pair[i].wake_fd >= 0)
+			close(nic->pair[i].wake_fd);
+	}
+	pthread_mutex_destroy(&nic->lock);
+	free(nic->filter.uni);
+	free(nic->filter.multi);
+	free(nic->script);
+	free(nic->bridge);
+	free(nic);
+}
+
+static int net_open(struct vx_device *dev)
+{
+	struct net_nic *nic = calloc(1, sizeof(*nic));
+	unsigned int i;
+
+	if (!nic)
+		return -1;
+	pthread_mutex_init(&nic->lock, NULL);
+	nic->pairs = dev->request_queues;
+	for (i = 0; i < NET_MAX_PAIRS; i++)
+		nic->pair[i].tap_fd = nic->pair[i].wake_fd = -1;
+	if (net_read_keys(dev, nic))
+		goto err;
+	for (i = 0; i < nic->pairs; i++) {
+		nic->pair[i].tap_fd = tap_open(dev, nic, nic->pairs > 1);
+		nic->pair[i].attached = true;
+		nic->pair[i].wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (nic->pair[i].tap_fd < 0 || nic->pair[i].wake_fd < 0)
+			goto err;
+	}
+	if (tap_configure(dev, nic))
+		goto err;
+	/* Until a driver runs, the host sees no carrier and one queue. */
+	ioctl(nic->pair[0].tap_fd, TUNSETCARRIER, &(int){ 0 });
+	set_active_pairs(dev, nic, 1);
+	if (run_script(dev, nic, "online"))
+		goto err;
+
+	dev->model_priv = nic;
+	dev->features |= VX_FEATURE(VIRTIO_NET_F_CSUM) |
+			 VX_FEATURE(VIRTIO_NET_F_GUEST_CSUM) |
+			 VX_FEATURE(VIRTIO_NET_F_MTU) |
+			 VX_FEATURE(VIRTIO_NET_F_MAC) |
+			 VX_FEATURE(VIRTIO_NET_F_GUEST_TSO4) |
+			 VX_FEATURE(VIRTIO_NET_F_GUEST_TSO6) |
+			 VX_FEATURE(VIRTIO_NET_F_GUEST_ECN) |
+			 VX_FEATURE(VIRTIO_NET_F_HOST_TSO4) |
+			 VX_FEATURE(VIRTIO_NET_F_HOST_TSO6) |
+			 VX_FEATURE(VIRTIO_NET_F_HOST_ECN) |
+			 VX_FEATURE(VIRTIO_NET_F_MRG_RXBUF) |
+			 VX_FEATURE(VIRTIO_NET_F_STATUS) |
+			 VX_FEATURE(VIRTIO_NET_F_CTRL_VQ) |
+			 VX_FEATURE(VIRTIO_NET_F_CTRL_RX) |
+			 VX_FEATURE(VIRTIO_NET_F_CTRL_VLAN) |
+			 VX_FEATURE(VIRTIO_NET_F_CTRL_MAC_ADDR);
+	if (nic->pairs > 1)
+		dev->features |= VX_FEATURE(VIRTIO_NET_F_MQ);
+	dev->max_queues = 2 * nic->pairs + 1;
+	net_fill_config(dev, nic);
+	dev_info(dev, "net: %s, mac %02x:%02x:%02x:%02x:%02x:%02x, mtu %u, %u queue pair(s)%s%s",
+		 nic->ifname, nic->mac[0], nic->mac[1], nic->mac[2], nic->mac[3],
+		 nic->mac[4], nic->mac[5], nic->mtu, nic->pairs,
+		 nic->bridge ? ", bridge " : "", nic->bridge ? nic->bridge : "");
+	return 0;
+err:
+	nic_free(dev, nic);
+	return -1;
+}
+
+static void net_close(struct vx_device *dev)
+{
+	struct net_nic *nic = nic_of(dev);
+
+	if (!nic)
+		return;
+	run_script(dev, nic, "offline");
+	nic_free(dev, nic);
+	dev->model_priv = NULL;
+}
+
+/* ---- queues ---- */
+
+/* At DRIVER_OK: what the driver negotiated, applied to the TAP. */
+static void nic_driver_ok(struct vx_device *dev, struct net_nic *nic)
+{
+	unsigned int offload = 0;
+
+	if (dev_has_feature(dev, VIRTIO_NET_F_GUEST_CSUM)) {
+		offload |= TUN_F_CSUM;
+		if (dev_has_feature(dev, VIRTIO_NET_F_GUEST_TSO4))
+			offload |= TUN_F_TSO4;
+		if (dev_has_feature(dev, VIRTIO_NET_F_GUEST_TSO6))
+			offload |= TUN_F_TSO6;
+		if (dev_has_feature(dev, VIRTIO_NET_F_GUEST_ECN))
+			offload |= TUN_F_TSO_ECN;
+	}
+	if (ioctl(nic->pair[0].tap_fd, TUNSETOFFLOAD, offload))
+		dev_err(dev, "TAP %s: cannot set offloads %#x: %s", nic->ifname,
+			offload, strerror(errno));
+
+	pthread_mutex_lock(&nic->lock);
+	free(nic->filter.uni);
+	free(nic->filter.multi);
+	memset(&nic->filter, 0, sizeof(nic->filter));
+	/* As a NIC after reset: everything until the driver says otherwise. */
+	nic->filter.promisc = true;
+	if (!dev_has_feature(dev, VIRTIO_NET_F_CTRL_VLAN))
+		memset(nic->filter.vlans, 0xff, sizeof(nic->filter.vlans));
+	apply_filter(dev, nic);
+	pthread_mutex_unlock(&nic->lock);
+
+	set_active_pairs(dev, nic, 1);
+	ioctl(nic->pair[0].tap_fd, TUNSETCARRIER, &(int){ 1 });
+}
+
+static void rx_arm(struct net_queue *nq, struct net_nic *nic, bool on)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 0 };
+
+	if (nq->tap_armed == on)
+		return;
+	if (epoll_ctl(nq->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL,
+		      nic->pair[nq->pair].tap_fd, &ev) == 0)
+		nq->tap_armed = on;
+}
+
+static void net_queue_free(struct net_queue *nq)
+{
+	if (nq->ep >= 0)
+		close(nq->ep);
+	free(nq->frame);
+	free(nq->heads);
+	free(nq->lens);
+	free(nq);
+}
+
+static int net_queue_start(struct vx_queue *q)
+{
+	struct vx_device *dev = q->dev;
+	struct net_nic *nic = nic_of(dev);
+	unsigned int pairs = dev_has_feature(dev, VIRTIO_NET_F_MQ) ? nic->pairs : 1;
+	struct net_queue *nq = calloc(1, sizeof(*nq));
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 1 };
+
+	if (!nq)
+		return -1;
+	nq->ep = -1;
+	if (q->index < 2 * pairs) {
+		nq->role = q->index % 2 ? NET_TX : NET_RX;
+		nq->pair = q->index / 2;
+	} else if (q->index == 2 * pairs &&
+		   dev_has_feature(dev, VIRTIO_NET_F_CTRL_VQ)) {
+		nq->role = NET_CTRL;
+	} else {
+		dev_err(dev, "queue %u is not a queue of this device (%u pairs%s)",
+			q->index, pairs,
+			dev_has_feature(dev, VIRTIO_NET_F_CTRL_VQ) ? " and a controlq" : "");
+		free(nq);
+		return -1;
+	}
+	if (nq->role != NET_CTRL) {
+		nq->frame = malloc(NET_HDR_LEN + NET_MAX_FRAME);
+		if (!nq->frame)
+			goto err;
+	}
+	if (nq->role == NET_RX) {
+		nq->heads = calloc(q->size, sizeof(*nq->heads));
+		nq->lens = calloc(q->size, sizeof(*nq->lens));
+		nq->ep = epoll_create1(EPOLL_CLOEXEC);
+		if (!nq->heads || !nq->lens || nq->ep < 0 ||
+		    epoll_ctl(nq->ep, EPOLL_CTL_ADD, nic->pair[nq->pair].wake_fd, &ev))
+			goto err;
+	}
+	if (q->index == 0)
+		nic_driver_ok(dev, nic);
+	q->model_priv = nq;
+	return 0;
+err:
+	net_queue_free(nq);
+	return -1;
+}
+
+static void net_queue_stop(struct vx_queue *q)
+{
+	struct vx_device *dev = q->dev;
+	struct net_nic *nic = nic_of(dev);
+	struct net_queue *nq = q->model_priv;
+
+	if (!nq)
+		return;
+	if (q->index == 0)
+		ioctl(nic->pair[0].tap_fd, TUNSETCARRIER, &(int){ 0 });
+	net_queue_free(nq);
+	q->model_priv = NULL;
+}
+
+static int net_completion_fd(struct vx_queue *q)
+{
+	struct net_queue *nq = q->model_priv;
+
+	return nq->role == NET_RX ? nq->ep : -1;
+}
+
+/* Receive chains are taken when a frame is there, in net_complete. */
+static unsigned int net_queue_room(struct vx_queue *q)
+{
+	struct net_queue *nq = q->model_priv;
+
+	return nq->role == NET_RX ? 0 : q->size;
+}
+
+/* ---- transmit ---- */
+
+/* virtio 1.2, 5.1.6.2: what a driver may ask of the device, and nothing else. */
+static const char *tx_header_error(struct vx_device *dev,
+				   const struct virtio_net_hdr *h, size_t frame_len,
+				   uint16_t mtu)
+{
+	uint8_t gso = h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
+	uint16_t csum_start = le16toh(h->csum_start);
+	uint16_t csum_offset = le16toh(h->csum_offset);
+
+	if (frame_len < ETH_HLEN)
+		return "frame shorter than an Ethernet header";
+	if (h->flags & ~VIRTIO_NET_HDR_F_NEEDS_CSUM)
+		return "header flags other than NEEDS_CSUM";
+	if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+		if (!dev_has_feature(dev, VIRTIO_NET_F_CSUM))
+			return "NEEDS_CSUM without VIRTIO_NET_F_CSUM";
+		if ((size_t)csum_start + csum_offset + 2 > frame_len)
+			return "checksum start and offset past the frame";
+	}
+	if (gso == VIRTIO_NET_HDR_GSO_NONE) {
+		if (h->gso_type & VIRTIO_NET_HDR_GSO_ECN)
+			return "GSO ECN without a GSO type";
+		if (frame_len > ETH_HLEN + NET_VLAN_HLEN + (size_t)mtu)
+			return "frame over the MTU without GSO";
+		return NULL;
+	}
+	if (!(gso == VIRTIO_NET_HDR_GSO_TCPV4 &&
+	      dev_has_feature(dev, VIRTIO_NET_F_HOST_TSO4)) &&
+	    !(gso == VIRTIO_NET_HDR_GSO_TCPV6 &&
+	      dev_has_feature(dev, VIRTIO_NET_F_HOST_TSO6)))
+		return "a GSO type the driver did not negotiate";
+	if ((h->gso_type & VIRTIO_NET_HDR_GSO_ECN) &&
+	    !dev_has_feature(dev, VIRTIO_NET_F_HOST_ECN))
+		return "GSO ECN without VIRTIO_NET_F_HOST_ECN";
+	if (!(h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
+		return "GSO without NEEDS_CSUM";
+	if (!le16toh(h->gso_size) || le16toh(h->hdr_len) > frame_len)
+		return "GSO size zero or header length past the frame";
+	return NULL;
+}
+
+static int tx_handle(struct vx_queue *q, struct net_queue *nq,
+		     const struct vq_chain *c)
+{
+	struct vx_device *dev = q->dev;
+	struct net_nic *nic = nic_of(dev);
+	const char *why;
+	size_t frame_len;
+	ssize_t n;
+
+	if (c->writable_len) {
+		queue_fail(q, "transmit chain %u has a device-writable buffer", c->head);
+		return -1;
+	}
+	if (c->readable_len < NET_HDR_LEN ||
+	    c->readable_len > NET_HDR_LEN + NET_MAX_FRAME) {
+		queue_fail(q, "transmit chain %u of %llu bytes (header %zu, frame at most %u)",
+			   c->head, (unsigned long long)c->readable_len,
+			   NET_HDR_LEN, NET_MAX_FRAME);
+		return -1;
+	}
+	if (gmem_copy(dev, c->segs, c->nsegs, 0, c->readable_len, nq->frame,
+		      false)) {
+		queue_fail(q, "transmit chain %u: a buffer's grant cannot be read",
+			   c->head);
+		return -1;
+	}
+	frame_len = c->readable_len - NET_HDR_LEN;
+	why = tx_header_error(dev, (const void *)nq->frame, frame_len, nic->mtu);
+	if (why) {
+		queue_fail(q, "transmit chain %u: %s", c->head, why);
+		return -1;
+	}
+	n = write(nic->pair[nq->pair].tap_fd, nq->frame, c->readable_len);
+	if (n == (ssize_t)c->readable_len) {
+		q->stats.packets++;
+		q->stats.bytes += frame_len;
+	} else {
+		/* A full or detached TAP queue, as a NIC that drops. */
+		q->stats.errors++;
+	}
+	queue_complete(q, c->head, 0);
+	return 0;
+}
+
+/* ---- receive ---- */
+
+static bool vlan_allowed(struct net_nic *nic, const uint8_t *frame, size_t len)
+{
+	uint16_t vid;
+	bool ok;
+
+	if (len < ETH_HLEN + NET_VLAN_HLEN ||
+	    frame[12] != 0x81 || frame[13] != 0x00)
+		return true;
+	vid = ((frame[14] << 8) | frame[15]) & 0xfff;
+	pthread_mutex_lock(&nic->lock);
+	ok = nic->filter.promisc ||
+	     (nic->filter.vlans[vid / 32] & (1U << (vid % 32)));
+	pthread_mutex_unlock(&nic->lock);
+	return ok;
+}
+
+/*
+ * Places the frame read into nq->frame in the guest's receive buffers.
+ * Returns 1 when placed (or dropped, counted), 0 when the guest has not
+ * posted enough buffers, -1 on a guest error.
+ */
+static int rx_place(struct vx_queue *q, struct net_queue *nq, uint16_t *seen)
+{
+	struct vx_device *dev = q->dev;
+	bool mergeable = dev_has_feature(dev, VIRTIO_NET_F_MRG_RXBUF);
+	struct virtio_net_hdr_mrg_rxbuf *h = (void *)nq->frame;
+	size_t len = nq->frame_len, done = 0;
+	unsigned int n = 0, i;
+
+	*seen = vq_avail_idx(&q->vq);
+	while (done < len) {
+		struct vq_chain *c = &q->chain;
+		int r = vq_pop_chain(&q->vq, c);
+		size_t take;
+
+		if (r < 0) {
+			queue_fail(q, "%s", q->vq.error);
+			return -1;
+		}
+		if (r == 0) {
+			vq_unpop(&q->vq, n);
+			gmem_copy_cancel();
+			return 0;
+		}
+		if (c->readable_len || c->writable_len < (n ? 1 : NET_HDR_LEN)) {
+			queue_fail(q, "receive chain %u: %llu readable and %llu writable bytes",
+				   c->head, (unsigned long long)c->readable_len,
+				   (unsigned long long)c->writable_len);
+			return -1;
+		}
+		if (!mergeable && c->writable_len < len) {
+			/* A buffer too small for the frame: drop the frame, keep the buffer. */
+			vq_unpop(&q->vq, 1);
+			q->stats.drops++;
+			return 1;
+		}
+		take = len - done < c->writable_len ? len - done : c->writable_len;
+		if (gmem_copy_add(dev, c->segs, c->nsegs, 0, take, nq->frame + done,
+				  true)) {
+			queue_fail(q, "receive chain %u: its buffers' grant addresses are bad",
+				   c->head);
+			return -1;
+		}
+		nq->heads[n] = c->head;
+		nq->lens[n] = take;
+		n++;
+		done += take;
+	}
+	/* The copies read the frame when run: the header can still change. */
+	h->num_buffers = htole16(n);
+	if (gmem_copy_run(dev)) {
+		queue_fail(q, "a receive buffer's grant cannot be written");
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		queue_complete(q, nq->heads[i], nq->lens[i]);
+	q->stats.packets++;
+	q->stats.bytes += len - NET_HDR_LEN;
+	return 1;
+}
+
+static int rx_complete(struct vx_queue *q, struct net_queue *nq)
+{
+	struct net_nic *nic = nic_of(q->dev);
+	int fd = nic->pair[nq->pair].tap_fd;
+	unsigned int budget = NET_RX_BUDGET;
+	uint64_t wakes;
+	uint16_t seen;
+	bool active;
+
+	if (read(nic->pair[nq->pair].wake_fd, &wakes, sizeof(wakes)) < 0 &&
+	    errno != EAGAIN)
+		return -1;
+	active = nq->pair < __atomic_load_n(&nic->active_pairs, __ATOMIC_ACQUIRE);
+	while (active && budget) {
+		int r;
+
+		if (!nq->frame_len) {
+			ssize_t n = read(fd, nq->frame, NET_HDR_LEN + NET_MAX_FRAME);
+
+			if (n < 0)
+				break;	/* EAGAIN, or a detached queue */
+			if ((size_t)n < NET_HDR_LEN + ETH_HLEN ||
+			    !vlan_allowed(nic, nq->frame + NET_HDR_LEN, n - NET_HDR_LEN))
+				continue;
+			nq->frame_len = n;
+		}
+		r = rx_place(q, nq, &seen);
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			/* Sleep until the driver adds buffers past those seen. */
+			if (vq_enable_kicks_at(&q->vq, seen))
+				continue;
+			rx_arm(nq, nic, false);
+			return 0;
+		}
+		nq->frame_len = 0;
+		budget--;
+	}
+	rx_arm(nq, nic, active);
+	return 0;
+}
+
+/* ---- control ---- */
+
+static uint8_t ctrl_rx(struct vx_device *dev, struct net_nic *nic, uint8_t cmd,
+		       const uint8_t *data, size_t len)
+{
+	if (!dev_has_feature(dev, VIRTIO_NET_F_CTRL_RX) || len != 1)
+		return VIRTIO_NET_ERR;
+	if (cmd == VIRTIO_NET_CTRL_RX_PROMISC)
+		nic->filter.promisc = data[0];
+	else if (cmd == VIRTIO_NET_CTRL_RX_ALLMULTI)
+		nic->filter.allmulti = data[0];
+	else
+		return VIRTIO_NET_ERR;	/* the RX_EXTRA commands: not offered */
+	apply_filter(dev, nic);
+	return VIRTIO_NET_OK;
+}
+
+/* One table of VIRTIO_NET_CTRL_MAC_TABLE_SET: le32 entries, then the MACs. */
+static bool take_mac_table(const uint8_t **data, size_t *len,
+			   uint8_t (**out)[ETH_ALEN], uint32_t *count)
+{
+	uint32_t n;
+
+	if (*len < 4)
+		return false;
+	memcpy(&n, *data, 4);
+	n = le32toh(n);
+	if (n > (*len - 4) / ETH_ALEN)
+		return false;
+	*out = NULL;
+	if (n) {
+		*out = malloc((size_t)n * ETH_ALEN);
+		if (!*out)
+			return false;
+		memcpy(*out, *data + 4, (size_t)n * ETH_ALEN);
+	}
+	*count = n;
+	*data += 4 + (size_t)n * ETH_ALEN;
+	*len -= 4 + (size_t)n * ETH_ALEN;
+	return true;
+}
+
+static uint8_t ctrl_mac(struct vx_device *dev, struct net_nic *nic, uint8_t cmd,
+			const uint8_t *data, size_t len)
+{
+	uint8_t (*uni)[ETH_ALEN] = NULL, (*multi)[ETH_ALEN] = NULL;
+	uint32_t n_uni, n_multi;
+
+	if (cmd == VIRTIO_NET_CTRL_MAC_ADDR_SET) {
+		if (!dev_has_feature(dev, VIRTIO_NET_F_CTRL_MAC_ADDR) ||
+		    len != ETH_ALEN || (data[0] & 1))
+			return VIRTIO_NET_ERR;
+		memcpy(nic->mac, data, ETH_ALEN);
+		apply_filter(dev, nic);
+		return VIRTIO_NET_OK;
+	}
+	if (cmd != VIRTIO_NET_CTRL_MAC_TABLE_SET ||
+	    !dev_has_feature(dev, VIRTIO_NET_F_CTRL_RX))
+		return VIRTIO_NET_ERR;
+	if (!take_mac_table(&data, &len, &uni, &n_uni))
+		return VIRTIO_NET_ERR;
+	if (!take_mac_table(&data, &len, &multi, &n_multi) || len) {
+		free(uni);
+		free(multi);
+		return VIRTIO_NET_ERR;
+	}
+	free(nic->filter.uni);
+	free(nic->filter.multi);
+	nic->filter.uni = uni;
+	nic->filter.n_uni = n_uni;
+	nic->filter.multi = multi;
+	nic->filter.n_multi = n_multi;
+	apply_filter(dev, nic);
+	return VIRTIO_NET_OK;
+}
+
+static uint8_t ctrl_vlan(struct vx_device *dev, struct net_nic *nic,
+			 uint8_t cmd, const uint8_t *data, size_t len)
+{
+	uint16_t vid;
+
+	if (!dev_has_feature(dev, VIRTIO_NET_F_CTRL_VLAN) || len != 2)
+		return VIRTIO_NET_ERR;
+	vid = le16toh(data[0] | (data[1] << 8));
+	if (vid >= 4096)
+		return VIRTIO_NET_ERR;
+	if (cmd == VIRTIO_NET_CTRL_VLAN_ADD)
+		nic->filter.vlans[vid / 32] |= 1U << (vid % 32);
+	else if (cmd == VIRTIO_NET_CTRL_VLAN_DEL)
+		nic->filter.vlans[vid / 32] &= ~(1U << (vid % 32));
+	else
+		return VIRTIO_NET_ERR;
+	return VIRTIO_NET_OK;
+}
+
+static uint8_t ctrl_mq(struct vx_device *dev, struct net_nic *nic, uint8_t cmd,
+		       const uint8_t *data, size_t len)
+{
+	uint16_t n;
+
+	if (!dev_has_feature(dev, VIRTIO_NET_F_MQ) ||
+	    cmd != VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET || len != 2)
+		return VIRTIO_NET_ERR;
+	n = data[0] | (data[1] << 8);
+	if (n < VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN || n > nic->pairs)
+		return VIRTIO_NET_ERR;
+	set_active_pairs(dev, nic, n);
+	dev_info(dev, "%u queue pair(s) active", n);
+	return VIRTIO_NET_OK;
+}
+
+static int ctrl_handle(struct vx_queue *q, const struct vq_chain *c)
+{
+	struct vx_device *dev = q->dev;
+	struct net_nic *nic = nic_of(dev);
+	uint8_t cmd[NET_CTRL_MAX], ack = VIRTIO_NET_ERR;
+	size_t len = c->readable_len;
+
+	if (len < sizeof(struct virtio_net_ctrl_hdr) || !c->writable_len) {
+		queue_fail(q, "control chain %u: %llu readable and %llu writable bytes",
+			   c->head, (unsigned long long)c->readable_len,
+			   (unsigned long long)c->writable_len);
+		return -1;
+	}
+	if (len <= sizeof(cmd)) {
+		if (gmem_copy(dev, c->segs, c->nsegs, 0, len, cmd, false)) {
+			queue_fail(q, "control chain %u: a buffer's grant cannot be read",
+				   c->head);
+			return -1;
+		}
+		pthread_mutex_lock(&nic->lock);
+		switch (cmd[0]) {
+		case VIRTIO_NET_CTRL_RX:
+			ack = ctrl_rx(dev, nic, cmd[1], cmd + 2, len - 2);
+			break;
+		case VIRTIO_NET_CTRL_MAC:
+			ack = ctrl_mac(dev, nic, cmd[1], cmd + 2, len - 2);
+			break;
+		case VIRTIO_NET_CTRL_VLAN:
+			ack = ctrl_vlan(dev, nic, cmd[1], cmd + 2, len - 2);
+			break;
+		case VIRTIO_NET_CTRL_MQ:
+			ack = ctrl_mq(dev, nic, cmd[1], cmd + 2, len - 2);
+			break;
+		}
+		pthread_mutex_unlock(&nic->lock);
+		if (ack != VIRTIO_NET_OK)
+			dev_warn(dev, "control command class %u cmd %u of %zu bytes refused",
+				 cmd[0], cmd[1], len - 2);
+	}
+	/* The ack is the last byte of the chain. */
+	if (gmem_copy(dev, c->segs, c->nsegs, len + c->writable_len - 1, 1, &ack,
+		      true)) {
+		queue_fail(q, "control chain %u: the ack's grant cannot be written",
+			   c->head);
+		return -1;
+	}
+	queue_complete(q, c->head, 1);
+	return 0;
+}
+
+static int net_handle_chain(struct vx_queue *q, const struct vq_chain *c)
+{
+	struct net_queue *nq = q->model_priv;
+
+	if (nq->role == NET_TX)
+		return tx_handle(q, nq, c);
+	return ctrl_handle(q, c);
+}
+
+static int net_complete(struct vx_queue *q)
+{
+	struct net_queue *nq = q->model_priv;
+
+	return nq->role == NET_RX ? rx_complete(q, nq) : 0;
+}
+
+const struct vx_model net_model = {
+	.type = "net",
+	.virtio_id = VIRTIO_ID_NET,
+	.open = net_open,
+	.close = net_close,
+	.queue_start = net_queue_start,
+	.queue_stop = net_queue_stop,
+	.queue_room = net_queue_room,
+	.handle_chain = net_handle_chain,
+	.completion_fd = net_completion_fd,
+	.complete = net_complete,
+};

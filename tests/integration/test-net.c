@@ -1,0 +1,527 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * virtio-net through the real daemon, a real xenstored, the simulated
+ * hypervisor and real TAP interfaces: a kernel network stack at each end.
+ *
+ * Each test runs in a network namespace of its own (the "host", where the
+ * daemon makes its TAP), and the guest's end is a second TAP in another
+ * namespace (the "guest"), driven by the test frontend's virtio-net driver.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_packet.h>
+#include <linux/virtio_net.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+
+#include "common.h"
+#include "vnet.h"
+
+#define GUEST_IF	"vxg0"
+#define HOST_IP		"10.77.0.1"
+#define GUEST_IP	"10.77.0.2"
+#define GUEST_DOMID	3
+#define NIC_ID		0
+#define HOST_IF		"vxif3.0"
+#define TRANSFER	(32u << 20)
+
+static char guest_ns[64], guest_ns_path[96];
+static struct vx_guest *g;
+static struct vx_vdev vd;
+static struct vnet vn;
+
+static int sh(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void net_up(void)
+{
+	/*
+	 * The host's namespace: the daemon's TAP lands here, not on the
+	 * machine; and a sysfs of our own, to show this namespace's interfaces.
+	 */
+	ck_assert_int_eq(unshare(CLONE_NEWNET | CLONE_NEWNS), 0);
+	ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	ck_assert_int_eq(mount("sysfs", "/sys", "sysfs", 0, NULL), 0);
+	ck_assert_int_eq(sh("ip link set lo up"), 0);
+	snprintf(guest_ns, sizeof(guest_ns), "vxtest-guest-%d", getpid());
+	snprintf(guest_ns_path, sizeof(guest_ns_path), "/run/netns/%s", guest_ns);
+	ck_assert_int_eq(sh("ip netns add %s", guest_ns), 0);
+	host_up();
+}
+
+static void net_down(void)
+{
+	sh("ip netns del %s 2>/dev/null", guest_ns);
+	if (getenv("VX_TEST_SHOW_LOG"))
+		sh("cat %s >&2", host.log);
+	host_down();
+}
+
+/* Attaches a nic as the toolstack would; a NULL value leaves its key out. */
+static void attach_nic(uint32_t devid, const char *queues, const char *mac,
+		       const char *mtu)
+{
+	const char *kv[7];
+	int n = 0;
+
+	if (queues) {
+		kv[n++] = "queues";
+		kv[n++] = queues;
+	}
+	if (mac) {
+		kv[n++] = "mac";
+		kv[n++] = mac;
+	}
+	if (mtu) {
+		kv[n++] = "mtu";
+		kv[n++] = mtu;
+	}
+	kv[n] = NULL;
+	ck_assert_int_eq(vx_ts_add_device(g->xs, 0, g->domid, devid, "net", kv), 0);
+}
+
+/* Waits for the daemon to make or remove a host interface. */
+static bool host_if_exists(const char *ifname, bool exists)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s", ifname);
+	for (int ms = 0; ms < 3000; ms += 10) {
+		if ((access(path, F_OK) == 0) == exists)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+static const uint8_t *config_mac(void)
+{
+	return ((const struct virtio_net_config *)vd.config)->mac;
+}
+
+/* Connects the nic with @features and starts the guest's end of it. */
+static void guest_nic_up(uint64_t features, unsigned int pairs)
+{
+	const uint8_t *m;
+	int fds[VNET_MAX_PAIRS];
+	unsigned int nq;
+
+	ck_assert_int_eq(vdev_probe(&vd, g, NIC_ID), 0);
+	ck_assert_int_eq(vdev_negotiate(&vd, vd.features & features), 0);
+	nq = (vd.driver_features & (1ULL << VIRTIO_NET_F_MQ) ? 2 * pairs : 2) +
+	     !!(vd.driver_features & (1ULL << VIRTIO_NET_F_CTRL_VQ));
+	ck_assert_int_eq(vdev_setup_queues(&vd, nq, 256), 0);
+	ck_assert_int_eq(vdev_driver_ok(&vd), 0);
+
+	ck_assert_int_eq(vnet_open_tap(guest_ns_path, GUEST_IF, pairs, fds), 0);
+	m = config_mac();
+	ck_assert_int_eq(sh("ip netns exec %s ip link set %s address %02x:%02x:%02x:%02x:%02x:%02x",
+			    guest_ns, GUEST_IF, m[0], m[1], m[2], m[3], m[4], m[5]), 0);
+	ck_assert_int_eq(sh("ip netns exec %s ip addr add %s/24 dev %s", guest_ns,
+			    GUEST_IP, GUEST_IF), 0);
+	ck_assert_int_eq(sh("ip netns exec %s ip link set %s up", guest_ns, GUEST_IF), 0);
+	ck_assert_int_eq(vnet_start(&vn, &vd, nq / 2, fds), 0);
+	ck_assert_int_eq(sh("ip addr add %s/24 dev %s", HOST_IP, HOST_IF), 0);
+}
+
+static void guest_nic_down(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < vn.pairs; i++)
+		ck_assert_msg(!vn.pair[i].failed, "the device broke a rule on pair %u", i);
+	ck_assert_int_eq(vnet_stop(&vn), 0);
+	ck_assert_int_eq(vdev_close(&vd), 0);
+}
+
+static void new_nic(const char *queues, uint64_t features, unsigned int pairs)
+{
+	g = guest_create(host.sim_dir, GUEST_DOMID, 0, 65536);
+	ck_assert_ptr_nonnull(g);
+	attach_nic(NIC_ID, queues, "00:16:3e:0a:0b:0c", NULL);
+	guest_nic_up(features, pairs);
+}
+
+static uint64_t sysfs_u64(const char *ifname, const char *file)
+{
+	char path[160], buf[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/%s", ifname, file);
+	f = fopen(path, "r");
+	if (!f)
+		return UINT64_MAX;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	return strtoull(buf, NULL, 0);
+}
+
+/* ---- TCP across the nic ---- */
+
+/* The byte at @pos of flow @seed's stream: each side makes it on its own. */
+static uint8_t stream_byte(uint64_t seed, uint64_t pos)
+{
+	uint64_t z = seed * 0x9e3779b97f4a7c15ULL + (pos >> 3);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	z ^= z >> 31;
+	return z >> ((pos & 7) * 8);
+}
+
+struct flow {
+	int fd;
+	uint64_t seed;
+	size_t bytes;
+	size_t done;
+	bool ok;
+};
+
+static void *flow_send(void *arg)
+{
+	struct flow *f = arg;
+	uint8_t buf[65536];
+
+	while (f->done < f->bytes) {
+		size_t n = f->bytes - f->done < sizeof(buf) ? f->bytes - f->done : sizeof(buf);
+		ssize_t w;
+
+		for (size_t i = 0; i < n; i++)
+			buf[i] = stream_byte(f->seed, f->done + i);
+		w = send(f->fd, buf, n, MSG_NOSIGNAL);
+		if (w <= 0)
+			return NULL;
+		f->done += w;
+	}
+	shutdown(f->fd, SHUT_WR);
+	f->ok = true;
+	return NULL;
+}
+
+static void *flow_receive(void *arg)
+{
+	struct flow *f = arg;
+	uint8_t buf[65536];
+	ssize_t r;
+
+	while ((r = recv(f->fd, buf, sizeof(buf), 0)) > 0) {
+		for (ssize_t i = 0; i < r; i++)
+			if (buf[i] != stream_byte(f->seed, f->done + i))
+				return NULL;	/* a corrupted byte: f->ok stays false */
+		f->done += r;
+	}
+	f->ok = r == 0 && f->done == f->bytes;
+	return NULL;
+}
+
+/* A socket made in the guest's namespace, or in ours. */
+static int socket_in(bool guest)
+{
+	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	int ns = open(guest_ns_path, O_RDONLY | O_CLOEXEC), s;
+	struct timeval tv = { .tv_sec = 20 };
+
+	ck_assert(self >= 0 && ns >= 0);
+	if (guest)
+		ck_assert_int_eq(setns(ns, CLONE_NEWNET), 0);
+	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(setns(self, CLONE_NEWNET), 0);
+	close(self);
+	close(ns);
+	ck_assert_int_ge(s, 0);
+	/* A stalled transfer fails the test instead of hanging it. */
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	return s;
+}
+
+/*
+ * @flows TCP connections carry @bytes in all, from the host to the guest or
+ * back; every byte is compared at the far end.
+ */
+static void tcp_transfer(bool to_guest, size_t bytes, unsigned int flows)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(5001) };
+	struct flow tx[16], rx[16];
+	pthread_t tt[16], rt[16];
+	int lfd = socket_in(to_guest), one = 1;
+	unsigned int i;
+
+	ck_assert_uint_le(flows, 16);
+	inet_pton(AF_INET, to_guest ? GUEST_IP : HOST_IP, &a.sin_addr);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	ck_assert_int_eq(bind(lfd, (void *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(lfd, 16), 0);
+	for (i = 0; i < flows; i++) {
+		tx[i] = (struct flow){ .fd = socket_in(!to_guest), .seed = i + 1,
+				       .bytes = bytes / flows };
+		ck_assert_msg(connect(tx[i].fd, (void *)&a, sizeof(a)) == 0,
+			      "connect to %s: %s", to_guest ? GUEST_IP : HOST_IP,
+			      strerror(errno));
+		rx[i] = (struct flow){ .fd = accept(lfd, NULL, NULL), .bytes = bytes / flows };
+		ck_assert_int_ge(rx[i].fd, 0);
+	}
+	/* The accepting side learns its flow's seed from the order of accepts. */
+	for (i = 0; i < flows; i++) {
+		struct sockaddr_in peer, mine;
+		socklen_t l = sizeof(peer);
+		unsigned int k;
+
+		getpeername(rx[i].fd, (void *)&peer, &l);
+		for (k = 0; k < flows; k++) {
+			l = sizeof(mine);
+			getsockname(tx[k].fd, (void *)&mine, &l);
+			if (mine.sin_port == peer.sin_port)
+				rx[i].seed = tx[k].seed;
+		}
+		ck_assert_uint_ne(rx[i].seed, 0);
+	}
+	for (i = 0; i < flows; i++) {
+		ck_assert_int_eq(pthread_create(&tt[i], NULL, flow_send, &tx[i]), 0);
+		ck_assert_int_eq(pthread_create(&rt[i], NULL, flow_receive, &rx[i]), 0);
+	}
+	for (i = 0; i < flows; i++) {
+		pthread_join(tt[i], NULL);
+		pthread_join(rt[i], NULL);
+		close(tx[i].fd);
+		close(rx[i].fd);
+		ck_assert_msg(tx[i].ok && rx[i].ok,
+			      "flow %u %s the guest: sent %zu, received %zu of %zu intact",
+			      i, to_guest ? "to" : "from", tx[i].done, rx[i].done, rx[i].bytes);
+	}
+	close(lfd);
+}
+
+static uint64_t rx_frames(unsigned int pair)
+{
+	return __atomic_load_n(&vn.pair[pair].rx_frames, __ATOMIC_RELAXED);
+}
+
+static uint64_t tx_frames_all(void)
+{
+	uint64_t n = 0;
+
+	for (unsigned int i = 0; i < vn.pairs; i++)
+		n += __atomic_load_n(&vn.pair[i].tx_frames, __ATOMIC_RELAXED);
+	return n;
+}
+
+/* ---- the tests ---- */
+
+START_TEST(nic_has_its_mac_mtu_and_interface)
+{
+	const struct virtio_net_config *c;
+
+	g = guest_create(host.sim_dir, GUEST_DOMID, 0, 65536);
+	ck_assert_ptr_nonnull(g);
+	attach_nic(NIC_ID, "2", "00:16:3e:01:02:03", "9000");
+	attach_nic(1, NULL, NULL, NULL);
+	ck_assert_int_eq(vdev_probe(&vd, g, NIC_ID), 0);
+	c = (const void *)vd.config;
+	ck_assert_uint_eq(vd.device_id, 1);
+	ck_assert_mem_eq(c->mac, ((uint8_t[]){ 0x00, 0x16, 0x3e, 0x01, 0x02, 0x03 }), 6);
+	ck_assert_uint_eq(le16toh(c->mtu), 9000);
+	ck_assert_uint_eq(le16toh(c->max_virtqueue_pairs), 2);
+	ck_assert_uint_eq(le16toh(c->status) & VIRTIO_NET_S_LINK_UP, VIRTIO_NET_S_LINK_UP);
+	ck_assert_uint_eq(vd.max_queues, 5);
+	ck_assert(vd.features & (1ULL << VIRTIO_NET_F_MQ));
+	/* The host's end: named after the guest, up, with the MTU. */
+	ck_assert_uint_eq(sysfs_u64(HOST_IF, "mtu"), 9000);
+	ck_assert_uint_eq(sysfs_u64(HOST_IF, "flags") & IFF_UP, IFF_UP);
+
+	/* Without a mac key: a stable one in Xen's OUI, the same when re-added. */
+	ck_assert_int_eq(vdev_probe(&vd, g, 1), 0);
+	ck_assert_mem_eq(config_mac(), ((uint8_t[]){ 0x00, 0x16, 0x3e }), 3);
+	uint8_t first[6];
+
+	memcpy(first, config_mac(), 6);
+	ck_assert_int_ge(vx_ts_remove_device(g->xs, 0, g->domid, 1, true, 0), 0);
+	ck_assert_msg(host_if_exists("vxif3.1", false), "vxif3.1 outlived its device");
+	attach_nic(1, NULL, NULL, NULL);
+	ck_assert_int_eq(vdev_probe(&vd, g, 1), 0);
+	ck_assert(host_if_exists("vxif3.1", true));
+	ck_assert_mem_eq(config_mac(), first, 6);
+	ck_assert_uint_eq(sysfs_u64("vxif3.1", "mtu"), 1500);
+}
+END_TEST
+
+START_TEST(ping_and_tcp_both_ways_with_offloads)
+{
+	uint64_t host_rx = sysfs_u64(HOST_IF, "statistics/rx_bytes"), frames;
+
+	new_nic("1", all_features, 1);
+	ck_assert(vd.driver_features & (1ULL << VIRTIO_NET_F_MRG_RXBUF));
+	ck_assert_int_eq(sh("ping -q -c 3 -i 0.2 -W 3 %s >/dev/null", GUEST_IP), 0);
+	ck_assert_int_eq(sh("ip netns exec %s ping -q -c 3 -i 0.2 -W 3 %s >/dev/null",
+			    guest_ns, HOST_IP), 0);
+
+	tcp_transfer(true, TRANSFER, 1);
+	frames = tx_frames_all();
+	tcp_transfer(false, TRANSFER, 1);
+	/* The host's kernel saw every byte the guest sent... */
+	host_rx = sysfs_u64(HOST_IF, "statistics/rx_bytes") - (host_rx == UINT64_MAX ? 0 : host_rx);
+	ck_assert_uint_ge(host_rx, TRANSFER);
+	/* ...in segments larger than the MTU: TSO went through the device. */
+	frames = tx_frames_all() - frames;
+	ck_assert_msg(frames < TRANSFER / 1448 / 4,
+		      "%llu frames for %u bytes: no TSO", (unsigned long long)frames, TRANSFER);
+	guest_nic_down();
+}
+END_TEST
+
+START_TEST(tcp_both_ways_without_offloads)
+{
+	uint64_t off = (1ULL << VIRTIO_NET_F_CSUM) | (1ULL << VIRTIO_NET_F_GUEST_CSUM) |
+		       (1ULL << VIRTIO_NET_F_HOST_TSO4) | (1ULL << VIRTIO_NET_F_HOST_TSO6) |
+		       (1ULL << VIRTIO_NET_F_HOST_ECN) | (1ULL << VIRTIO_NET_F_GUEST_TSO4) |
+		       (1ULL << VIRTIO_NET_F_GUEST_TSO6) | (1ULL << VIRTIO_NET_F_GUEST_ECN) |
+		       (1ULL << VIRTIO_NET_F_MRG_RXBUF);
+	uint64_t frames;
+
+	new_nic("1", all_features & ~off, 1);
+	ck_assert_uint_eq(vd.driver_features & off, 0);
+	tcp_transfer(true, TRANSFER / 2, 1);
+	frames = tx_frames_all();
+	tcp_transfer(false, TRANSFER / 2, 1);
+	/* Every segment within the MTU: nothing was offloaded. */
+	frames = tx_frames_all() - frames;
+	ck_assert_uint_ge(frames, TRANSFER / 2 / 1500);
+	guest_nic_down();
+}
+END_TEST
+
+START_TEST(multiqueue_spreads_flows_and_mq_command_narrows)
+{
+	uint64_t before[4], grew = 0;
+	uint16_t pairs = htole16(4);
+	unsigned int i;
+
+	new_nic("4", all_features, 4);
+	ck_assert_uint_eq(vn.pairs, 4);
+	ck_assert_int_eq(vnet_ctrl(&vn, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
+				   &pairs, 2), VIRTIO_NET_OK);
+	for (i = 0; i < 4; i++)
+		before[i] = rx_frames(i);
+	tcp_transfer(true, TRANSFER, 8);
+	for (i = 0; i < 4; i++)
+		grew += rx_frames(i) - before[i] > 100;
+	ck_assert_msg(grew >= 2, "8 flows reached only %llu receive queue(s)",
+		      (unsigned long long)grew);
+
+	/* One pair: every flow comes to receiveq1. */
+	pairs = htole16(1);
+	ck_assert_int_eq(vnet_ctrl(&vn, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
+				   &pairs, 2), VIRTIO_NET_OK);
+	for (i = 0; i < 4; i++)
+		before[i] = rx_frames(i);
+	tcp_transfer(true, TRANSFER / 2, 8);
+	ck_assert_uint_gt(rx_frames(0) - before[0], 100);
+	for (i = 1; i < 4; i++)
+		ck_assert_uint_eq(rx_frames(i), before[i]);
+
+	/* Out of range: refused. */
+	pairs = htole16(5);
+	ck_assert_int_eq(vnet_ctrl(&vn, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
+				   &pairs, 2), VIRTIO_NET_ERR);
+	guest_nic_down();
+}
+END_TEST
+
+/* Sends @n frames of VNET_PROBE_TYPE to @dst from the host's end. */
+static void host_send_probes(const uint8_t dst[6], int n)
+{
+	int s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	struct sockaddr_ll a = { .sll_family = AF_PACKET,
+				 .sll_ifindex = if_nametoindex(HOST_IF),
+				 .sll_halen = 6 };
+	uint8_t f[64] = { 0 };
+
+	ck_assert_int_ge(s, 0);
+	memcpy(f, dst, 6);
+	memcpy(f + 6, ((uint8_t[]){ 0x02, 0, 0, 0, 0, 1 }), 6);
+	f[12] = VNET_PROBE_TYPE >> 8;
+	f[13] = VNET_PROBE_TYPE & 0xff;
+	memcpy(a.sll_addr, dst, 6);
+	for (int i = 0; i < n; i++)
+		ck_assert_int_eq(sendto(s, f, sizeof(f), 0, (void *)&a, sizeof(a)), sizeof(f));
+	close(s);
+}
+
+/* How many probes the guest receives for @n sent to @dst. */
+static uint64_t probes_received(const uint8_t dst[6], int n)
+{
+	uint64_t before = __atomic_load_n(&vn.pair[0].probe_frames, __ATOMIC_RELAXED);
+
+	host_send_probes(dst, n);
+	/* A frame of our own makes a barrier: the probes went before it. */
+	ck_assert_int_eq(sh("ping -q -c 1 -W 3 %s >/dev/null", GUEST_IP), 0);
+	usleep(100 * 1000);
+	return __atomic_load_n(&vn.pair[0].probe_frames, __ATOMIC_RELAXED) - before;
+}
+
+START_TEST(receive_filter_follows_promiscuous_mode_and_mac_table)
+{
+	static const uint8_t stranger[6] = { 0x02, 0x99, 0x99, 0x99, 0x99, 0x99 };
+	uint8_t off = 0, on = 1, table[4 + 6 + 4];
+
+	new_nic("1", all_features, 1);
+	/* After reset the device passes everything, as a NIC before set-up. */
+	ck_assert_uint_eq(probes_received(stranger, 5), 5);
+
+	ck_assert_int_eq(vnet_ctrl(&vn, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC,
+				   &off, 1), VIRTIO_NET_OK);
+	ck_assert_uint_eq(probes_received(stranger, 5), 0);
+	ck_assert_uint_eq(probes_received(config_mac(), 5), 5);
+
+	/* The stranger in the unicast table: let in, promiscuous still off. */
+	memset(table, 0, sizeof(table));
+	table[0] = 1;
+	memcpy(table + 4, stranger, 6);
+	ck_assert_int_eq(vnet_ctrl(&vn, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET,
+				   table, sizeof(table)), VIRTIO_NET_OK);
+	ck_assert_uint_eq(probes_received(stranger, 5), 5);
+	memset(table, 0, sizeof(table));	/* two empty tables */
+	ck_assert_int_eq(vnet_ctrl(&vn, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET,
+				   table, 8), VIRTIO_NET_OK);
+	ck_assert_uint_eq(probes_received(stranger, 5), 0);
+
+	ck_assert_int_eq(vnet_ctrl(&vn, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC,
+				   &on, 1), VIRTIO_NET_OK);
+	ck_assert_uint_eq(probes_received(stranger, 5), 5);
+
+	/* A table whose count runs past the command: refused. */
+	table[0] = 200;
+	ck_assert_int_eq(vnet_ctrl(&vn, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET,
+				   table, sizeof(table)), VIRTIO_NET_ERR);
+	guest_nic_down();
+}
+END_TEST
+
+int main(void)
+{
+	const TTest *const tests[] = {
+		nic_has_its_mac_mtu_and_interface,
+		ping_and_tcp_both_ways_with_offloads,
+		tcp_both_ways_without_offloads,
+		multiqueue_spreads_flows_and_mq_command_narrows,
+		receive_filter_follows_promiscuous_mode_and_mac_table,
+	};
+
+	return RUN_TESTS("net", tests, net_up, net_down, 120);
+}
