@@ -136,7 +136,7 @@ static void guest_nic_up(uint64_t features, unsigned int pairs)
 			    GUEST_IP, GUEST_IF), 0);
 	ck_assert_int_eq(sh("ip netns exec %s ip link set %s up", guest_ns, GUEST_IF), 0);
 	ck_assert_int_eq(vnet_start(&vn, &vd, nq / 2, fds), 0);
-	ck_assert_int_eq(sh("ip addr add %s/24 dev %s", HOST_IP, HOST_IF), 0);
+	ck_assert_int_eq(sh("ip addr replace %s/24 dev %s", HOST_IP, HOST_IF), 0);
 }
 
 static void guest_nic_down(void)
@@ -513,6 +513,105 @@ START_TEST(receive_filter_follows_promiscuous_mode_and_mac_table)
 }
 END_TEST
 
+static bool needs_reset(struct vx_vdev *v)
+{
+	for (int ms = 0; ms < 3000; ms++) {
+		int st = vdev_read_status(v);
+
+		if (st >= 0 && (st & VX_S_NEEDS_RESET))
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+struct bad_frame {
+	const char *what;		/* in the error key and the log */
+	uint8_t flags, gso_type;
+	uint16_t hdr_len, gso_size, csum_start, csum_offset;
+	uint32_t frame_len;		/* bytes after the header */
+	bool rx_readable;		/* instead: a receive buffer the device may not write */
+};
+
+/* The frames a driver must not send (virtio 1.2, 5.1.6.2), and one bad receive buffer. */
+static const struct bad_frame bad_frames[] = {
+	{ "a GSO type the driver did not negotiate", 1, 7, 54, 1448, 34, 16, 3000, false },
+	{ "frame over the MTU without GSO", 0, 0, 0, 0, 0, 0, 1600, false },
+	{ "frame shorter than an Ethernet header", 0, 0, 0, 0, 0, 0, 5, false },
+	{ "transmit chain", 0, 0, 0, 0, 0, 0, 70000, false },
+	{ "header flags other than NEEDS_CSUM", 2, 0, 0, 0, 0, 0, 100, false },
+	{ "checksum start and offset past the frame", 1, 0, 0, 0, 90, 16, 100, false },
+	{ "GSO without NEEDS_CSUM", 0, 1, 54, 1448, 0, 0, 3000, false },
+	{ "GSO size zero", 1, 1, 54, 0, 34, 16, 3000, false },
+	{ "receive chain", .rx_readable = true },
+};
+
+START_TEST(hostile_frames_fail_only_that_device_and_reset_recovers)
+{
+	struct vx_vdev disk;
+	char disk_path[256];
+	uint8_t data[4096], got[4096];
+	size_t i;
+
+	g = guest_create(host.sim_dir, GUEST_DOMID, 0, 65536);
+	ck_assert_ptr_nonnull(g);
+	attach_nic(NIC_ID, "1", "00:16:3e:0a:0b:0c", NULL);
+	attach_disk(g, 5, "w", "1", "copy", disk_path);
+	ck_assert_int_eq(vdev_connect(&disk, g, 5, 1, all_features), 0);
+	ck_assert_int_eq(sh("ip addr add %s/24 dev %s", HOST_IP, HOST_IF), 0);
+
+	for (i = 0; i < sizeof(bad_frames) / sizeof(bad_frames[0]); i++) {
+		const struct bad_frame *b = &bad_frames[i];
+		size_t len = sizeof(struct virtio_net_hdr_mrg_rxbuf) + b->frame_len;
+		uint64_t dma;
+		uint8_t *buf = guest_dma_alloc(g, len, &dma);
+		struct virtio_net_hdr_mrg_rxbuf *h = (void *)buf;
+		unsigned int q = b->rx_readable ? 0 : 1;
+		char *err;
+
+		ck_assert_ptr_nonnull(buf);
+		ck_assert_int_eq(vdev_connect(&vd, g, NIC_ID, 3, all_features), 0);
+		h->hdr.flags = b->flags;
+		h->hdr.gso_type = b->gso_type;
+		h->hdr.hdr_len = htole16(b->hdr_len);
+		h->hdr.gso_size = htole16(b->gso_size);
+		h->hdr.csum_start = htole16(b->csum_start);
+		h->hdr.csum_offset = htole16(b->csum_offset);
+		memset(buf + sizeof(*h), 0x5a, b->frame_len);
+		ck_assert_int_ge(dvq_add(&vd.vqs[q], &(struct dvq_buf){ dma, len, false }, 1,
+					 buf), 0);
+		dvq_kick(&vd.vqs[q]);
+		/* The receive queue takes buffers when a frame comes: send one. */
+		if (b->rx_readable)
+			sh("ping -q -c 1 -W 1 %s >/dev/null 2>&1", GUEST_IP);
+
+		ck_assert_msg(needs_reset(&vd), "%s: the device did not ask for a reset", b->what);
+		err = vdev_read_backend(&vd, "error");
+		ck_assert_ptr_nonnull(err);
+		ck_assert_msg(strstr(err, b->what), "error key '%s' lacks '%s'", err, b->what);
+		free(err);
+		ck_assert(harness_log_wait(&host, b->what, 1000));
+		ck_assert_int_eq(kill(host.daemon, 0), 0);
+
+		/* The disk of the same guest never noticed. */
+		fill_pattern(data, sizeof(data), i);
+		ck_assert_int_eq(vblk_do(&disk, 0, VIRTIO_BLK_T_OUT, 8 * i, data, sizeof(data)),
+				 VIRTIO_BLK_S_OK);
+		ck_assert_int_eq(vblk_do(&disk, 0, VIRTIO_BLK_T_IN, 8 * i, got, sizeof(got)),
+				 VIRTIO_BLK_S_OK);
+		ck_assert(!memcmp(data, got, sizeof(got)));
+
+		ck_assert_int_eq(vdev_reset(&vd), 0);
+		ck_assert_int_eq(guest_dma_free(g, buf, len, dma), 0);
+	}
+	/* After a reset the nic carries traffic again. */
+	guest_nic_up(all_features, 1);
+	ck_assert_int_eq(sh("ping -q -c 2 -i 0.2 -W 3 %s >/dev/null", GUEST_IP), 0);
+	guest_nic_down();
+	ck_assert_int_eq(vdev_close(&disk), 0);
+}
+END_TEST
+
 int main(void)
 {
 	const TTest *const tests[] = {
@@ -521,6 +620,7 @@ int main(void)
 		tcp_both_ways_without_offloads,
 		multiqueue_spreads_flows_and_mq_command_narrows,
 		receive_filter_follows_promiscuous_mode_and_mac_table,
+		hostile_frames_fail_only_that_device_and_reset_recovers,
 	};
 
 	return RUN_TESTS("net", tests, net_up, net_down, 120);
