@@ -71,7 +71,8 @@ struct net_filter {
 struct net_nic {
 	char ifname[IFNAMSIZ];
 	char *script;			/* hotplug script, or NULL */
-	char *bridge;
+	char *bridge;			/* the script's environment */
+	char *ip;
 	uint8_t mac[ETH_ALEN];
 	uint16_t mtu;
 	unsigned int pairs;		/* offered: the toolstack's `queues` */
@@ -229,14 +230,14 @@ static void apply_filter(struct vx_device *dev, struct net_nic *nic)
 
 /*
  * Runs the toolstack's hotplug script as Xen's vif scripts are run:
- * `script online|offline` with vif, XENBUS_PATH and bridge in the
+ * `script online|offline` with vif, XENBUS_PATH, bridge and ip in the
  * environment.  Bounded: a script that hangs is killed.
  */
 static int run_script(struct vx_device *dev, struct net_nic *nic,
 		      const char *action)
 {
-	char env_vif[32], env_path[160], env_bridge[96];
-	char *const envp[] = { env_vif, env_path, env_bridge,
+	char env_vif[32], env_path[160], env_bridge[96], env_ip[256];
+	char *const envp[] = { env_vif, env_path, env_bridge, env_ip,
 			       "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 			       NULL };
 	int status, waited;
@@ -248,6 +249,7 @@ static int run_script(struct vx_device *dev, struct net_nic *nic,
 	snprintf(env_path, sizeof(env_path), "XENBUS_PATH=%s", dev->be_path);
 	snprintf(env_bridge, sizeof(env_bridge), "bridge=%s",
 		 nic->bridge ? nic->bridge : "");
+	snprintf(env_ip, sizeof(env_ip), "ip=%s", nic->ip ? nic->ip : "");
 	pid = fork();
 	if (pid < 0)
 		return -1;
@@ -322,6 +324,31 @@ static bool valid_ifname(const char *s)
 	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
 }
 
+/* An absolute path, or a bare name of the scripts installed with us. */
+static int net_read_script(struct vx_device *dev, struct net_nic *nic)
+{
+	char *s = backend_read(dev, "script");
+	int ret = 0;
+
+	if (!s || !*s) {
+		free(s);
+		return 0;
+	}
+	if (s[0] == '/') {
+		nic->script = s;
+		return 0;
+	}
+	if (strchr(s, '/') || !strcmp(s, "..") ||
+	    asprintf(&nic->script, "%s/%s", HOTPLUG_DIR, s) < 0) {
+		dev_err(dev, "script must be an absolute path or a name in %s, not '%s'",
+			HOTPLUG_DIR, s);
+		nic->script = NULL;
+		ret = -1;
+	}
+	free(s);
+	return ret;
+}
+
 static int net_read_keys(struct vx_device *dev, struct net_nic *nic)
 {
 	char *mac = backend_read(dev, "mac");
@@ -359,12 +386,10 @@ static int net_read_keys(struct vx_device *dev, struct net_nic *nic)
 			dev->id);
 		goto out;
 	}
-	nic->script = backend_read(dev, "script");
+	if (net_read_script(dev, nic))
+		goto out;
 	nic->bridge = backend_read(dev, "bridge");
-	if (nic->script && !*nic->script) {
-		free(nic->script);
-		nic->script = NULL;
-	}
+	nic->ip = backend_read(dev, "ip");
 	ret = 0;
 out:
 	free(mac);
@@ -402,6 +427,7 @@ static void nic_free(struct vx_device *dev, struct net_nic *nic)
 	free(nic->filter.multi);
 	free(nic->script);
 	free(nic->bridge);
+	free(nic->ip);
 	free(nic);
 }
 

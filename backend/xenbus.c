@@ -472,7 +472,7 @@ static void device_add(struct vx_daemon *d, uint32_t guest, uint32_t id)
 			VX_FEATURE(VX_F_INDIRECT_DESC) |
 			VX_FEATURE(VX_F_EVENT_IDX);
 	if (dev->model->open(dev)) {
-		device_fatal(dev, "cannot open the device's medium");
+		device_fatal(dev, "cannot open what backs the device (the daemon's log says why)");
 		return;
 	}
 	dev->gnttab = xen_gnttab_open(guest);

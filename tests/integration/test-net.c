@@ -34,6 +34,7 @@ static char guest_ns[64], guest_ns_path[96];
 static struct vx_guest *g;
 static struct vx_vdev vd;
 static struct vnet vn;
+static const char *host_ip_dev = HOST_IF;	/* where the host's address goes */
 
 static int sh(const char *fmt, ...)
 {
@@ -72,28 +73,13 @@ static void net_down(void)
 	host_down();
 }
 
-/* Attaches a nic as the toolstack would; a NULL value leaves its key out. */
-static void attach_nic(uint32_t devid, const char *queues, const char *mac,
-		       const char *mtu)
+/* Attaches a nic as the toolstack would, with @kv: key, value, ..., NULL. */
+static void attach_nic(uint32_t devid, const char *const *kv)
 {
-	const char *kv[7];
-	int n = 0;
-
-	if (queues) {
-		kv[n++] = "queues";
-		kv[n++] = queues;
-	}
-	if (mac) {
-		kv[n++] = "mac";
-		kv[n++] = mac;
-	}
-	if (mtu) {
-		kv[n++] = "mtu";
-		kv[n++] = mtu;
-	}
-	kv[n] = NULL;
 	ck_assert_int_eq(vx_ts_add_device(g->xs, 0, g->domid, devid, "net", kv), 0);
 }
+
+#define KV(...)	((const char *const []){ __VA_ARGS__, NULL })
 
 /* Waits for the daemon to make or remove a host interface. */
 static bool host_if_exists(const char *ifname, bool exists)
@@ -136,7 +122,7 @@ static void guest_nic_up(uint64_t features, unsigned int pairs)
 			    GUEST_IP, GUEST_IF), 0);
 	ck_assert_int_eq(sh("ip netns exec %s ip link set %s up", guest_ns, GUEST_IF), 0);
 	ck_assert_int_eq(vnet_start(&vn, &vd, nq / 2, fds), 0);
-	ck_assert_int_eq(sh("ip addr replace %s/24 dev %s", HOST_IP, HOST_IF), 0);
+	ck_assert_int_eq(sh("ip addr replace %s/24 dev %s", HOST_IP, host_ip_dev), 0);
 }
 
 static void guest_nic_down(void)
@@ -153,7 +139,7 @@ static void new_nic(const char *queues, uint64_t features, unsigned int pairs)
 {
 	g = guest_create(host.sim_dir, GUEST_DOMID, 0, 65536);
 	ck_assert_ptr_nonnull(g);
-	attach_nic(NIC_ID, queues, "00:16:3e:0a:0b:0c", NULL);
+	attach_nic(NIC_ID, KV("queues", queues, "mac", "00:16:3e:0a:0b:0c"));
 	guest_nic_up(features, pairs);
 }
 
@@ -330,8 +316,8 @@ START_TEST(nic_has_its_mac_mtu_and_interface)
 
 	g = guest_create(host.sim_dir, GUEST_DOMID, 0, 65536);
 	ck_assert_ptr_nonnull(g);
-	attach_nic(NIC_ID, "2", "00:16:3e:01:02:03", "9000");
-	attach_nic(1, NULL, NULL, NULL);
+	attach_nic(NIC_ID, KV("queues", "2", "mac", "00:16:3e:01:02:03", "mtu", "9000"));
+	attach_nic(1, (const char *const []){ NULL });
 	ck_assert_int_eq(vdev_probe(&vd, g, NIC_ID), 0);
 	c = (const void *)vd.config;
 	ck_assert_uint_eq(vd.device_id, 1);
@@ -353,7 +339,7 @@ START_TEST(nic_has_its_mac_mtu_and_interface)
 	memcpy(first, config_mac(), 6);
 	ck_assert_int_ge(vx_ts_remove_device(g->xs, 0, g->domid, 1, true, 0), 0);
 	ck_assert_msg(host_if_exists("vxif3.1", false), "vxif3.1 outlived its device");
-	attach_nic(1, NULL, NULL, NULL);
+	attach_nic(1, (const char *const []){ NULL });
 	ck_assert_int_eq(vdev_probe(&vd, g, 1), 0);
 	ck_assert(host_if_exists("vxif3.1", true));
 	ck_assert_mem_eq(config_mac(), first, 6);
@@ -555,7 +541,7 @@ START_TEST(hostile_frames_fail_only_that_device_and_reset_recovers)
 
 	g = guest_create(host.sim_dir, GUEST_DOMID, 0, 65536);
 	ck_assert_ptr_nonnull(g);
-	attach_nic(NIC_ID, "1", "00:16:3e:0a:0b:0c", NULL);
+	attach_nic(NIC_ID, KV("queues", "1", "mac", "00:16:3e:0a:0b:0c"));
 	attach_disk(g, 5, "w", "1", "copy", disk_path);
 	ck_assert_int_eq(vdev_connect(&disk, g, 5, 1, all_features), 0);
 	ck_assert_int_eq(sh("ip addr add %s/24 dev %s", HOST_IP, HOST_IF), 0);
@@ -612,6 +598,56 @@ START_TEST(hostile_frames_fail_only_that_device_and_reset_recovers)
 }
 END_TEST
 
+/* Waits for the backend state of the guest's device @devid to be @state. */
+static bool wait_backend_state(uint32_t devid, const char *state)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), "/local/domain/0/backend/virtio/%u/%u/state",
+		 g->domid, devid);
+	for (int ms = 0; ms < 5000; ms += 10) {
+		unsigned int len;
+		char *v = xs_read(g->xs, XBT_NULL, path, &len);
+		bool same = v && !strcmp(v, state);
+
+		free(v);
+		if (same)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+START_TEST(bridge_script_puts_the_nic_on_the_bridge)
+{
+	char script[256], link[128], target[128] = "";
+	ssize_t n;
+
+	snprintf(script, sizeof(script), "%s/vif-bridge", getenv("HOTPLUG_SRC"));
+	ck_assert_int_eq(sh("ip link add vxbr0 type bridge && ip link set vxbr0 up"), 0);
+	g = guest_create(host.sim_dir, GUEST_DOMID, 0, 65536);
+	ck_assert_ptr_nonnull(g);
+	attach_nic(NIC_ID, KV("mac", "00:16:3e:0a:0b:0c", "script", script, "bridge", "vxbr0"));
+	host_ip_dev = "vxbr0";
+	guest_nic_up(all_features, 1);
+	snprintf(link, sizeof(link), "/sys/class/net/%s/master", HOST_IF);
+	n = readlink(link, target, sizeof(target) - 1);
+	ck_assert_int_gt(n, 0);
+	target[n] = 0;
+	ck_assert_str_eq(strrchr(target, '/') + 1, "vxbr0");
+	ck_assert_int_eq(sh("ping -q -c 2 -i 0.2 -W 3 %s >/dev/null", GUEST_IP), 0);
+	tcp_transfer(false, TRANSFER / 4, 1);
+	guest_nic_down();
+
+	/* A bridge that does not exist: the device fails, saying why. */
+	attach_nic(1, KV("script", script, "bridge", "nosuchbr"));
+	ck_assert(harness_log_wait(&host, "bridge nosuchbr does not exist", 5000));
+	ck_assert(wait_backend_state(1, "5"));	/* Closing */
+	ck_assert_msg(host_if_exists("vxif3.1", false), "the failed nic left its interface");
+	ck_assert_int_eq(kill(host.daemon, 0), 0);
+}
+END_TEST
+
 int main(void)
 {
 	const TTest *const tests[] = {
@@ -621,6 +657,7 @@ int main(void)
 		multiqueue_spreads_flows_and_mq_command_narrows,
 		receive_filter_follows_promiscuous_mode_and_mac_table,
 		hostile_frames_fail_only_that_device_and_reset_recovers,
+		bridge_script_puts_the_nic_on_the_bridge,
 	};
 
 	return RUN_TESTS("net", tests, net_up, net_down, 120);
