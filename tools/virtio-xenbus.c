@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * virtio-xenbus: attach, detach and list the virtio devices of Xen guests,
- * beside xl.  It writes xenstore as libxl writes a vbd (docs/protocol.md
- * 1.1); virtio-xenbusd in the backend domain does the rest.
+ * beside xl.  It writes xenstore as libxl writes a vbd or a vif
+ * (docs/protocol.md 1.1 and 6); virtio-xenbusd in the backend domain does
+ * the rest.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -13,10 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <xenstore.h>
 
 #include "diskspec.h"
+#include "nicspec.h"
 #include "protocol.h"
 #include "toolstack.h"
 #include "xsvalue.h"
@@ -33,13 +36,19 @@ static void usage(FILE *f)
 		"  disk-attach DOMAIN DISKSPEC    attach a disk to a running guest\n"
 		"  disk-detach [-f] DOMAIN DEV    detach a disk (DEV: devid or vdev);\n"
 		"                                 -f: do not wait for the guest\n"
+		"  nic-attach DOMAIN NICSPEC      attach a nic to a running guest\n"
+		"  nic-detach [-f] DOMAIN DEV     detach a nic (DEV: devid or mac)\n"
 		"  list [DOMAIN]                  list virtio devices\n"
 		"  help                           show this help\n\n"
 		"DOMAIN is a name or a domid, as in xl.  DISKSPEC is xl's disk syntax\n"
 		"(xl-disk-configuration(5)): [target,][format,][vdev,][access] or\n"
 		"keys target=, format=raw, vdev=, access=ro|rw, plus queues=1..16 and\n"
-		"backend=DOMAIN.  Example:\n"
-		"  virtio-xenbus disk-attach guest1 /srv/guest1.img,raw,vda,rw,queues=2\n");
+		"backend=DOMAIN.  NICSPEC is xl's network syntax\n"
+		"(xl-network-configuration(5)): mac=, bridge= (default xenbr0),\n"
+		"script= (default vif-bridge; vif-route with ip=), vifname=, mtu=,\n"
+		"backend=, model=virtio, plus queues=1..16 (queue pairs).  Examples:\n"
+		"  virtio-xenbus disk-attach guest1 /srv/guest1.img,raw,vda,rw,queues=2\n"
+		"  virtio-xenbus nic-attach guest1 mac=00:16:3e:00:00:01,bridge=xenbr0\n");
 }
 
 static void die(const char *fmt, ...)
@@ -186,7 +195,7 @@ static void check_use(uint32_t guest, uint32_t devid, uint32_t be,
 }
 
 struct vdev_find {
-	const char *vdev;
+	const char *vdev;	/* a vdev, a mac or a devid */
 	uint32_t be, devid;
 	bool found;
 };
@@ -195,16 +204,18 @@ static void find_vdev(uint32_t guest, uint32_t devid, uint32_t be,
 		      const char *be_dir, void *arg)
 {
 	struct vdev_find *f = arg;
-	char *dev = xs_readf("%s/dev", be_dir);
+	char *dev = xs_readf("%s/dev", be_dir), *mac = xs_readf("%s/mac", be_dir);
 	char num[16];
 
 	snprintf(num, sizeof(num), "%u", devid);
-	if ((dev && !strcmp(dev, f->vdev)) || !strcmp(num, f->vdev)) {
+	if ((dev && !strcmp(dev, f->vdev)) || (mac && !strcasecmp(mac, f->vdev)) ||
+	    !strcmp(num, f->vdev)) {
 		f->found = true;
 		f->be = be;
 		f->devid = devid;
 	}
 	free(dev);
+	free(mac);
 }
 
 /* The lowest device id the guest does not use yet. */
@@ -221,6 +232,33 @@ static uint32_t free_devid(uint32_t guest)
 	}
 }
 
+/*
+ * Writes the device and waits for the backend to publish it; a device the
+ * backend refuses (or never answers) is removed again, with the reason.
+ */
+static void add_device(uint32_t be, uint32_t guest, uint32_t devid,
+		       const char *type, const char *const *kv)
+{
+	char *error;
+	int ret;
+
+	ret = vx_ts_add_device(xs, be, guest, devid, type, kv);
+	if (ret)
+		die("cannot write the device to xenstore: %s", strerror(-ret));
+	if (!vx_ts_wait_backend(xs, be, guest, devid, answered, ANSWER_TIMEOUT_MS)) {
+		vx_ts_remove_device(xs, be, guest, devid, true, 0);
+		die("the backend in domain %u did not take the device within %d s: is virtio-xenbusd running there?",
+		    be, ANSWER_TIMEOUT_MS / 1000);
+	}
+	if (vx_ts_backend_state(xs, be, guest, devid) >= VX_STATE_CLOSING) {
+		error = xs_readf("/local/domain/%u/backend/%s/%u/%u/error", be,
+				 VX_DEVICE_TYPE, guest, devid);
+		vx_ts_remove_device(xs, be, guest, devid, true, 0);
+		die("the backend in domain %u refused the device: %s", be,
+		    error ? error : "no reason given");
+	}
+}
+
 static int disk_attach(int argc, char **argv)
 {
 	struct vdev_find same = { 0 };
@@ -230,7 +268,6 @@ static int disk_attach(int argc, char **argv)
 	uint32_t guest, be = 0, devid;
 	const char *kv[9];
 	struct stat st;
-	int ret;
 
 	if (argc != 3)
 		die("disk-attach needs DOMAIN and DISKSPEC (see virtio-xenbus help)");
@@ -273,20 +310,80 @@ static int disk_attach(int argc, char **argv)
 	kv[6] = "queues";
 	kv[7] = queues;
 	kv[8] = NULL;
-	ret = vx_ts_add_device(xs, be, guest, devid, "blk", kv);
-	if (ret)
-		die("cannot write the device to xenstore: %s", strerror(-ret));
-	if (!vx_ts_wait_backend(xs, be, guest, devid, answered, ANSWER_TIMEOUT_MS)) {
-		vx_ts_remove_device(xs, be, guest, devid, true, 0);
-		die("the backend in domain %u did not take the device within %d s: is virtio-xenbusd running there?",
-		    be, ANSWER_TIMEOUT_MS / 1000);
-	}
+	add_device(be, guest, devid, "blk", kv);
 	printf("%u\n", devid);
 	return 0;
 }
 
-static int disk_detach(int argc, char **argv)
+static int nic_attach(int argc, char **argv)
 {
+	struct vdev_find same = { 0 };
+	struct vx_nicspec n;
+	char err[160], path[64], queues[16], mtu[16];
+	const char *kv[19];
+	uint32_t guest, be = 0, devid;
+	int i = 0;
+
+	if (argc != 3)
+		die("nic-attach needs DOMAIN and NICSPEC (see virtio-xenbus help)");
+	guest = find_domain(argv[1]);
+	if (!vx_parse_nicspec(argv[2], &n, err, sizeof(err)))
+		die("bad nic spec '%s': %s", argv[2], err);
+	if (n.backend[0])
+		be = find_domain(n.backend);
+	if (!n.script[0])
+		strcpy(n.script, "vif-bridge");
+	if (!n.bridge[0] && !strcmp(n.script, "vif-bridge"))
+		strcpy(n.bridge, "xenbr0");
+	/* A bridge is the backend's: only a dom0 backend shares our view. */
+	snprintf(path, sizeof(path), "/sys/class/net/%s/bridge", n.bridge);
+	if (be == 0 && !strcmp(n.script, "vif-bridge") && access(path, F_OK))
+		die("bridge %s does not exist: create it (ip link add %s type bridge) or give bridge=",
+		    n.bridge, n.bridge);
+	if (n.mac[0]) {
+		same.vdev = n.mac;
+		for_each_device(-1, find_vdev, &same);
+		if (same.found)
+			die("mac %s is already used by device %u", n.mac, same.devid);
+	}
+
+	devid = free_devid(guest);
+	snprintf(queues, sizeof(queues), "%u", n.queues ? n.queues : 1);
+	kv[i++] = "queues";
+	kv[i++] = queues;
+	kv[i++] = "script";
+	kv[i++] = n.script;
+	if (n.mac[0]) {
+		kv[i++] = "mac";
+		kv[i++] = n.mac;
+	}
+	if (n.bridge[0]) {
+		kv[i++] = "bridge";
+		kv[i++] = n.bridge;
+	}
+	if (n.ip[0]) {
+		kv[i++] = "ip";
+		kv[i++] = n.ip;
+	}
+	if (n.vifname[0]) {
+		kv[i++] = "vifname";
+		kv[i++] = n.vifname;
+	}
+	if (n.mtu) {
+		snprintf(mtu, sizeof(mtu), "%u", n.mtu);
+		kv[i++] = "mtu";
+		kv[i++] = mtu;
+	}
+	kv[i] = NULL;
+	add_device(be, guest, devid, "net", kv);
+	printf("%u\n", devid);
+	return 0;
+}
+
+/* disk-detach and nic-detach: a device named by devid, vdev or mac. */
+static int detach(int argc, char **argv)
+{
+	const char *what = strcmp(argv[0], "nic-detach") ? "VDEV" : "MAC";
 	struct vdev_find f = { 0 };
 	bool force = false;
 	uint32_t guest;
@@ -295,11 +392,11 @@ static int disk_detach(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt(argc, argv, "f")) != -1) {
 		if (c != 'f')
-			die("usage: disk-detach [-f] DOMAIN DEVID|VDEV");
+			die("usage: %s [-f] DOMAIN DEVID|%s", argv[0], what);
 		force = true;
 	}
 	if (argc - optind != 2)
-		die("usage: disk-detach [-f] DOMAIN DEVID|VDEV");
+		die("usage: %s [-f] DOMAIN DEVID|%s", argv[0], what);
 	guest = find_domain(argv[optind]);
 	f.vdev = argv[optind + 1];
 	for_each_device(guest, find_vdev, &f);
@@ -332,6 +429,8 @@ static void print_device(uint32_t guest, uint32_t devid, uint32_t be,
 {
 	char *type = xs_readf("%s/type", be_dir), *dev = xs_readf("%s/dev", be_dir);
 	char *params = xs_readf("%s/params", be_dir), *mode = xs_readf("%s/mode", be_dir);
+	char *mac = xs_readf("%s/mac", be_dir), *bridge = xs_readf("%s/bridge", be_dir);
+	char target[128];
 	char *queues = xs_readf("%s/queues", be_dir), *error = xs_readf("%s/error", be_dir);
 	char *fe_state = xs_readf("/local/domain/%u/device/%s/%u/state", guest,
 				  VX_DEVICE_TYPE, devid);
@@ -339,10 +438,18 @@ static void print_device(uint32_t guest, uint32_t devid, uint32_t be,
 
 	if (!fe_state || !vx_parse_dec(fe_state, 255, &fe))
 		fe = 0;
+	/* A disk's target is its file; a nic's, its address and bridge. */
+	if (type && !strcmp(type, "net"))
+		snprintf(target, sizeof(target), "mac %s%s%s", mac ?: "(generated)",
+			 bridge ? " bridge " : "", bridge ?: "");
+	else
+		snprintf(target, sizeof(target), "%s", params ?: "-");
 	printf("%-6u %-6u %-5s %-6s %-8u %-13s %-13s %-3s %-6s %s%s%s\n", guest, devid,
 	       type ?: "?", dev ?: "-", be, state_name(vx_ts_backend_state(xs, be, guest, devid)),
-	       state_name(fe), mode ?: "-", queues ?: "1", params ?: "-",
+	       state_name(fe), mode ?: "-", queues ?: "1", target,
 	       error ? "  error: " : "", error ?: "");
+	free(mac);
+	free(bridge);
 	free(type);
 	free(dev);
 	free(params);
@@ -370,7 +477,9 @@ int main(int argc, char **argv)
 		int (*fn)(int argc, char **argv);
 	} commands[] = {
 		{ "disk-attach", disk_attach },
-		{ "disk-detach", disk_detach },
+		{ "disk-detach", detach },
+		{ "nic-attach", nic_attach },
+		{ "nic-detach", detach },
 		{ "list", list },
 	};
 	size_t i;

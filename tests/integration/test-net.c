@@ -648,6 +648,74 @@ START_TEST(bridge_script_puts_the_nic_on_the_bridge)
 }
 END_TEST
 
+/* Runs the virtio-xenbus tool; its output in @out (may be NULL). */
+static int tool(char *out, size_t outlen, const char *fmt, ...)
+{
+	char args[400], cmd[600];
+	va_list ap;
+	FILE *p;
+	size_t n = 0;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "%s %s 2>&1", getenv("TOOL"), args);
+	p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	if (out) {
+		n = fread(out, 1, outlen - 1, p);
+		out[n] = 0;
+	} else {
+		char sink[512];
+
+		while (fread(sink, 1, sizeof(sink), p) > 0)
+			;
+	}
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(tool_attaches_lists_and_detaches_nics)
+{
+	char out[2048], spec[400];
+
+	ck_assert_int_eq(sh("ip link add vxbr0 type bridge && ip link set vxbr0 up"), 0);
+	g = guest_create(host.sim_dir, GUEST_DOMID, 0, 65536);
+	ck_assert_ptr_nonnull(g);
+	ck_assert(xs_write(g->xs, XBT_NULL, "/local/domain/3/name", "web", 3));
+	snprintf(spec, sizeof(spec), "mac=00:16:3e:0a:0b:0c,bridge=vxbr0,queues=2,mtu=4000,script=%s/vif-bridge",
+		 getenv("HOTPLUG_SRC"));
+
+	ck_assert_int_eq(tool(out, sizeof(out), "nic-attach web %s", spec), 0);
+	ck_assert_str_eq(out, "0\n");
+	ck_assert_uint_eq(sysfs_u64(HOST_IF, "mtu"), 4000);
+	ck_assert_int_eq(tool(out, sizeof(out), "list web"), 0);
+	ck_assert_msg(strstr(out, "net") && strstr(out, "mac 00:16:3e:0a:0b:0c bridge vxbr0"),
+		      "list: %s", out);
+
+	/* The same address twice, a missing bridge, a script that fails: refused. */
+	ck_assert_int_eq(tool(out, sizeof(out), "nic-attach web %s", spec), 1);
+	ck_assert_msg(strstr(out, "mac 00:16:3e:0a:0b:0c is already used"), "%s", out);
+	ck_assert_int_eq(tool(out, sizeof(out), "nic-attach web bridge=nosuchbr"), 1);
+	ck_assert_msg(strstr(out, "bridge nosuchbr does not exist"), "%s", out);
+	ck_assert_int_eq(tool(out, sizeof(out), "nic-attach web script=/bin/false"), 1);
+	ck_assert_msg(strstr(out, "refused the device"), "%s", out);
+	ck_assert_int_eq(tool(out, sizeof(out), "nic-attach nosuchguest bridge=vxbr0"), 1);
+	ck_assert_msg(strstr(out, "no domain named 'nosuchguest'"), "%s", out);
+
+	/* A forced detach releases a connected nic and its interface at once. */
+	ck_assert_int_eq(vdev_connect(&vd, g, NIC_ID, 5, all_features), 0);
+	ck_assert_int_eq(tool(out, sizeof(out), "nic-detach -f web 00:16:3e:0a:0b:0c"), 0);
+	ck_assert_msg(host_if_exists(HOST_IF, false), "the interface outlived the detach");
+	ck_assert_int_eq(tool(out, sizeof(out), "list web"), 0);
+	ck_assert_ptr_null(strstr(out, "net"));
+	ck_assert_int_eq(tool(out, sizeof(out), "nic-detach web 00:16:3e:0a:0b:0c"), 1);
+	ck_assert_msg(strstr(out, "has no virtio device"), "%s", out);
+	ck_assert_int_eq(kill(host.daemon, 0), 0);
+}
+END_TEST
+
 int main(void)
 {
 	const TTest *const tests[] = {
@@ -658,6 +726,7 @@ int main(void)
 		receive_filter_follows_promiscuous_mode_and_mac_table,
 		hostile_frames_fail_only_that_device_and_reset_recovers,
 		bridge_script_puts_the_nic_on_the_bridge,
+		tool_attaches_lists_and_detaches_nics,
 	};
 
 	return RUN_TESTS("net", tests, net_up, net_down, 120);
