@@ -286,6 +286,118 @@ test_blk_two_queues() {
 		fail "data written from two vcpus does not read back"
 }
 
+# Guest shell: the name of the interface with MAC $1, waited for.
+FIND_NIC='nic() {
+	for i in $(seq 150); do
+		for n in /sys/class/net/*; do
+			if [ "$(cat $n/address)" = "$1" ]; then echo ${n##*/}; return 0; fi
+		done
+		sleep 0.2
+	done
+	return 1
+}'
+NIC_MAC=00:16:3e:e2:e0:01
+VIF_MAC=00:16:3e:e2:e0:02
+
+# A bridge as an administrator has one, dom0 on it twice: 10.99.0.1 for our
+# nic's subnet, 10.99.1.1 for netback's vif's.
+bridge_up() {
+	[ -d /sys/class/net/xenbr0 ] && return 0
+	ip link add xenbr0 type bridge && ip link set xenbr0 up &&
+		ip addr add 10.99.0.1/24 dev xenbr0 && ip addr add 10.99.1.1/24 dev xenbr0
+}
+
+# tcp_from_guest IP: 32 MiB from the guest to dom0's IP by TCP; checks the
+# bytes and prints the guest's time for it in ms.
+tcp_from_guest() {
+	rm -f /tmp/from-guest
+	busybox nc -l -p 5001 >/tmp/from-guest 2>/dev/null </dev/null &
+	lpid=$!
+	sleep 0.5
+	out=$(guest_run 300 "set -e
+		[ -f /tmp/blob ] || dd if=/dev/urandom of=/tmp/blob bs=1M count=32 2>/dev/null
+		ms() { echo \$(( \$(cut -d' ' -f1 /proc/uptime | tr -d .) * 10 )); }
+		t0=\$(ms)
+		nc $1 5001 </tmp/blob
+		echo \"ms \$((\$(ms) - t0))\"
+		sha256sum </tmp/blob | cut -c1-64") || { kill $lpid 2>/dev/null; echo "$out"; return 1; }
+	wait_for 30 sh -c "! kill -0 $lpid" || { kill $lpid; echo "dom0's nc did not end"; return 1; }
+	[ "$(sha256sum </tmp/from-guest | cut -c1-64)" = "$(echo "$out" | tail -n 1)" ] ||
+		{ echo "dom0 received other bytes ($(stat -c %s /tmp/from-guest) bytes)"; return 1; }
+	echo "$out" | sed -n 's/^ms //p'
+}
+
+# tcp_to_guest IP: 32 MiB from dom0 to the guest's IP; checks the bytes in the
+# guest and prints dom0's time for it in ms.
+tcp_to_guest() {
+	[ -f /tmp/blob ] || dd if=/dev/urandom of=/tmp/blob bs=1M count=32 2>/dev/null
+	guest_run 10 "rm -f /tmp/from-dom0; (nc -l -p 5002 >/tmp/from-dom0 2>/dev/null </dev/null &); sleep 0.5; echo listening" >/dev/null ||
+		{ echo "the guest cannot listen"; return 1; }
+	t0=$(date +%s%N)
+	timeout 300 busybox nc "$1" 5002 </tmp/blob || { echo "dom0's nc failed"; return 1; }
+	t1=$(date +%s%N)
+	out=$(guest_run 60 'for i in $(seq 100); do pidof nc >/dev/null || break; sleep 0.2; done
+		sha256sum </tmp/from-dom0 | cut -c1-64') || { echo "$out"; return 1; }
+	[ "$out" = "$(sha256sum </tmp/blob | cut -c1-64)" ] || { echo "the guest received other bytes"; return 1; }
+	echo $(( (t1 - t0) / 1000000 ))
+}
+
+test_net_hot_attach_ping_and_tcp() {
+	bridge_up || fail "cannot make the bridge"
+	virtio-xenbus nic-attach $GUEST mac=$NIC_MAC,bridge=xenbr0 || fail "nic-attach"
+	out=$(guest_run 120 "$FIND_NIC"'
+		set -e
+		n=$(nic '$NIC_MAC')
+		d=$(readlink /sys/class/net/$n/device/driver)
+		echo "$n ${d##*/}"
+		ip link set $n up
+		ip addr add 10.99.0.2/24 dev $n
+		ping -c 3 -W 5 10.99.0.1 >/dev/null
+		echo "pinged dom0"') || { echo "$out"; fail "in the guest"; }
+	echo "$out"
+	echo "$out" | grep -q " virtio_net$" || fail "the nic is not driven by virtio_net"
+	ip link show master xenbr0 | tee /tmp/ports
+	grep -q "vxif" /tmp/ports || fail "our interface is not on the bridge"
+	ping -c 3 -W 5 10.99.0.2 || fail "dom0 cannot ping the guest"
+	ms=$(tcp_from_guest 10.99.0.1) || { echo "$ms"; fail "TCP from the guest"; }
+	echo "32 MiB guest -> dom0 in $ms ms"
+	ms=$(tcp_to_guest 10.99.0.2) || { echo "$ms"; fail "TCP to the guest"; }
+	echo "32 MiB dom0 -> guest in $ms ms"
+	virtio-xenbus list $GUEST
+}
+
+# Not a test: the same TCP transfers over our nic and over netback's vif.
+bench_nic_vs_vif() {
+	xl network-attach $GUEST bridge=xenbr0 mac=$VIF_MAC || fail "xl network-attach"
+	out=$(guest_run 120 "$FIND_NIC"'
+		set -e
+		n=$(nic '$VIF_MAC')
+		ip link set $n up
+		ip addr add 10.99.1.2/24 dev $n
+		ping -c 2 -W 5 10.99.1.1 >/dev/null
+		echo "vif $n up"') || { echo "$out"; fail "the vif in the guest"; }
+	for way in from to; do
+		v=$(tcp_${way}_guest $( [ $way = from ] && echo 10.99.0.1 || echo 10.99.0.2)) || { echo "$v"; fail "virtio $way"; }
+		x=$(tcp_${way}_guest $( [ $way = from ] && echo 10.99.1.1 || echo 10.99.1.2)) || { echo "$x"; fail "vif $way"; }
+		echo "E2E-BENCH: tcp $way guest (32 MiB): virtio-xenbus $((32000 / (v + 1))) MB/s, netback $((32000 / (x + 1))) MB/s, ratio $(awk -v a="$v" -v b="$x" 'BEGIN { printf "%.2f", a ? b / a : 0 }')" |
+			tee /dev/console
+	done
+	xl network-detach $GUEST $VIF_MAC || true
+}
+
+test_net_hot_detach() {
+	virtio-xenbus nic-detach $GUEST $NIC_MAC || fail "nic-detach"
+	guest_run 30 'for i in $(seq 50); do
+			grep -qx '$NIC_MAC' /sys/class/net/*/address || exit 0; sleep 0.2; done; exit 1' ||
+		fail "the nic is still in the guest"
+	wait_for 10 sh -c '! ip -o link | grep -q vxif' || fail "our interface is left in dom0"
+	! virtio-xenbus list $GUEST | grep -q ' net ' || fail "the nic is still listed"
+	# A nic again, for the guest's destruction to release.
+	virtio-xenbus nic-attach $GUEST mac=00:16:3e:e2:e0:03,bridge=xenbr0 || fail "nic-attach again"
+	guest_run 60 "$FIND_NIC"'
+		nic 00:16:3e:e2:e0:03' || fail "the second nic did not appear"
+}
+
 test_module_unload_and_reload() {
 	# xenbus holds the module while devices are bound, so rmmod is refused
 	# then (as for xen-blkfront); unbinding removes the disks, and loading
@@ -363,6 +475,7 @@ test_guest_destroyed_mid_io_leaves_nothing() {
 		fail "the daemon has $(daemon_threads) threads, $base at start"
 	echo "gntdev mappings: $(daemon_gntdev_maps)"
 	[ "$(daemon_gntdev_maps)" = 0 ] || fail "the daemon still maps guest pages"
+	wait_for 10 sh -c '! ip -o link | grep -q vxif' || { ip -o link; fail "a nic's interface is left in dom0"; }
 	left=$(xenstore-list /local/domain/0/backend/virtio/"$d" 2>/dev/null)
 	[ -z "$left" ] || fail "backend directories of the destroyed guest are left: $left"
 	kill -0 "$(daemon_pid)" || fail "the daemon died"
@@ -388,6 +501,9 @@ run_test blk_readonly_hot_attach test_blk_readonly_hot_attach
 run_test blk_hot_detach test_blk_hot_detach
 run_test blk_two_queues test_blk_two_queues
 run_test bench_vda_vs_xvda bench_vda_vs_xvda
+run_test net_hot_attach_ping_and_tcp test_net_hot_attach_ping_and_tcp
+run_test bench_nic_vs_vif bench_nic_vs_vif
+run_test net_hot_detach test_net_hot_detach
 # Late: a failed reload leaves the guest without its disks.
 run_test module_unload_and_reload test_module_unload_and_reload
 run_test guest_destroyed_mid_io_leaves_nothing test_guest_destroyed_mid_io_leaves_nothing
