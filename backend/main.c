@@ -23,7 +23,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: virtio-xenbusd [OPTION]...\n"
-		"Serve virtio block devices to Xen guests over xenbus.\n\n"
+		"Serve virtio block and network devices to Xen guests over xenbus.\n\n"
 		"  -f, --foreground     stay in the foreground, log to stderr\n"
 		"  -s, --sim            use the simulated hypervisor in\n"
 		"                       $VIRTIO_XENBUS_SIM_DIR instead of Xen\n"
