@@ -126,12 +126,31 @@ static void device_error(struct vx_device *dev, const char *reason);
 
 /* ---- queues ---- */
 
+/* What a queue did in its life, for the log when it stops. */
+static void log_queue_stats(struct vx_device *dev, const struct vx_queue *q)
+{
+	const struct queue_stats *st = &q->stats;
+
+	if (st->packets || st->drops || st->errors)
+		dev_info(dev, "queue %u: %llu frames, %llu bytes, %llu dropped, %llu refused by the host; %llu kicks, %llu interrupts",
+			 q->index, (unsigned long long)st->packets,
+			 (unsigned long long)st->bytes, (unsigned long long)st->drops,
+			 (unsigned long long)st->errors, (unsigned long long)st->kicks,
+			 (unsigned long long)st->notifies);
+	else if (st->requests)
+		dev_info(dev, "queue %u: %llu requests; %llu kicks, %llu interrupts",
+			 q->index, (unsigned long long)st->requests,
+			 (unsigned long long)st->kicks, (unsigned long long)st->notifies);
+}
+
 static void stop_queues(struct vx_device *dev)
 {
 	unsigned int i;
 
-	for (i = 0; i < dev->nr_queues; i++)
+	for (i = 0; i < dev->nr_queues; i++) {
 		queue_stop(&dev->queues[i]);
+		log_queue_stats(dev, &dev->queues[i]);
+	}
 	free(dev->queues);
 	dev->queues = NULL;
 	dev->nr_queues = 0;

@@ -308,6 +308,28 @@ static uint64_t tx_frames_all(void)
 	return n;
 }
 
+/* The bytes the daemon logged for a queue of the nic when it stopped. */
+static uint64_t logged_queue_bytes(unsigned int queue)
+{
+	char needle[64], line[512];
+	unsigned long long frames = 0, bytes = 0;
+	FILE *f;
+
+	snprintf(needle, sizeof(needle), "d%u virtio/%u: queue %u: ", GUEST_DOMID, NIC_ID, queue);
+	ck_assert_msg(harness_log_wait(&host, needle, 2000), "no '%s' in the log", needle);
+	f = fopen(host.log, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, needle);
+
+		if (p)
+			sscanf(p + strlen(needle), "%llu frames, %llu bytes", &frames, &bytes);
+	}
+	fclose(f);
+	ck_assert_uint_gt(frames, 0);
+	return bytes;
+}
+
 /* ---- the tests ---- */
 
 START_TEST(nic_has_its_mac_mtu_and_interface)
@@ -368,6 +390,9 @@ START_TEST(ping_and_tcp_both_ways_with_offloads)
 	ck_assert_msg(frames < TRANSFER / 1448 / 4,
 		      "%llu frames for %u bytes: no TSO", (unsigned long long)frames, TRANSFER);
 	guest_nic_down();
+	/* The daemon's counters saw the transfers: receiveq1 and transmitq1. */
+	ck_assert_uint_ge(logged_queue_bytes(0), TRANSFER);
+	ck_assert_uint_ge(logged_queue_bytes(1), TRANSFER);
 }
 END_TEST
 
