@@ -213,10 +213,12 @@ static void apply_filter(struct vx_device *dev, struct net_nic *nic)
 	if (!f->promisc) {
 		/* Unicast first: the kernel matches the first 8 exactly. */
 		memcpy(tf->addr[n++], nic->mac, ETH_ALEN);
-		memcpy(tf->addr[n], f->uni, (size_t)f->n_uni * ETH_ALEN);
+		if (f->n_uni)
+			memcpy(tf->addr[n], f->uni, (size_t)f->n_uni * ETH_ALEN);
 		n += f->n_uni;
 		memcpy(tf->addr[n++], bcast, ETH_ALEN);
-		memcpy(tf->addr[n], f->multi, (size_t)f->n_multi * ETH_ALEN);
+		if (f->n_multi)
+			memcpy(tf->addr[n], f->multi, (size_t)f->n_multi * ETH_ALEN);
 		n += f->n_multi;
 		if (f->allmulti)
 			tf->flags = TUN_FLT_ALLMULTI;
