@@ -311,7 +311,8 @@ bridge_up() {
 # bytes and prints the guest's time for it in ms.
 tcp_from_guest() {
 	rm -f /tmp/from-guest
-	busybox nc -l -p 5001 >/tmp/from-guest 2>/dev/null </dev/null &
+	# nc ends its connection when its stdin ends: give it one that lasts.
+	sleep 600 | busybox nc -l -p 5001 >/tmp/from-guest 2>/dev/null &
 	lpid=$!
 	sleep 0.5
 	out=$(guest_run 300 "set -e
@@ -331,7 +332,7 @@ tcp_from_guest() {
 # guest and prints dom0's time for it in ms.
 tcp_to_guest() {
 	[ -f /tmp/blob ] || dd if=/dev/urandom of=/tmp/blob bs=1M count=32 2>/dev/null
-	guest_run 10 "rm -f /tmp/from-dom0; (nc -l -p 5002 >/tmp/from-dom0 2>/dev/null </dev/null &); sleep 0.5; echo listening" >/dev/null ||
+	guest_run 10 "rm -f /tmp/from-dom0; (sleep 600 | nc -l -p 5002 >/tmp/from-dom0 2>/dev/null &); sleep 0.5; echo listening" >/dev/null ||
 		{ echo "the guest cannot listen"; return 1; }
 	t0=$(date +%s%N)
 	timeout 300 busybox nc "$1" 5002 </tmp/blob || { echo "dom0's nc failed"; return 1; }
@@ -358,7 +359,7 @@ test_net_hot_attach_ping_and_tcp() {
 	echo "$out" | grep -q " virtio_net$" || fail "the nic is not driven by virtio_net"
 	ip link show master xenbr0 | tee /tmp/ports
 	grep -q "vxif" /tmp/ports || fail "our interface is not on the bridge"
-	ping -c 3 -W 5 10.99.0.2 || fail "dom0 cannot ping the guest"
+	busybox ping -c 3 -W 5 10.99.0.2 || fail "dom0 cannot ping the guest"
 	ms=$(tcp_from_guest 10.99.0.1) || { echo "$ms"; fail "TCP from the guest"; }
 	echo "32 MiB guest -> dom0 in $ms ms"
 	ms=$(tcp_to_guest 10.99.0.2) || { echo "$ms"; fail "TCP to the guest"; }
