@@ -332,7 +332,7 @@ tcp_from_guest() {
 # guest and prints dom0's time for it in ms.
 tcp_to_guest() {
 	[ -f /tmp/blob ] || dd if=/dev/urandom of=/tmp/blob bs=1M count=32 2>/dev/null
-	guest_run 10 "rm -f /tmp/from-dom0; (sleep 600 | nc -l -p 5002 >/tmp/from-dom0 2>/dev/null &); sleep 0.5; echo listening" >/dev/null ||
+	guest_run 10 "rm -f /tmp/from-dom0; (sleep 600 | nc -l -p 5002 >/tmp/from-dom0 &) >/dev/null 2>&1; sleep 0.5; echo listening" >/dev/null ||
 		{ echo "the guest cannot listen"; return 1; }
 	t0=$(date +%s%N)
 	timeout 300 busybox nc "$1" 5002 </tmp/blob || { echo "dom0's nc failed"; return 1; }
