@@ -813,11 +813,11 @@ static int rx_complete(struct vx_queue *q, struct net_queue *nq)
 	uint16_t seen;
 	bool active;
 
-	if (read(nic->pair[nq->pair].wake_fd, &wakes, sizeof(wakes)) < 0 &&
-	    errno != EAGAIN)
-		return -1;
+	/* Only the wake-up matters, not how many came. */
+	if (read(nic->pair[nq->pair].wake_fd, &wakes, sizeof(wakes)) < 0)
+		wakes = 0;
 	active = nq->pair < __atomic_load_n(&nic->active_pairs, __ATOMIC_ACQUIRE);
-	while (active && budget) {
+	for (; active && budget; budget--) {
 		int r;
 
 		if (!nq->frame_len) {
@@ -827,7 +827,7 @@ static int rx_complete(struct vx_queue *q, struct net_queue *nq)
 				break;	/* EAGAIN, or a detached queue */
 			if ((size_t)n < NET_HDR_LEN + ETH_HLEN ||
 			    !vlan_allowed(nic, nq->frame + NET_HDR_LEN, n - NET_HDR_LEN))
-				continue;
+				continue;	/* filtered, as a NIC would */
 			nq->frame_len = n;
 		}
 		r = rx_place(q, nq, &seen);
@@ -841,7 +841,6 @@ static int rx_complete(struct vx_queue *q, struct net_queue *nq)
 			return 0;
 		}
 		nq->frame_len = 0;
-		budget--;
 	}
 	rx_arm(nq, nic, active);
 	return 0;

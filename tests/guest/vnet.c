@@ -87,9 +87,11 @@ static void rx_post(struct vnet_pair *p, unsigned int slot)
 static void rx_frame_done(struct vnet_pair *p)
 {
 	const uint8_t *f = p->frame + HDR_LEN;
+	unsigned int type = p->frame_len >= HDR_LEN + ETH_HLEN + 4 ? (f[12] << 8) | f[13] : 0;
 
-	if (p->frame_len >= HDR_LEN + ETH_HLEN &&
-	    ((f[12] << 8) | f[13]) == VNET_PROBE_TYPE)
+	if (type == 0x8100)		/* 802.1Q: the type follows the tag */
+		type = (f[16] << 8) | f[17];
+	if (type == VNET_PROBE_TYPE)
 		__atomic_add_fetch(&p->probe_frames, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&p->rx_frames, 1, __ATOMIC_RELAXED);
 	/* A TAP that cannot take it (full, or down) drops it, as a stack would. */

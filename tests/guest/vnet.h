@@ -38,7 +38,7 @@ struct vnet_pair {
 	unsigned int frame_bufs_left;
 	/* Counted by the pair's thread; read after vnet_stop or loosely. */
 	uint64_t rx_frames, tx_frames;
-	uint64_t probe_frames;		/* received with ethertype VNET_PROBE_TYPE */
+	uint64_t probe_frames;		/* received with ethertype VNET_PROBE_TYPE, tagged or not */
 	bool failed;
 };
 

@@ -61,6 +61,8 @@ static void net_up(void)
 	ck_assert_int_eq(sh("ip link set lo up"), 0);
 	snprintf(guest_ns, sizeof(guest_ns), "vxtest-guest-%d", getpid());
 	snprintf(guest_ns_path, sizeof(guest_ns_path), "/run/netns/%s", guest_ns);
+	/* A test that failed left its name behind (a file, its mount gone with it). */
+	sh("ip netns del %s 2>/dev/null", guest_ns);
 	ck_assert_int_eq(sh("ip netns add %s", guest_ns), 0);
 	host_up();
 }
@@ -454,8 +456,8 @@ START_TEST(multiqueue_spreads_flows_and_mq_command_narrows)
 }
 END_TEST
 
-/* Sends @n frames of VNET_PROBE_TYPE to @dst from the host's end. */
-static void host_send_probes(const uint8_t dst[6], int n)
+/* Sends @n frames of VNET_PROBE_TYPE to @dst from the host's end, in VLAN @vid if not -1. */
+static void host_send_probes(const uint8_t dst[6], int n, int vid)
 {
 	int s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
 	struct sockaddr_ll a = { .sll_family = AF_PACKET,
@@ -466,30 +468,42 @@ static void host_send_probes(const uint8_t dst[6], int n)
 	ck_assert_int_ge(s, 0);
 	memcpy(f, dst, 6);
 	memcpy(f + 6, ((uint8_t[]){ 0x02, 0, 0, 0, 0, 1 }), 6);
-	f[12] = VNET_PROBE_TYPE >> 8;
-	f[13] = VNET_PROBE_TYPE & 0xff;
+	if (vid >= 0) {
+		f[12] = 0x81;
+		f[13] = 0x00;
+		f[14] = vid >> 8;
+		f[15] = vid & 0xff;
+	}
+	f[vid >= 0 ? 16 : 12] = VNET_PROBE_TYPE >> 8;
+	f[vid >= 0 ? 17 : 13] = VNET_PROBE_TYPE & 0xff;
 	memcpy(a.sll_addr, dst, 6);
 	for (int i = 0; i < n; i++)
 		ck_assert_int_eq(sendto(s, f, sizeof(f), 0, (void *)&a, sizeof(a)), sizeof(f));
 	close(s);
 }
 
-/* How many probes the guest receives for @n sent to @dst. */
-static uint64_t probes_received(const uint8_t dst[6], int n)
+/* How many probes the guest receives for @n sent to @dst (in VLAN @vid). */
+static uint64_t probes_received_vlan(const uint8_t dst[6], int n, int vid)
 {
 	uint64_t before = __atomic_load_n(&vn.pair[0].probe_frames, __ATOMIC_RELAXED);
 
-	host_send_probes(dst, n);
+	host_send_probes(dst, n, vid);
 	/* A frame of our own makes a barrier: the probes went before it. */
 	ck_assert_int_eq(sh("ping -q -c 1 -W 3 %s >/dev/null", GUEST_IP), 0);
 	usleep(100 * 1000);
 	return __atomic_load_n(&vn.pair[0].probe_frames, __ATOMIC_RELAXED) - before;
 }
 
-START_TEST(receive_filter_follows_promiscuous_mode_and_mac_table)
+static uint64_t probes_received(const uint8_t dst[6], int n)
+{
+	return probes_received_vlan(dst, n, -1);
+}
+
+START_TEST(receive_filter_follows_promiscuous_mode_mac_table_and_vlans)
 {
 	static const uint8_t stranger[6] = { 0x02, 0x99, 0x99, 0x99, 0x99, 0x99 };
 	uint8_t off = 0, on = 1, table[4 + 6 + 4];
+	uint16_t vid;
 
 	new_nic("1", all_features, 1);
 	/* After reset the device passes everything, as a NIC before set-up. */
@@ -512,9 +526,25 @@ START_TEST(receive_filter_follows_promiscuous_mode_and_mac_table)
 				   table, 8), VIRTIO_NET_OK);
 	ck_assert_uint_eq(probes_received(stranger, 5), 0);
 
+	/* VLANs (CTRL_VLAN negotiated): only the ids the driver added. */
+	ck_assert_uint_eq(probes_received_vlan(config_mac(), 5, 5), 0);
+	vid = htole16(5);
+	ck_assert_int_eq(vnet_ctrl(&vn, VIRTIO_NET_CTRL_VLAN, VIRTIO_NET_CTRL_VLAN_ADD,
+				   &vid, 2), VIRTIO_NET_OK);
+	ck_assert_uint_eq(probes_received_vlan(config_mac(), 5, 5), 5);
+	ck_assert_uint_eq(probes_received_vlan(config_mac(), 5, 6), 0);
+	ck_assert_int_eq(vnet_ctrl(&vn, VIRTIO_NET_CTRL_VLAN, VIRTIO_NET_CTRL_VLAN_DEL,
+				   &vid, 2), VIRTIO_NET_OK);
+	ck_assert_uint_eq(probes_received_vlan(config_mac(), 5, 5), 0);
+	vid = htole16(4096);
+	ck_assert_int_eq(vnet_ctrl(&vn, VIRTIO_NET_CTRL_VLAN, VIRTIO_NET_CTRL_VLAN_ADD,
+				   &vid, 2), VIRTIO_NET_ERR);
+
 	ck_assert_int_eq(vnet_ctrl(&vn, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC,
 				   &on, 1), VIRTIO_NET_OK);
 	ck_assert_uint_eq(probes_received(stranger, 5), 5);
+	/* Promiscuous: every VLAN too. */
+	ck_assert_uint_eq(probes_received_vlan(config_mac(), 5, 6), 5);
 
 	/* A table whose count runs past the command: refused. */
 	table[0] = 200;
@@ -748,7 +778,7 @@ int main(void)
 		ping_and_tcp_both_ways_with_offloads,
 		tcp_both_ways_without_offloads,
 		multiqueue_spreads_flows_and_mq_command_narrows,
-		receive_filter_follows_promiscuous_mode_and_mac_table,
+		receive_filter_follows_promiscuous_mode_mac_table_and_vlans,
 		hostile_frames_fail_only_that_device_and_reset_recovers,
 		bridge_script_puts_the_nic_on_the_bridge,
 		tool_attaches_lists_and_detaches_nics,
