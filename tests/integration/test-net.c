@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 
 #include "common.h"
+#include "nettest.h"
 #include "vnet.h"
 
 #define GUEST_IF	"vxg0"
@@ -162,138 +163,14 @@ static uint64_t sysfs_u64(const char *ifname, const char *file)
 
 /* ---- TCP across the nic ---- */
 
-/* The byte at @pos of flow @seed's stream: each side makes it on its own. */
-static uint8_t stream_byte(uint64_t seed, uint64_t pos)
-{
-	uint64_t z = seed * 0x9e3779b97f4a7c15ULL + (pos >> 3);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	z ^= z >> 31;
-	return z >> ((pos & 7) * 8);
-}
-
-struct flow {
-	int fd;
-	uint64_t seed;
-	size_t bytes;
-	size_t done;
-	bool ok;
-};
-
-static void *flow_send(void *arg)
-{
-	struct flow *f = arg;
-	uint8_t buf[65536];
-
-	while (f->done < f->bytes) {
-		size_t n = f->bytes - f->done < sizeof(buf) ? f->bytes - f->done : sizeof(buf);
-		ssize_t w;
-
-		for (size_t i = 0; i < n; i++)
-			buf[i] = stream_byte(f->seed, f->done + i);
-		w = send(f->fd, buf, n, MSG_NOSIGNAL);
-		if (w <= 0)
-			return NULL;
-		f->done += w;
-	}
-	shutdown(f->fd, SHUT_WR);
-	f->ok = true;
-	return NULL;
-}
-
-static void *flow_receive(void *arg)
-{
-	struct flow *f = arg;
-	uint8_t buf[65536];
-	ssize_t r;
-
-	while ((r = recv(f->fd, buf, sizeof(buf), 0)) > 0) {
-		for (ssize_t i = 0; i < r; i++)
-			if (buf[i] != stream_byte(f->seed, f->done + i))
-				return NULL;	/* a corrupted byte: f->ok stays false */
-		f->done += r;
-	}
-	f->ok = r == 0 && f->done == f->bytes;
-	return NULL;
-}
-
-/* A socket made in the guest's namespace, or in ours. */
-static int socket_in(bool guest)
-{
-	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	int ns = open(guest_ns_path, O_RDONLY | O_CLOEXEC), s;
-	struct timeval tv = { .tv_sec = 20 };
-
-	ck_assert(self >= 0 && ns >= 0);
-	if (guest)
-		ck_assert_int_eq(setns(ns, CLONE_NEWNET), 0);
-	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_eq(setns(self, CLONE_NEWNET), 0);
-	close(self);
-	close(ns);
-	ck_assert_int_ge(s, 0);
-	/* A stalled transfer fails the test instead of hanging it. */
-	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	return s;
-}
-
-/*
- * @flows TCP connections carry @bytes in all, from the host to the guest or
- * back; every byte is compared at the far end.
- */
+/* @flows connections carry @bytes from the host to the guest or back, checked. */
 static void tcp_transfer(bool to_guest, size_t bytes, unsigned int flows)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(5001) };
-	struct flow tx[16], rx[16];
-	pthread_t tt[16], rt[16];
-	int lfd = socket_in(to_guest), one = 1;
-	unsigned int i;
+	char why[256] = "";
 
-	ck_assert_uint_le(flows, 16);
-	inet_pton(AF_INET, to_guest ? GUEST_IP : HOST_IP, &a.sin_addr);
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	ck_assert_int_eq(bind(lfd, (void *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(listen(lfd, 16), 0);
-	for (i = 0; i < flows; i++) {
-		tx[i] = (struct flow){ .fd = socket_in(!to_guest), .seed = i + 1,
-				       .bytes = bytes / flows };
-		ck_assert_msg(connect(tx[i].fd, (void *)&a, sizeof(a)) == 0,
-			      "connect to %s: %s", to_guest ? GUEST_IP : HOST_IP,
-			      strerror(errno));
-		rx[i] = (struct flow){ .fd = accept(lfd, NULL, NULL), .bytes = bytes / flows };
-		ck_assert_int_ge(rx[i].fd, 0);
-	}
-	/* The accepting side learns its flow's seed from the order of accepts. */
-	for (i = 0; i < flows; i++) {
-		struct sockaddr_in peer, mine;
-		socklen_t l = sizeof(peer);
-		unsigned int k;
-
-		getpeername(rx[i].fd, (void *)&peer, &l);
-		for (k = 0; k < flows; k++) {
-			l = sizeof(mine);
-			getsockname(tx[k].fd, (void *)&mine, &l);
-			if (mine.sin_port == peer.sin_port)
-				rx[i].seed = tx[k].seed;
-		}
-		ck_assert_uint_ne(rx[i].seed, 0);
-	}
-	for (i = 0; i < flows; i++) {
-		ck_assert_int_eq(pthread_create(&tt[i], NULL, flow_send, &tx[i]), 0);
-		ck_assert_int_eq(pthread_create(&rt[i], NULL, flow_receive, &rx[i]), 0);
-	}
-	for (i = 0; i < flows; i++) {
-		pthread_join(tt[i], NULL);
-		pthread_join(rt[i], NULL);
-		close(tx[i].fd);
-		close(rx[i].fd);
-		ck_assert_msg(tx[i].ok && rx[i].ok,
-			      "flow %u %s the guest: sent %zu, received %zu of %zu intact",
-			      i, to_guest ? "to" : "from", tx[i].done, rx[i].done, rx[i].bytes);
-	}
-	close(lfd);
+	ck_assert_msg(tcp_check_transfer(guest_ns_path, to_guest ? GUEST_IP : HOST_IP,
+					 to_guest, bytes, flows, why, sizeof(why)) == 0,
+		      "%s the guest: %s", to_guest ? "to" : "from", why);
 }
 
 static uint64_t rx_frames(unsigned int pair)

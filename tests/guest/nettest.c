@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nettest.h"
+
+#define MAX_FLOWS	16
+
+double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The byte at @pos of flow @seed's stream. */
+static uint8_t stream_byte(uint64_t seed, uint64_t pos)
+{
+	uint64_t z = seed * 0x9e3779b97f4a7c15ULL + (pos >> 3);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	z ^= z >> 31;
+	return z >> ((pos & 7) * 8);
+}
+
+struct flow {
+	int fd;
+	uint64_t seed;
+	size_t bytes;
+	size_t done;
+	bool ok;
+};
+
+static void *flow_send(void *arg)
+{
+	struct flow *f = arg;
+	uint8_t buf[65536];
+
+	while (f->done < f->bytes) {
+		size_t n = f->bytes - f->done < sizeof(buf) ? f->bytes - f->done : sizeof(buf);
+		ssize_t w;
+
+		for (size_t i = 0; i < n; i++)
+			buf[i] = stream_byte(f->seed, f->done + i);
+		w = send(f->fd, buf, n, MSG_NOSIGNAL);
+		if (w <= 0)
+			return NULL;
+		f->done += w;
+	}
+	shutdown(f->fd, SHUT_WR);
+	f->ok = true;
+	return NULL;
+}
+
+static void *flow_receive(void *arg)
+{
+	struct flow *f = arg;
+	uint8_t buf[65536];
+	ssize_t r;
+
+	while ((r = recv(f->fd, buf, sizeof(buf), 0)) > 0) {
+		for (ssize_t i = 0; i < r; i++)
+			if (buf[i] != stream_byte(f->seed, f->done + i))
+				return NULL;	/* a corrupted byte: f->ok stays false */
+		f->done += r;
+	}
+	f->ok = r == 0 && f->done == f->bytes;
+	return NULL;
+}
+
+/* A TCP socket made in the namespace at @ns_path, or in ours if NULL. */
+static int socket_in(const char *ns_path)
+{
+	struct timeval tv = { .tv_sec = 20 };
+	int self = -1, ns = -1, s = -1;
+
+	if (ns_path) {
+		self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+		ns = open(ns_path, O_RDONLY | O_CLOEXEC);
+		if (self < 0 || ns < 0 || setns(ns, CLONE_NEWNET))
+			goto out;
+	}
+	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (ns_path && setns(self, CLONE_NEWNET)) {
+		close(s);
+		s = -1;
+	}
+out:
+	if (self >= 0)
+		close(self);
+	if (ns >= 0)
+		close(ns);
+	/* A stalled transfer fails instead of hanging. */
+	if (s >= 0) {
+		setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
+	return s;
+}
+
+int tcp_check_transfer(const char *guest_ns_path, const char *server_ip,
+		       bool server_in_guest, size_t bytes, unsigned int flows,
+		       char *why, size_t whylen)
+{
+	const char *server_ns = server_in_guest ? guest_ns_path : NULL;
+	const char *client_ns = server_in_guest ? NULL : guest_ns_path;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(5001) };
+	struct flow tx[MAX_FLOWS] = { 0 }, rx[MAX_FLOWS] = { 0 };
+	pthread_t tt[MAX_FLOWS], rt[MAX_FLOWS];
+	unsigned int i, k, started = 0;
+	int lfd, one = 1, ret = -1;
+
+	if (!flows || flows > MAX_FLOWS || inet_pton(AF_INET, server_ip, &a.sin_addr) != 1) {
+		snprintf(why, whylen, "bad arguments");
+		return -1;
+	}
+	lfd = socket_in(server_ns);
+	if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(lfd, (void *)&a, sizeof(a)) || listen(lfd, MAX_FLOWS)) {
+		snprintf(why, whylen, "listen on %s: %s", server_ip, strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < flows; i++) {
+		tx[i] = (struct flow){ .fd = socket_in(client_ns), .seed = i + 1,
+				       .bytes = bytes / flows };
+		rx[i] = (struct flow){ .fd = -1, .bytes = bytes / flows };
+		if (tx[i].fd < 0 || connect(tx[i].fd, (void *)&a, sizeof(a))) {
+			snprintf(why, whylen, "connect to %s: %s", server_ip, strerror(errno));
+			goto out;
+		}
+		rx[i].fd = accept(lfd, NULL, NULL);
+		if (rx[i].fd < 0) {
+			snprintf(why, whylen, "accept: %s", strerror(errno));
+			goto out;
+		}
+	}
+	/* The accepting side learns each flow's seed from its port. */
+	for (i = 0; i < flows; i++) {
+		struct sockaddr_in peer, mine;
+		socklen_t l = sizeof(peer);
+
+		getpeername(rx[i].fd, (void *)&peer, &l);
+		for (k = 0; k < flows; k++) {
+			l = sizeof(mine);
+			getsockname(tx[k].fd, (void *)&mine, &l);
+			if (mine.sin_port == peer.sin_port)
+				rx[i].seed = tx[k].seed;
+		}
+	}
+	for (started = 0; started < flows; started++) {
+		if (pthread_create(&tt[started], NULL, flow_send, &tx[started]))
+			break;
+		if (pthread_create(&rt[started], NULL, flow_receive, &rx[started])) {
+			shutdown(tx[started].fd, SHUT_RDWR);
+			pthread_join(tt[started], NULL);
+			break;
+		}
+	}
+	ret = started == flows ? 0 : -1;
+	if (ret)
+		snprintf(why, whylen, "cannot start the flows' threads");
+	for (i = 0; i < started; i++) {
+		pthread_join(tt[i], NULL);
+		pthread_join(rt[i], NULL);
+		if (!ret && !(tx[i].ok && rx[i].ok && rx[i].seed)) {
+			snprintf(why, whylen, "flow %u: sent %zu, received %zu of %zu intact",
+				 i, tx[i].done, rx[i].done, rx[i].bytes);
+			ret = -1;
+		}
+	}
+out:
+	for (i = 0; i < flows; i++) {
+		if (tx[i].fd > 0)
+			close(tx[i].fd);
+		if (rx[i].fd > 0)
+			close(rx[i].fd);
+	}
+	if (lfd >= 0)
+		close(lfd);
+	return ret;
+}

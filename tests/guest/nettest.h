@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * TCP between the test's network namespace (the host) and the guest's, for
+ * the net tests and the net benchmark: every byte is made from its position
+ * on both sides, so the receiver checks all of them.
+ */
+#ifndef VX_NETTEST_H
+#define VX_NETTEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * @flows connections carry @bytes in all to @server_ip:5001, which listens in
+ * the guest's namespace (@guest_ns_path) when @server_in_guest, else in ours.
+ * Returns 0 when every byte arrived intact, else -1 with the reason in @why.
+ */
+int tcp_check_transfer(const char *guest_ns_path, const char *server_ip,
+		       bool server_in_guest, size_t bytes, unsigned int flows,
+		       char *why, size_t whylen);
+
+/* Monotonic time in seconds. */
+double now_seconds(void);
+
+#endif
