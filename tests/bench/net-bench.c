@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * virtio-net through the simulated path against a veth pair between the same
+ * two network namespaces, in the same run: TCP from the host to the guest and
+ * back, one flow and four, every byte checked at the far end.  Prints MB/s
+ * and the ratio to veth.
+ *
+ * The "guest" is the test frontend's virtio-net driver over a TAP in a
+ * namespace of its own, so a real kernel stack stands at both ends of both
+ * paths; veth is what the same two stacks do with no device between them.
+ */
+#include <linux/virtio_net.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "nettest.h"
+#include "toolstack.h"
+#include "vnet.h"
+
+#define GUEST		3
+#define BYTES		(256u << 20)
+
+static char ns[64], ns_path[96];
+
+static int sh(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "net-bench: %s\n", what);
+	sh("ip netns del %s 2>/dev/null", ns);
+	exit(1);
+}
+
+/* MB/s of a checked transfer; dies if a byte is wrong. */
+static double rate(const char *server_ip, bool to_guest, unsigned int flows)
+{
+	char why[256];
+	double t0 = now_seconds();
+
+	if (tcp_check_transfer(ns_path, server_ip, to_guest, BYTES, flows, why,
+			       sizeof(why)))
+		die(why);
+	return BYTES / 1e6 / (now_seconds() - t0);
+}
+
+int main(void)
+{
+	static const char *const kv[] = { "mac", "00:16:3e:0b:e0:01", "queues", "4", NULL };
+	struct harness h;
+	struct vx_guest *g;
+	struct vx_vdev vd;
+	struct vnet vn;
+	int fds[4];
+	uint16_t pairs = htole16(4);
+	const uint8_t *m;
+	unsigned int flows;
+
+	/* Namespaces of our own: nothing of this machine's network is touched. */
+	if (unshare(CLONE_NEWNET | CLONE_NEWNS) ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("sysfs", "/sys", "sysfs", 0, NULL))
+		die("cannot make namespaces (run as root)");
+	snprintf(ns, sizeof(ns), "vxbench-guest-%d", getpid());
+	snprintf(ns_path, sizeof(ns_path), "/run/netns/%s", ns);
+	if (sh("ip link set lo up && ip netns add %s", ns))
+		die("ip netns add");
+	if (harness_start(&h))
+		die("cannot start xenstored and the daemon");
+	g = guest_create(h.sim_dir, GUEST, 0, 65536);
+	if (!g || vx_ts_add_device(g->xs, 0, GUEST, 0, "net", kv))
+		die("cannot make the guest and its nic");
+	if (vdev_probe(&vd, g, 0) || vdev_negotiate(&vd, vd.features) ||
+	    vdev_setup_queues(&vd, 9, 256) || vdev_driver_ok(&vd))
+		die("the nic did not connect");
+	if (vnet_open_tap(ns_path, "vxg0", 4, fds))
+		die("cannot open the guest's TAP");
+	m = ((const struct virtio_net_config *)vd.config)->mac;
+	if (sh("ip netns exec %s ip link set vxg0 address %02x:%02x:%02x:%02x:%02x:%02x up",
+	       ns, m[0], m[1], m[2], m[3], m[4], m[5]) ||
+	    sh("ip netns exec %s ip addr add 10.77.0.2/24 dev vxg0", ns) ||
+	    sh("ip addr add 10.77.0.1/24 dev vxif3.0") ||
+	    vnet_start(&vn, &vd, 4, fds) ||
+	    vnet_ctrl(&vn, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, &pairs, 2))
+		die("cannot bring the nic up");
+	/* The same two namespaces, joined by veth. */
+	if (sh("ip link add vxb-h type veth peer name vxb-g netns %s", ns) ||
+	    sh("ip addr add 10.78.0.1/24 dev vxb-h && ip link set vxb-h up") ||
+	    sh("ip netns exec %s sh -c 'ip addr add 10.78.0.2/24 dev vxb-g && ip link set vxb-g up'", ns) ||
+	    sh("ping -q -c 1 -W 3 10.77.0.2 >/dev/null && ping -q -c 1 -W 3 10.78.0.2 >/dev/null"))
+		die("the paths do not work");
+
+	printf("TCP, %u MiB a transfer, every byte checked; MB/s (ratio to veth)\n", BYTES >> 20);
+	for (flows = 1; flows <= 4; flows *= 4) {
+		double vto = rate("10.77.0.2", true, flows);
+		double eto = rate("10.78.0.2", true, flows);
+		double vfrom = rate("10.77.0.1", false, flows);
+		double efrom = rate("10.78.0.1", false, flows);
+
+		printf("  %u flow%s host -> guest: virtio-xenbus %7.1f, veth %7.1f  (%.2f)\n",
+		       flows, flows > 1 ? "s" : " ", vto, eto, vto / eto);
+		printf("  %u flow%s guest -> host: virtio-xenbus %7.1f, veth %7.1f  (%.2f)\n",
+		       flows, flows > 1 ? "s" : " ", vfrom, efrom, vfrom / efrom);
+	}
+	vnet_stop(&vn);
+	vdev_close(&vd);
+	guest_destroy(g);
+	harness_stop_daemon(&h, SIGTERM);
+	harness_stop(&h);
+	sh("ip netns del %s", ns);
+	return 0;
+}
