@@ -1,43 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "diskspec.h"
+#include "spec.h"
 #include "xsvalue.h"
 
 /* xl-disk-configuration(5): the order positional parameters fill in. */
 enum { P_TARGET, P_FORMAT, P_VDEV, P_ACCESS, P_COUNT };
 static const char *const positional[P_COUNT] = { "target", "format", "vdev", "access" };
 
-static bool fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return false;
-}
-
-static char *trim(char *s)
-{
-	char *end;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	end = s + strlen(s);
-	while (end > s && isspace((unsigned char)end[-1]))
-		*--end = '\0';
-	return s;
-}
-
 static bool set_once(bool *seen, const char *key, char *err, size_t errlen)
 {
 	if (*seen)
-		return fail(err, errlen, "'%s' given twice", key);
+		return spec_fail(err, errlen, "'%s' given twice", key);
 	*seen = true;
 	return true;
 }
@@ -46,7 +24,7 @@ static bool copy_value(char *dst, size_t size, const char *key, const char *val,
 		       char *err, size_t errlen)
 {
 	if (strlen(val) >= size)
-		return fail(err, errlen, "%s is too long (at most %zu bytes)", key, size - 1);
+		return spec_fail(err, errlen, "%s is too long (at most %zu bytes)", key, size - 1);
 	strcpy(dst, val);
 	return true;
 }
@@ -70,15 +48,15 @@ static bool set_param(struct vx_diskspec *d, bool seen[P_COUNT], int p,
 	switch (p) {
 	case P_TARGET:
 		if (!*val)
-			return fail(err, errlen, "the target is empty");
+			return spec_fail(err, errlen, "the target is empty");
 		return copy_value(d->target, sizeof(d->target), "target", val, err, errlen);
 	case P_FORMAT:
 		if (*val && strcmp(val, "raw"))
-			return fail(err, errlen, "format '%s' is not supported: only raw", val);
+			return spec_fail(err, errlen, "format '%s' is not supported: only raw", val);
 		return true;
 	case P_VDEV:
 		if (*val && !valid_vdev(val))
-			return fail(err, errlen, "vdev '%s' is not a disk name such as vda", val);
+			return spec_fail(err, errlen, "vdev '%s' is not a disk name such as vda", val);
 		return copy_value(d->vdev, sizeof(d->vdev), "vdev", val, err, errlen);
 	default:
 		if (!*val || !strcmp(val, "rw") || !strcmp(val, "w"))
@@ -86,7 +64,7 @@ static bool set_param(struct vx_diskspec *d, bool seen[P_COUNT], int p,
 		else if (!strcmp(val, "ro") || !strcmp(val, "r"))
 			d->readonly = true;
 		else
-			return fail(err, errlen, "access '%s' is neither ro nor rw", val);
+			return spec_fail(err, errlen, "access '%s' is neither ro nor rw", val);
 		return true;
 	}
 }
@@ -105,7 +83,7 @@ static bool set_key(struct vx_diskspec *d, bool seen[P_COUNT], bool *seen_queues
 		if (!set_once(seen_queues, key, err, errlen))
 			return false;
 		if (!vx_parse_dec(val, 16, &v) || !v)
-			return fail(err, errlen, "queues '%s' is not a number from 1 to 16", val);
+			return spec_fail(err, errlen, "queues '%s' is not a number from 1 to 16", val);
 		d->queues = v;
 		return true;
 	}
@@ -113,10 +91,10 @@ static bool set_key(struct vx_diskspec *d, bool seen[P_COUNT], bool *seen_queues
 		if (!set_once(seen_backend, key, err, errlen))
 			return false;
 		if (!*val)
-			return fail(err, errlen, "the backend is empty");
+			return spec_fail(err, errlen, "the backend is empty");
 		return copy_value(d->backend, sizeof(d->backend), "backend", val, err, errlen);
 	}
-	return fail(err, errlen, "unknown key '%s'", key);
+	return spec_fail(err, errlen, "unknown key '%s'", key);
 }
 
 bool vx_parse_diskspec(const char *spec, struct vx_diskspec *d, char *err,
@@ -128,31 +106,31 @@ bool vx_parse_diskspec(const char *spec, struct vx_diskspec *d, char *err,
 	int next = 0;
 
 	if (!copy)
-		return fail(err, errlen, "out of memory");
+		return spec_fail(err, errlen, "out of memory");
 	memset(d, 0, sizeof(*d));
 	for (rest = copy; ok && rest; ) {
 		/* target= takes the rest of the spec, commas and all. */
-		if (!strncmp(trim(rest), "target=", 7)) {
-			ok = set_param(d, seen, P_TARGET, trim(rest) + 7, err, errlen);
+		if (!strncmp(spec_trim(rest), "target=", 7)) {
+			ok = set_param(d, seen, P_TARGET, spec_trim(rest) + 7, err, errlen);
 			break;
 		}
 		item = strsep(&rest, ",");
 		eq = strchr(item, '=');
 		if (eq) {
 			*eq = '\0';
-			ok = set_key(d, seen, &seen_queues, &seen_backend, trim(item),
-				     trim(eq + 1), err, errlen);
+			ok = set_key(d, seen, &seen_queues, &seen_backend, spec_trim(item),
+				     spec_trim(eq + 1), err, errlen);
 			continue;
 		}
-		item = trim(item);
+		item = spec_trim(item);
 		if (!strcmp(item, "cdrom")) {
-			ok = fail(err, errlen, "cdrom is not supported by virtio disks");
+			ok = spec_fail(err, errlen, "cdrom is not supported by virtio disks");
 			continue;
 		}
 		while (next < P_COUNT && seen[next])
 			next++;
 		if (next == P_COUNT) {
-			ok = fail(err, errlen, "too many positional parameters at '%s'", item);
+			ok = spec_fail(err, errlen, "too many positional parameters at '%s'", item);
 			continue;
 		}
 		/* An empty positional keeps its default but takes its place. */
@@ -162,8 +140,8 @@ bool vx_parse_diskspec(const char *spec, struct vx_diskspec *d, char *err,
 	}
 	free(copy);
 	if (ok && !d->target[0])
-		ok = fail(err, errlen, "no target: name the file or block device");
+		ok = spec_fail(err, errlen, "no target: name the file or block device");
 	if (ok && !d->vdev[0])
-		ok = fail(err, errlen, "no vdev: name the disk, e.g. vdev=vda");
+		ok = spec_fail(err, errlen, "no vdev: name the disk, e.g. vdev=vda");
 	return ok;
 }

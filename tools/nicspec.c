@@ -1,34 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nicspec.h"
+#include "spec.h"
 #include "xsvalue.h"
-
-static bool fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return false;
-}
-
-static char *trim(char *s)
-{
-	char *end;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	end = s + strlen(s);
-	while (end > s && isspace((unsigned char)end[-1]))
-		*--end = '\0';
-	return s;
-}
 
 static bool valid_mac(const char *s)
 {
@@ -78,43 +56,43 @@ static bool set_key(struct vx_nicspec *n, unsigned int *seen, const char *key,
 		if (strcmp(key, text_keys[i].key))
 			continue;
 		if (*seen & (1u << i))
-			return fail(err, errlen, "'%s' given twice", key);
+			return spec_fail(err, errlen, "'%s' given twice", key);
 		*seen |= 1u << i;
 		if (!*val)
-			return fail(err, errlen, "%s is empty", key);
+			return spec_fail(err, errlen, "%s is empty", key);
 		if (strlen(val) >= text_keys[i].size)
-			return fail(err, errlen, "%s is too long (at most %zu bytes)", key,
+			return spec_fail(err, errlen, "%s is too long (at most %zu bytes)", key,
 				    text_keys[i].size - 1);
 		if (text_keys[i].valid && !text_keys[i].valid(val))
-			return fail(err, errlen, "%s '%s' is not %s", key, val,
+			return spec_fail(err, errlen, "%s '%s' is not %s", key, val,
 				    text_keys[i].what);
 		strcpy((char *)n + text_keys[i].offset, val);
 		return true;
 	}
 	if (!strcmp(key, "queues")) {
 		if (n->queues)
-			return fail(err, errlen, "'queues' given twice");
+			return spec_fail(err, errlen, "'queues' given twice");
 		if (!vx_parse_dec(val, 16, &v) || !v)
-			return fail(err, errlen, "queues '%s' is not a number from 1 to 16", val);
+			return spec_fail(err, errlen, "queues '%s' is not a number from 1 to 16", val);
 		n->queues = v;
 		return true;
 	}
 	if (!strcmp(key, "mtu")) {
 		if (n->mtu)
-			return fail(err, errlen, "'mtu' given twice");
+			return spec_fail(err, errlen, "'mtu' given twice");
 		if (!vx_parse_dec(val, 65535, &v) || v < 68)
-			return fail(err, errlen, "mtu '%s' is not a number from 68 to 65535", val);
+			return spec_fail(err, errlen, "mtu '%s' is not a number from 68 to 65535", val);
 		n->mtu = v;
 		return true;
 	}
 	/* xl keys with one meaning for a virtio nic: accepted when they say so. */
 	if (!strcmp(key, "model") || !strcmp(key, "type")) {
 		if (strcmp(val, !strcmp(key, "model") ? "virtio" : "vif"))
-			return fail(err, errlen, "%s '%s' is not supported: a virtio nic is %s",
+			return spec_fail(err, errlen, "%s '%s' is not supported: a virtio nic is %s",
 				    key, val, !strcmp(key, "model") ? "model=virtio" : "type=vif");
 		return true;
 	}
-	return fail(err, errlen, "unknown key '%s'", key);
+	return spec_fail(err, errlen, "unknown key '%s'", key);
 }
 
 bool vx_parse_nicspec(const char *spec, struct vx_nicspec *n, char *err,
@@ -126,18 +104,18 @@ bool vx_parse_nicspec(const char *spec, struct vx_nicspec *n, char *err,
 
 	memset(n, 0, sizeof(*n));
 	if (!copy)
-		return fail(err, errlen, "out of memory");
+		return spec_fail(err, errlen, "out of memory");
 	for (p = copy; ok && (item = strsep(&p, ","));) {
-		item = trim(item);
+		item = spec_trim(item);
 		if (!*item)
 			continue;	/* xl allows empty items */
 		eq = strchr(item, '=');
 		if (!eq) {
-			ok = fail(err, errlen, "'%s' is not key=value", item);
+			ok = spec_fail(err, errlen, "'%s' is not key=value", item);
 			break;
 		}
 		*eq = '\0';
-		ok = set_key(n, &seen, trim(item), trim(eq + 1), err, errlen);
+		ok = set_key(n, &seen, spec_trim(item), spec_trim(eq + 1), err, errlen);
 	}
 	free(copy);
 	return ok;

@@ -30,19 +30,6 @@
 
 static char ns[64], ns_path[96];
 
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void die(const char *what)
 {
 	fprintf(stderr, "net-bench: %s\n", what);

@@ -19,6 +19,9 @@ int tcp_check_transfer(const char *guest_ns_path, const char *server_ip,
 		       bool server_in_guest, size_t bytes, unsigned int flows,
 		       char *why, size_t whylen);
 
+/* Runs a shell command (printf-style); its exit status, or -1. */
+int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Monotonic time in seconds. */
 double now_seconds(void);
 

@@ -84,6 +84,19 @@ static inline void attach_disk(struct vx_guest *g, uint32_t devid, const char *m
 
 static uint64_t all_features = ~0ULL;
 
+/* Waits up to 3 s for the device to ask for a reset (protocol.md 2.4). */
+static inline bool needs_reset(struct vx_vdev *vd)
+{
+	for (int ms = 0; ms < 3000; ms++) {
+		int s = vdev_read_status(vd);
+
+		if (s >= 0 && (s & VX_S_NEEDS_RESET))
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
 static inline void fill_pattern(uint8_t *p, size_t len, uint64_t seed)
 {
 	size_t i;

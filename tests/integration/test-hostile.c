@@ -23,18 +23,6 @@ static void two_disks(uint64_t victim_features)
 	ck_assert_int_eq(vdev_connect(&bystander, g, 2, 1, all_features), 0);
 }
 
-static bool needs_reset(struct vx_vdev *vd)
-{
-	for (int ms = 0; ms < 3000; ms++) {
-		int s = vdev_read_status(vd);
-
-		if (s >= 0 && (s & VX_S_NEEDS_RESET))
-			return true;
-		usleep(1000);
-	}
-	return false;
-}
-
 /* The device is in error, said so, and nothing else was hurt. */
 static void assert_only_victim_failed(const char *reason)
 {

@@ -37,19 +37,6 @@ static struct vx_vdev vd;
 static struct vnet vn;
 static const char *host_ip_dev = HOST_IF;	/* where the host's address goes */
 
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void net_up(void)
 {
 	/*
@@ -430,18 +417,6 @@ START_TEST(receive_filter_follows_promiscuous_mode_mac_table_and_vlans)
 	guest_nic_down();
 }
 END_TEST
-
-static bool needs_reset(struct vx_vdev *v)
-{
-	for (int ms = 0; ms < 3000; ms++) {
-		int st = vdev_read_status(v);
-
-		if (st >= 0 && (st & VX_S_NEEDS_RESET))
-			return true;
-		usleep(1000);
-	}
-	return false;
-}
 
 struct bad_frame {
 	const char *what;		/* in the error key and the log */
