@@ -51,6 +51,12 @@ struct vx_model {
 	int (*completion_fd)(struct vx_queue *q);
 	/* Completes what finished, pushing used entries; -1 as above. */
 	int (*complete)(struct vx_queue *q);
+	/*
+	 * Optional: a key of the backend directory changed (the toolstack's,
+	 * or ours).  Returns true if it changed the config space, which is
+	 * then published with a new config-generation.
+	 */
+	bool (*keys_changed)(struct vx_device *dev);
 };
 
 struct queue_stats {

@@ -78,6 +78,8 @@ struct net_nic {
 	unsigned int pairs;		/* offered: the toolstack's `queues` */
 	struct net_pair pair[NET_MAX_PAIRS];
 	unsigned int active_pairs;	/* VIRTIO_NET_CTRL_MQ */
+	bool link_up;			/* the toolstack's `link` key */
+	bool driver_running;		/* between DRIVER_OK and reset */
 
 	pthread_mutex_t lock;		/* filter, for the receive threads */
 	struct net_filter filter;
@@ -180,6 +182,14 @@ static void tap_attach(struct vx_device *dev, struct net_nic *nic,
 		return;
 	}
 	nic->pair[i].attached = attach;
+}
+
+/* The host sees a carrier while a driver runs and the link is up. */
+static void set_carrier(struct net_nic *nic)
+{
+	int on = nic->driver_running && __atomic_load_n(&nic->link_up, __ATOMIC_RELAXED);
+
+	ioctl(nic->pair[0].tap_fd, TUNSETCARRIER, &on);
 }
 
 /* The pairs the driver uses; the receive threads re-check their TAP queue. */
@@ -326,6 +336,24 @@ static bool valid_ifname(const char *s)
 	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
 }
 
+/* The toolstack's `link` key: up (or absent) or down, as a cable. */
+static int net_read_link(struct vx_device *dev, bool *up, bool quiet)
+{
+	char *s = backend_read(dev, "link");
+	int ret = 0;
+
+	if (!s || !strcmp(s, "up"))
+		*up = true;
+	else if (!strcmp(s, "down"))
+		*up = false;
+	else
+		ret = -1;
+	if (ret && !quiet)
+		dev_err(dev, "link must be up or down, not '%s'", s);
+	free(s);
+	return ret;
+}
+
 /* An absolute path, or a bare name of the scripts installed with us. */
 static int net_read_script(struct vx_device *dev, struct net_nic *nic)
 {
@@ -388,6 +416,8 @@ static int net_read_keys(struct vx_device *dev, struct net_nic *nic)
 			dev->id);
 		goto out;
 	}
+	if (net_read_link(dev, &nic->link_up, false))
+		goto out;
 	if (net_read_script(dev, nic))
 		goto out;
 	nic->bridge = backend_read(dev, "bridge");
@@ -407,7 +437,7 @@ static void net_fill_config(struct vx_device *dev, struct net_nic *nic)
 
 	memset(&cfg, 0, sizeof(cfg));
 	memcpy(cfg.mac, nic->mac, ETH_ALEN);
-	cfg.status = htole16(VIRTIO_NET_S_LINK_UP);
+	cfg.status = htole16(nic->link_up ? VIRTIO_NET_S_LINK_UP : 0);
 	cfg.max_virtqueue_pairs = htole16(nic->pairs);
 	cfg.mtu = htole16(nic->mtu);
 	memcpy(dev->config, &cfg, len);
@@ -456,7 +486,7 @@ static int net_open(struct vx_device *dev)
 	if (tap_configure(dev, nic))
 		goto err;
 	/* Until a driver runs, the host sees no carrier and one queue. */
-	ioctl(nic->pair[0].tap_fd, TUNSETCARRIER, &(int){ 0 });
+	set_carrier(nic);
 	set_active_pairs(dev, nic, 1);
 	if (run_script(dev, nic, "online"))
 		goto err;
@@ -535,7 +565,8 @@ static void nic_driver_ok(struct vx_device *dev, struct net_nic *nic)
 	pthread_mutex_unlock(&nic->lock);
 
 	set_active_pairs(dev, nic, 1);
-	ioctl(nic->pair[0].tap_fd, TUNSETCARRIER, &(int){ 1 });
+	nic->driver_running = true;
+	set_carrier(nic);
 }
 
 static void rx_arm(struct net_queue *nq, struct net_nic *nic, bool on)
@@ -613,8 +644,10 @@ static void net_queue_stop(struct vx_queue *q)
 
 	if (!nq)
 		return;
-	if (q->index == 0)
-		ioctl(nic->pair[0].tap_fd, TUNSETCARRIER, &(int){ 0 });
+	if (q->index == 0) {
+		nic->driver_running = false;
+		set_carrier(nic);
+	}
 	net_queue_free(nq);
 	q->model_priv = NULL;
 }
@@ -704,6 +737,12 @@ static int tx_handle(struct vx_queue *q, struct net_queue *nq,
 		return -1;
 	}
 	frame_len = c->readable_len - NET_HDR_LEN;
+	if (!__atomic_load_n(&nic->link_up, __ATOMIC_RELAXED)) {
+		/* No cable: the frame goes nowhere, as on a NIC. */
+		q->stats.drops++;
+		queue_complete(q, c->head, 0);
+		return 0;
+	}
 	why = tx_header_error(dev, (const void *)nq->frame, frame_len, nic->mtu);
 	if (why) {
 		queue_fail(q, "transmit chain %u: %s", c->head, why);
@@ -1023,6 +1062,25 @@ static int net_complete(struct vx_queue *q)
 	return nq->role == NET_RX ? rx_complete(q, nq) : 0;
 }
 
+/* The toolstack set the link up or down: config status and carrier follow. */
+static bool net_keys_changed(struct vx_device *dev)
+{
+	struct net_nic *nic = nic_of(dev);
+	size_t at = offsetof(struct virtio_net_config, status);
+	uint16_t status;
+	bool up;
+
+	/* Called on every change of the directory: a bad value is ignored. */
+	if (net_read_link(dev, &up, true) || up == nic->link_up)
+		return false;
+	__atomic_store_n(&nic->link_up, up, __ATOMIC_RELAXED);
+	set_carrier(nic);
+	status = htole16(up ? VIRTIO_NET_S_LINK_UP : 0);
+	memcpy(dev->config + at, &status, sizeof(status));
+	dev_info(dev, "link %s", up ? "up" : "down");
+	return true;
+}
+
 const struct vx_model net_model = {
 	.type = "net",
 	.virtio_id = VIRTIO_ID_NET,
@@ -1034,4 +1092,5 @@ const struct vx_model net_model = {
 	.handle_chain = net_handle_chain,
 	.completion_fd = net_completion_fd,
 	.complete = net_complete,
+	.keys_changed = net_keys_changed,
 };

@@ -352,6 +352,25 @@ static bool publish_device(struct vx_device *dev, int state)
 	return true;
 }
 
+/* The config space changed while the device exists (protocol.md 1.2). */
+static void publish_config(struct vx_device *dev)
+{
+	struct vx_daemon *d = dev->daemon;
+	char config[2 * VX_MAX_CONFIG_LEN + 1];
+	xs_transaction_t t;
+
+	vx_format_hexbytes(dev->config, dev->config_len, config);
+	dev->config_generation++;
+	do {
+		t = xs_transaction_start(d->xs);
+		if (t == XBT_NULL)
+			return;
+		xs_printf(d, t, dev->be_path, "config", "%s", config);
+		xs_printf(d, t, dev->be_path, "config-generation", "%u",
+			  dev->config_generation);
+	} while (!xs_transaction_end(d->xs, t, false) && errno == EAGAIN);
+}
+
 /* ---- devices ---- */
 
 static struct vx_device *find_device(struct vx_daemon *d, uint32_t guest,
@@ -604,6 +623,10 @@ static void backend_changed(struct vx_daemon *d, uint32_t guest, uint32_t id)
 		}
 		return;
 	}
+	if (dev->model_priv && dev->model->keys_changed &&
+	    (dev->be_state == VX_STATE_INITWAIT || dev->be_state == VX_STATE_CONNECTED) &&
+	    dev->model->keys_changed(dev))
+		publish_config(dev);
 	if (state == VX_STATE_CLOSING && dev->be_state == VX_STATE_CLOSED) {
 		/* The toolstack asked for removal after we closed: say so again. */
 		set_be_state(dev, VX_STATE_CLOSED);

@@ -38,6 +38,7 @@ static void usage(FILE *f)
 		"                                 -f: do not wait for the guest\n"
 		"  nic-attach DOMAIN NICSPEC      attach a nic to a running guest\n"
 		"  nic-detach [-f] DOMAIN DEV     detach a nic (DEV: devid or mac)\n"
+		"  nic-link DOMAIN DEV up|down    plug or unplug a nic's cable\n"
 		"  list [DOMAIN]                  list virtio devices\n"
 		"  help                           show this help\n\n"
 		"DOMAIN is a name or a domid, as in xl.  DISKSPEC is xl's disk syntax\n"
@@ -414,6 +415,30 @@ static int detach(int argc, char **argv)
 	return 0;
 }
 
+/* Sets a nic's `link` key: the guest sees its link go down or up (protocol.md 6). */
+static int nic_link(int argc, char **argv)
+{
+	struct vdev_find f = { 0 };
+	char path[PATH_MAX], *type;
+	uint32_t guest;
+
+	if (argc != 4 || (strcmp(argv[3], "up") && strcmp(argv[3], "down")))
+		die("usage: nic-link DOMAIN DEVID|MAC up|down");
+	guest = find_domain(argv[1]);
+	f.vdev = argv[2];
+	for_each_device(guest, find_vdev, &f);
+	type = f.found ? xs_readf("/local/domain/%u/backend/%s/%u/%u/type", f.be,
+				  VX_DEVICE_TYPE, guest, f.devid) : NULL;
+	if (!type || strcmp(type, "net"))
+		die("domain %u has no virtio nic %s (see virtio-xenbus list)", guest, argv[2]);
+	free(type);
+	snprintf(path, sizeof(path), "/local/domain/%u/backend/%s/%u/%u/link", f.be,
+		 VX_DEVICE_TYPE, guest, f.devid);
+	if (!xs_write(xs, XBT_NULL, path, argv[3], strlen(argv[3])))
+		die("cannot write %s: %s", path, strerror(errno));
+	return 0;
+}
+
 static const char *state_name(int state)
 {
 	static const char *const names[] = {
@@ -480,6 +505,7 @@ int main(int argc, char **argv)
 		{ "disk-detach", detach },
 		{ "nic-attach", nic_attach },
 		{ "nic-detach", detach },
+		{ "nic-link", nic_link },
 		{ "list", list },
 	};
 	size_t i;

@@ -623,6 +623,58 @@ START_TEST(tool_attaches_lists_and_detaches_nics)
 }
 END_TEST
 
+/* The status field of the config space the backend publishes now. */
+static bool published_link_up(uint32_t *generation)
+{
+	char *cfg = vdev_read_backend(&vd, "config"), *gen = vdev_read_backend(&vd, "config-generation");
+	bool up;
+
+	ck_assert_ptr_nonnull(cfg);
+	ck_assert_ptr_nonnull(gen);
+	/* mac (12 hex digits), then status, little-endian. */
+	ck_assert_uint_ge(strlen(cfg), 16);
+	up = strtoul((char[]){ cfg[12], cfg[13], 0 }, NULL, 16) & VIRTIO_NET_S_LINK_UP;
+	*generation = strtoul(gen, NULL, 10);
+	free(cfg);
+	free(gen);
+	return up;
+}
+
+START_TEST(link_key_is_a_cable_the_guest_sees)
+{
+	char path[160];
+	uint32_t gen0, gen;
+
+	new_nic("1", all_features, 1);
+	snprintf(path, sizeof(path), "%s/link", vd.be);
+	ck_assert(published_link_up(&gen0));
+	ck_assert_uint_eq(sysfs_u64(HOST_IF, "carrier"), 1);
+
+	ck_assert(xs_write(g->xs, XBT_NULL, path, "down", 4));
+	ck_assert(harness_log_wait(&host, "link down", 2000));
+	ck_assert(!published_link_up(&gen));
+	ck_assert_uint_eq(gen, gen0 + 1);	/* the frontend's watch fires */
+	ck_assert_uint_eq(sysfs_u64(HOST_IF, "carrier"), 0);
+	ck_assert_int_ne(sh("ping -q -c 1 -W 1 %s >/dev/null 2>&1", GUEST_IP), 0);
+
+	/* A value that means nothing changes nothing. */
+	ck_assert(xs_write(g->xs, XBT_NULL, path, "sideways", 8));
+	usleep(200 * 1000);
+	ck_assert(!published_link_up(&gen));
+	ck_assert_uint_eq(gen, gen0 + 1);
+
+	/* As the administrator does it. */
+	ck_assert(xs_write(g->xs, XBT_NULL, "/local/domain/3/name", "web", 3));
+	ck_assert_int_eq(tool(NULL, 0, "nic-link web 00:16:3e:0a:0b:0c up"), 0);
+	ck_assert(harness_log_wait(&host, "link up", 2000));
+	ck_assert(published_link_up(&gen));
+	ck_assert_uint_eq(gen, gen0 + 2);
+	ck_assert_uint_eq(sysfs_u64(HOST_IF, "carrier"), 1);
+	ck_assert_int_eq(sh("ping -q -c 2 -i 0.2 -W 3 %s >/dev/null", GUEST_IP), 0);
+	guest_nic_down();
+}
+END_TEST
+
 int main(void)
 {
 	const TTest *const tests[] = {
@@ -634,6 +686,7 @@ int main(void)
 		hostile_frames_fail_only_that_device_and_reset_recovers,
 		bridge_script_puts_the_nic_on_the_bridge,
 		tool_attaches_lists_and_detaches_nics,
+		link_key_is_a_cable_the_guest_sees,
 	};
 
 	return RUN_TESTS("net", tests, net_up, net_down, 120);
