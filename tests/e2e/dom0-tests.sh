@@ -365,6 +365,20 @@ test_net_hot_attach_ping_and_tcp() {
 	ms=$(tcp_to_guest 10.99.0.2) || { echo "$ms"; fail "TCP to the guest"; }
 	echo "32 MiB dom0 -> guest in $ms ms"
 	virtio-xenbus list $GUEST
+	# The cable: a config change the module passes to virtio_net.
+	virtio-xenbus nic-link $GUEST $NIC_MAC down || fail "nic-link down"
+	guest_run 30 "$FIND_NIC"'
+		n=$(nic '$NIC_MAC')
+		for i in $(seq 100); do [ "$(cat /sys/class/net/$n/carrier)" = 0 ] && exit 0; sleep 0.2; done
+		exit 1' || fail "the guest did not see its link go down"
+	virtio-xenbus nic-link $GUEST $NIC_MAC up || fail "nic-link up"
+	out=$(guest_run 60 "$FIND_NIC"'
+		n=$(nic '$NIC_MAC')
+		for i in $(seq 100); do [ "$(cat /sys/class/net/$n/carrier)" = 1 ] && break; sleep 0.2; done
+		echo "carrier $(cat /sys/class/net/$n/carrier)"
+		ping -c 2 -W 5 10.99.0.1 >/dev/null && echo "pinged dom0 again"') || { echo "$out"; fail "link up in the guest"; }
+	echo "$out"
+	echo "$out" | grep -q "carrier 1" || fail "the guest did not see its link come back"
 }
 
 # Not a test: the same TCP transfers over our nic and over netback's vif.
