@@ -853,8 +853,9 @@ static int rx_complete(struct vx_queue *q, struct net_queue *nq)
 	bool active;
 
 	/* Only the wake-up matters, not how many came. */
-	if (read(nic->pair[nq->pair].wake_fd, &wakes, sizeof(wakes)) < 0)
-		wakes = 0;
+	if (read(nic->pair[nq->pair].wake_fd, &wakes, sizeof(wakes)) < 0) {
+		/* EAGAIN: no wake-up pending */
+	}
 	active = nq->pair < __atomic_load_n(&nic->active_pairs, __ATOMIC_ACQUIRE);
 	for (; active && budget; budget--) {
 		int r;
@@ -996,6 +997,15 @@ static uint8_t ctrl_mq(struct vx_device *dev, struct net_nic *nic, uint8_t cmd,
 	return VIRTIO_NET_OK;
 }
 
+/* The command classes offered, by class number. */
+static uint8_t (*const ctrl_classes[])(struct vx_device *dev, struct net_nic *nic,
+				       uint8_t cmd, const uint8_t *data, size_t len) = {
+	[VIRTIO_NET_CTRL_RX] = ctrl_rx,
+	[VIRTIO_NET_CTRL_MAC] = ctrl_mac,
+	[VIRTIO_NET_CTRL_VLAN] = ctrl_vlan,
+	[VIRTIO_NET_CTRL_MQ] = ctrl_mq,
+};
+
 static int ctrl_handle(struct vx_queue *q, const struct vq_chain *c)
 {
 	struct vx_device *dev = q->dev;
@@ -1016,20 +1026,9 @@ static int ctrl_handle(struct vx_queue *q, const struct vq_chain *c)
 			return -1;
 		}
 		pthread_mutex_lock(&nic->lock);
-		switch (cmd[0]) {
-		case VIRTIO_NET_CTRL_RX:
-			ack = ctrl_rx(dev, nic, cmd[1], cmd + 2, len - 2);
-			break;
-		case VIRTIO_NET_CTRL_MAC:
-			ack = ctrl_mac(dev, nic, cmd[1], cmd + 2, len - 2);
-			break;
-		case VIRTIO_NET_CTRL_VLAN:
-			ack = ctrl_vlan(dev, nic, cmd[1], cmd + 2, len - 2);
-			break;
-		case VIRTIO_NET_CTRL_MQ:
-			ack = ctrl_mq(dev, nic, cmd[1], cmd + 2, len - 2);
-			break;
-		}
+		if (cmd[0] < sizeof(ctrl_classes) / sizeof(ctrl_classes[0]) &&
+		    ctrl_classes[cmd[0]])
+			ack = ctrl_classes[cmd[0]](dev, nic, cmd[1], cmd + 2, len - 2);
 		pthread_mutex_unlock(&nic->lock);
 		if (ack != VIRTIO_NET_OK)
 			dev_warn(dev, "control command class %u cmd %u of %zu bytes refused",

@@ -320,13 +320,22 @@ static bool read_status_request(struct vx_device *dev, uint64_t *status,
 
 /* ---- publishing ---- */
 
+/* config and config-generation, always together in transaction @t (protocol.md 1.2). */
+static void write_config(struct vx_device *dev, xs_transaction_t t)
+{
+	char config[2 * VX_MAX_CONFIG_LEN + 1];
+
+	vx_format_hexbytes(dev->config, dev->config_len, config);
+	xs_printf(dev->daemon, t, dev->be_path, "config", "%s", config);
+	xs_printf(dev->daemon, t, dev->be_path, "config-generation", "%u",
+		  dev->config_generation);
+}
+
 static bool publish_device(struct vx_device *dev, int state)
 {
 	struct vx_daemon *d = dev->daemon;
-	char config[2 * VX_MAX_CONFIG_LEN + 1];
 	xs_transaction_t t;
 
-	vx_format_hexbytes(dev->config, dev->config_len, config);
 	do {
 		t = xs_transaction_start(d->xs);
 		if (t == XBT_NULL)
@@ -340,9 +349,7 @@ static bool publish_device(struct vx_device *dev, int state)
 		xs_printf(d, t, dev->be_path, "max-queues", "%u", dev->max_queues);
 		xs_printf(d, t, dev->be_path, "max-queue-size", "%u",
 			  dev->max_queue_size);
-		xs_printf(d, t, dev->be_path, "config", "%s", config);
-		xs_printf(d, t, dev->be_path, "config-generation", "%u",
-			  dev->config_generation);
+		write_config(dev, t);
 		xs_printf(d, t, dev->be_path, "device-status", "%u", dev->status);
 		xs_printf(d, t, dev->be_path, "device-status-seq", "%u",
 			  dev->status_seq);
@@ -352,22 +359,18 @@ static bool publish_device(struct vx_device *dev, int state)
 	return true;
 }
 
-/* The config space changed while the device exists (protocol.md 1.2). */
+/* The config space changed while the device exists. */
 static void publish_config(struct vx_device *dev)
 {
 	struct vx_daemon *d = dev->daemon;
-	char config[2 * VX_MAX_CONFIG_LEN + 1];
 	xs_transaction_t t;
 
-	vx_format_hexbytes(dev->config, dev->config_len, config);
 	dev->config_generation++;
 	do {
 		t = xs_transaction_start(d->xs);
 		if (t == XBT_NULL)
 			return;
-		xs_printf(d, t, dev->be_path, "config", "%s", config);
-		xs_printf(d, t, dev->be_path, "config-generation", "%u",
-			  dev->config_generation);
+		write_config(dev, t);
 	} while (!xs_transaction_end(d->xs, t, false) && errno == EAGAIN);
 }
 

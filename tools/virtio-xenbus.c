@@ -240,9 +240,10 @@ static uint32_t free_devid(uint32_t guest)
 static void add_device(uint32_t be, uint32_t guest, uint32_t devid,
 		       const char *type, const char *const *kv)
 {
-	char *error;
+	char fe_dir[128], be_dir[128], *error;
 	int ret;
 
+	vx_ts_paths(be, guest, devid, fe_dir, be_dir);
 	ret = vx_ts_add_device(xs, be, guest, devid, type, kv);
 	if (ret)
 		die("cannot write the device to xenstore: %s", strerror(-ret));
@@ -252,8 +253,7 @@ static void add_device(uint32_t be, uint32_t guest, uint32_t devid,
 		    be, ANSWER_TIMEOUT_MS / 1000);
 	}
 	if (vx_ts_backend_state(xs, be, guest, devid) >= VX_STATE_CLOSING) {
-		error = xs_readf("/local/domain/%u/backend/%s/%u/%u/error", be,
-				 VX_DEVICE_TYPE, guest, devid);
+		error = xs_readf("%s/error", be_dir);
 		vx_ts_remove_device(xs, be, guest, devid, true, 0);
 		die("the backend in domain %u refused the device: %s", be,
 		    error ? error : "no reason given");
@@ -316,6 +316,15 @@ static int disk_attach(int argc, char **argv)
 	return 0;
 }
 
+/* Appends @key = @val to the toolstack's keys; an empty value is left out. */
+static void kv_add(const char **kv, int *n, const char *key, const char *val)
+{
+	if (!*val)
+		return;
+	kv[(*n)++] = key;
+	kv[(*n)++] = val;
+}
+
 static int nic_attach(int argc, char **argv)
 {
 	struct vdev_find same = { 0 };
@@ -350,31 +359,14 @@ static int nic_attach(int argc, char **argv)
 
 	devid = free_devid(guest);
 	snprintf(queues, sizeof(queues), "%u", n.queues ? n.queues : 1);
-	kv[i++] = "queues";
-	kv[i++] = queues;
-	kv[i++] = "script";
-	kv[i++] = n.script;
-	if (n.mac[0]) {
-		kv[i++] = "mac";
-		kv[i++] = n.mac;
-	}
-	if (n.bridge[0]) {
-		kv[i++] = "bridge";
-		kv[i++] = n.bridge;
-	}
-	if (n.ip[0]) {
-		kv[i++] = "ip";
-		kv[i++] = n.ip;
-	}
-	if (n.vifname[0]) {
-		kv[i++] = "vifname";
-		kv[i++] = n.vifname;
-	}
-	if (n.mtu) {
-		snprintf(mtu, sizeof(mtu), "%u", n.mtu);
-		kv[i++] = "mtu";
-		kv[i++] = mtu;
-	}
+	snprintf(mtu, sizeof(mtu), "%u", n.mtu);
+	kv_add(kv, &i, "queues", queues);
+	kv_add(kv, &i, "script", n.script);
+	kv_add(kv, &i, "mac", n.mac);
+	kv_add(kv, &i, "bridge", n.bridge);
+	kv_add(kv, &i, "ip", n.ip);
+	kv_add(kv, &i, "vifname", n.vifname);
+	kv_add(kv, &i, "mtu", n.mtu ? mtu : "");
 	kv[i] = NULL;
 	add_device(be, guest, devid, "net", kv);
 	printf("%u\n", devid);
@@ -419,7 +411,7 @@ static int detach(int argc, char **argv)
 static int nic_link(int argc, char **argv)
 {
 	struct vdev_find f = { 0 };
-	char path[PATH_MAX], *type;
+	char fe_dir[128], be_dir[128], path[160], *type = NULL;
 	uint32_t guest;
 
 	if (argc != 4 || (strcmp(argv[3], "up") && strcmp(argv[3], "down")))
@@ -427,13 +419,14 @@ static int nic_link(int argc, char **argv)
 	guest = find_domain(argv[1]);
 	f.vdev = argv[2];
 	for_each_device(guest, find_vdev, &f);
-	type = f.found ? xs_readf("/local/domain/%u/backend/%s/%u/%u/type", f.be,
-				  VX_DEVICE_TYPE, guest, f.devid) : NULL;
+	if (f.found) {
+		vx_ts_paths(f.be, guest, f.devid, fe_dir, be_dir);
+		type = xs_readf("%s/type", be_dir);
+	}
 	if (!type || strcmp(type, "net"))
 		die("domain %u has no virtio nic %s (see virtio-xenbus list)", guest, argv[2]);
 	free(type);
-	snprintf(path, sizeof(path), "/local/domain/%u/backend/%s/%u/%u/link", f.be,
-		 VX_DEVICE_TYPE, guest, f.devid);
+	snprintf(path, sizeof(path), "%s/link", be_dir);
 	if (!xs_write(xs, XBT_NULL, path, argv[3], strlen(argv[3])))
 		die("cannot write %s: %s", path, strerror(errno));
 	return 0;

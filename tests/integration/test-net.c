@@ -7,13 +7,9 @@
  * daemon makes its TAP), and the guest's end is a second TAP in another
  * namespace (the "guest"), driven by the test frontend's virtio-net driver.
  */
-#include <arpa/inet.h>
-#include <errno.h>
 #include <linux/if_packet.h>
 #include <linux/virtio_net.h>
 #include <net/if.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <sys/mount.h>
