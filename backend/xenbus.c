@@ -547,6 +547,16 @@ static void device_add(struct vx_daemon *d, uint32_t guest, uint32_t id)
 		 dev->model->type);
 }
 
+/* Forced removal, or a destroyed guest's directory removed (protocol.md 2.6). */
+static bool release_if_removed(struct vx_device *dev)
+{
+	if (node_exists(dev->daemon, dev->be_path))
+		return false;
+	dev_info(dev, "backend directory removed: releasing the device");
+	device_free(dev);
+	return true;
+}
+
 static void frontend_changed(struct vx_device *dev)
 {
 	struct vx_daemon *d = dev->daemon;
@@ -556,6 +566,9 @@ static void frontend_changed(struct vx_device *dev)
 	char be_path[sizeof(dev->be_path)];
 
 	if (!node_exists(d, dev->fe_path)) {
+		/* The toolstack removed both (whichever watch fires first). */
+		if (release_if_removed(dev))
+			return;
 		/*
 		 * The guest was destroyed (xl removes /local/domain/<guest>) and
 		 * no toolstack will remove our directory: we do (protocol.md 2.6).
@@ -612,12 +625,8 @@ static void backend_changed(struct vx_daemon *d, uint32_t guest, uint32_t id)
 			device_add(d, guest, id);
 		return;
 	}
-	if (!node_exists(d, dev->be_path)) {
-		/* Forced removal or a destroyed guest (protocol.md 2.6). */
-		dev_info(dev, "backend directory removed: releasing the device");
-		device_free(dev);
+	if (release_if_removed(dev))
 		return;
-	}
 	state = read_state(d, dev->be_path);
 	if (dev->be_state == VX_STATE_UNKNOWN) {
 		if (state == VX_STATE_INITIALISING) {
