@@ -592,6 +592,14 @@ static void frontend_changed(struct vx_device *dev)
 		}
 		return;
 	}
+	if (fe_state == VX_STATE_INITIALISING && dev->be_state == VX_STATE_CLOSING &&
+	    !online) {
+		/* Removal, and no driver has the device: nobody to wait for. */
+		if (dev->nr_queues || dev->status)
+			device_reset(dev);
+		set_be_state(dev, VX_STATE_CLOSED);
+		return;
+	}
 	if (fe_state == VX_STATE_INITIALISING && dev->be_state == VX_STATE_CLOSED &&
 	    online) {
 		/* The guest came back (module reload, kexec). */

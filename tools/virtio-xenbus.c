@@ -13,18 +13,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <xenstore.h>
 
 #include "diskspec.h"
+#include "guestcfg.h"
 #include "nicspec.h"
 #include "protocol.h"
 #include "toolstack.h"
 #include "xsvalue.h"
 
 #define ANSWER_TIMEOUT_MS	10000
+/* xl makes a rebooting guest's new domain two seconds after the old one goes. */
+#define REBOOT_WAIT_S		30
+#define MAX_CONFIG_BYTES	(1 << 20)
 
 static struct xs_handle *xs;
 
@@ -33,6 +41,12 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: virtio-xenbus COMMAND [ARGS]\n"
 		"Attach virtio devices to Xen guests; virtio-xenbusd serves them.\n\n"
+		"  create [-e] [-F] GUEST.cfg [xl create options] [KEY=VALUE...]\n"
+		"                                 xl create the guest, paused, attach the\n"
+		"                                 devices of its virtio_disk and virtio_nic\n"
+		"                                 lists, unpause it; then follow its reboots\n"
+		"                                 in the background (-F: in the foreground,\n"
+		"                                 -e: not at all)\n"
 		"  disk-attach DOMAIN DISKSPEC    attach a disk to a running guest\n"
 		"  disk-detach [-f] DOMAIN DEV    detach a disk (DEV: devid or vdev);\n"
 		"                                 -f: do not wait for the guest\n"
@@ -49,7 +63,10 @@ static void usage(FILE *f)
 		"script= (default vif-bridge; vif-route with ip=), vifname=, mtu=,\n"
 		"backend=, model=virtio, plus queues=1..16 (queue pairs).  Examples:\n"
 		"  virtio-xenbus disk-attach guest1 /srv/guest1.img,raw,vda,rw,queues=2\n"
-		"  virtio-xenbus nic-attach guest1 mac=00:16:3e:00:00:01,bridge=xenbr0\n");
+		"  virtio-xenbus nic-attach guest1 mac=00:16:3e:00:00:01,bridge=xenbr0\n"
+		"A guest config names its virtio devices as it names xl's:\n"
+		"  virtio_disk = [ '/srv/guest1.img,raw,vda,rw' ]\n"
+		"  virtio_nic = [ 'mac=00:16:3e:00:00:01,bridge=xenbr0' ]\n");
 }
 
 static void die(const char *fmt, ...)
@@ -102,29 +119,37 @@ static bool parse_id(const char *s, uint32_t max, uint32_t *out)
 }
 
 /* A domain named as xl names it: a domid, or the name in xenstore. */
-static uint32_t find_domain(const char *name)
+static bool lookup_domain(const char *name, uint32_t *domid)
 {
 	unsigned int n, i;
-	uint32_t domid;
 	char **doms, *s;
 	bool found = false;
 
-	if (parse_id(name, 0x7fef, &domid)) {
-		s = xs_readf("/local/domain/%u/name", domid);
-		if (!s && domid)
-			die("no domain with id %u (see xl list)", domid);
+	if (parse_id(name, 0x7fef, domid)) {
+		s = xs_readf("/local/domain/%u/name", *domid);
+		found = s || *domid == 0;
 		free(s);
-		return domid;
+		return found;
 	}
 	doms = xs_lsf(&n, "/local/domain");
 	for (i = 0; i < n && !found; i++) {
 		s = xs_readf("/local/domain/%s/name", doms[i]);
-		found = s && !strcmp(s, name) && parse_id(doms[i], 0x7fef, &domid);
+		found = s && !strcmp(s, name) && parse_id(doms[i], 0x7fef, domid);
 		free(s);
 	}
 	free(doms);
-	if (!found)
+	return found;
+}
+
+static uint32_t find_domain(const char *name)
+{
+	uint32_t domid;
+
+	if (!lookup_domain(name, &domid)) {
+		if (parse_id(name, 0x7fef, &domid))
+			die("no domain with id %u (see xl list)", domid);
 		die("no domain named '%s' (see xl list)", name);
+	}
 	return domid;
 }
 
@@ -173,6 +198,7 @@ static void for_each_device(long guest,
 }
 
 struct disk_use {
+	long ignore;		/* a guest whose disks do not count, or -1 */
 	const char *target;
 	bool readonly;
 	const char *conflict;	/* set to a description on conflict */
@@ -183,9 +209,12 @@ static void check_use(uint32_t guest, uint32_t devid, uint32_t be,
 		      const char *be_dir, void *arg)
 {
 	struct disk_use *u = arg;
-	char *params = xs_readf("%s/params", be_dir);
-	char *mode = xs_readf("%s/mode", be_dir);
+	char *params, *mode;
 
+	if (guest == u->ignore)
+		return;
+	params = xs_readf("%s/params", be_dir);
+	mode = xs_readf("%s/mode", be_dir);
 	if (params && !strcmp(params, u->target) &&
 	    !(u->readonly && mode && !strcmp(mode, "r"))) {
 		snprintf(u->where, sizeof(u->where), "domain %u, device %u", guest, devid);
@@ -196,8 +225,9 @@ static void check_use(uint32_t guest, uint32_t devid, uint32_t be,
 }
 
 struct vdev_find {
+	long ignore;		/* a guest whose devices do not count, or -1 */
 	const char *vdev;	/* a vdev, a mac or a devid */
-	uint32_t be, devid;
+	uint32_t guest, be, devid;
 	bool found;
 };
 
@@ -205,13 +235,17 @@ static void find_vdev(uint32_t guest, uint32_t devid, uint32_t be,
 		      const char *be_dir, void *arg)
 {
 	struct vdev_find *f = arg;
-	char *dev = xs_readf("%s/dev", be_dir), *mac = xs_readf("%s/mac", be_dir);
-	char num[16];
+	char *dev, *mac, num[16];
 
+	if (guest == f->ignore)
+		return;
+	dev = xs_readf("%s/dev", be_dir);
+	mac = xs_readf("%s/mac", be_dir);
 	snprintf(num, sizeof(num), "%u", devid);
 	if ((dev && !strcmp(dev, f->vdev)) || (mac && !strcasecmp(mac, f->vdev)) ||
 	    !strcmp(num, f->vdev)) {
 		f->found = true;
+		f->guest = guest;
 		f->be = be;
 		f->devid = devid;
 	}
@@ -233,87 +267,39 @@ static uint32_t free_devid(uint32_t guest)
 	}
 }
 
-/*
- * Writes the device and waits for the backend to publish it; a device the
- * backend refuses (or never answers) is removed again, with the reason.
- */
-static void add_device(uint32_t be, uint32_t guest, uint32_t devid,
-		       const char *type, const char *const *kv)
-{
-	char fe_dir[128], be_dir[128], *error;
-	int ret;
+/* A device checked against the host and ready to write: its keys and where. */
+struct device_plan {
+	uint32_t be;
+	const char *type;
+	const char *kv[20];
+	char target[PATH_MAX];
+	char queues[16], mtu[16];
+	struct vx_nicspec nic;	/* the nic's spec with its defaults filled in */
+};
 
-	vx_ts_paths(be, guest, devid, fe_dir, be_dir);
-	ret = vx_ts_add_device(xs, be, guest, devid, type, kv);
-	if (ret)
-		die("cannot write the device to xenstore: %s", strerror(-ret));
-	if (!vx_ts_wait_backend(xs, be, guest, devid, answered, ANSWER_TIMEOUT_MS)) {
-		vx_ts_remove_device(xs, be, guest, devid, true, 0);
-		die("the backend in domain %u did not take the device within %d s: is virtio-xenbusd running there?",
-		    be, ANSWER_TIMEOUT_MS / 1000);
-	}
-	if (vx_ts_backend_state(xs, be, guest, devid) >= VX_STATE_CLOSING) {
-		error = xs_readf("%s/error", be_dir);
-		vx_ts_remove_device(xs, be, guest, devid, true, 0);
-		die("the backend in domain %u refused the device: %s", be,
-		    error ? error : "no reason given");
-	}
+/* Reports a failure into @err and returns false. */
+static bool failf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static bool failf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return false;
 }
 
-static int disk_attach(int argc, char **argv)
+/* A backend named as xl names a domain; dom0 if @name is empty. */
+static bool find_backend(const char *name, uint32_t *be, char *err, size_t errlen)
 {
-	struct vdev_find same = { 0 };
-	struct disk_use use = { 0 };
-	struct vx_diskspec d;
-	char err[160], target[PATH_MAX], queues[16];
-	uint32_t guest, be = 0, devid;
-	const char *kv[9];
-	struct stat st;
-
-	if (argc != 3)
-		die("disk-attach needs DOMAIN and DISKSPEC (see virtio-xenbus help)");
-	guest = find_domain(argv[1]);
-	if (!vx_parse_diskspec(argv[2], &d, err, sizeof(err)))
-		die("bad disk spec '%s': %s", argv[2], err);
-	if (d.backend[0])
-		be = find_domain(d.backend);
-	/* The path is the backend's: only a dom0 backend shares our view. */
-	if (be == 0) {
-		if (stat(d.target, &st))
-			die("%s: %s", d.target, strerror(errno));
-		if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-			die("%s is neither a file nor a block device", d.target);
-		if (!realpath(d.target, target))
-			die("%s: %s", d.target, strerror(errno));
-	} else {
-		snprintf(target, sizeof(target), "%s", d.target);
-	}
-
-	use.target = target;
-	use.readonly = d.readonly;
-	for_each_device(-1, check_use, &use);
-	if (use.conflict)
-		die("%s is already in use by %s; only read-only disks are shared",
-		    target, use.conflict);
-	same.vdev = d.vdev;
-	for_each_device(guest, find_vdev, &same);
-	if (same.found)
-		die("domain %u already has a disk %s (device %u)", guest, d.vdev, same.devid);
-
-	devid = free_devid(guest);
-	snprintf(queues, sizeof(queues), "%u", d.queues ? d.queues : 1);
-	kv[0] = "params";
-	kv[1] = target;
-	kv[2] = "mode";
-	kv[3] = d.readonly ? "r" : "w";
-	kv[4] = "dev";
-	kv[5] = d.vdev;
-	kv[6] = "queues";
-	kv[7] = queues;
-	kv[8] = NULL;
-	add_device(be, guest, devid, "blk", kv);
-	printf("%u\n", devid);
-	return 0;
+	*be = 0;
+	if (!name[0])
+		return true;
+	if (!lookup_domain(name, be))
+		return failf(err, errlen, "no backend domain '%s' (see xl list)", name);
+	return true;
 }
 
 /* Appends @key = @val to the toolstack's keys; an empty value is left out. */
@@ -325,51 +311,176 @@ static void kv_add(const char **kv, int *n, const char *key, const char *val)
 	kv[(*n)++] = val;
 }
 
+/*
+ * Checks a disk against the host: its file, and the disks of every guest
+ * but @ignore (a guest being replaced by its reboot, or -1).
+ */
+static bool plan_disk(const struct vx_diskspec *d, long ignore,
+		      struct device_plan *p, char *err, size_t errlen)
+{
+	struct disk_use use = { .ignore = ignore };
+	struct stat st;
+	int i = 0;
+
+	memset(p, 0, sizeof(*p));
+	if (!find_backend(d->backend, &p->be, err, errlen))
+		return false;
+	/* The path is the backend's: only a dom0 backend shares our view. */
+	if (p->be == 0) {
+		if (stat(d->target, &st))
+			return failf(err, errlen, "%s: %s", d->target, strerror(errno));
+		if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+			return failf(err, errlen, "%s is neither a file nor a block device",
+				     d->target);
+		if (!realpath(d->target, p->target))
+			return failf(err, errlen, "%s: %s", d->target, strerror(errno));
+	} else {
+		snprintf(p->target, sizeof(p->target), "%s", d->target);
+	}
+	use.target = p->target;
+	use.readonly = d->readonly;
+	for_each_device(-1, check_use, &use);
+	if (use.conflict)
+		return failf(err, errlen, "%s is already in use by %s; only read-only disks are shared",
+			     p->target, use.conflict);
+
+	p->type = "blk";
+	snprintf(p->queues, sizeof(p->queues), "%u", d->queues ? d->queues : 1);
+	kv_add(p->kv, &i, "params", p->target);
+	kv_add(p->kv, &i, "mode", d->readonly ? "r" : "w");
+	kv_add(p->kv, &i, "dev", d->vdev);
+	kv_add(p->kv, &i, "queues", p->queues);
+	p->kv[i] = NULL;
+	return true;
+}
+
+/* Checks a nic against the host: its bridge, and the macs of every guest but @ignore. */
+static bool plan_nic(const struct vx_nicspec *spec, long ignore,
+		     struct device_plan *p, char *err, size_t errlen)
+{
+	struct vdev_find same = { .ignore = ignore };
+	struct vx_nicspec *n = &p->nic;
+	char path[64];
+	int i = 0;
+
+	memset(p, 0, sizeof(*p));
+	*n = *spec;
+	if (!find_backend(n->backend, &p->be, err, errlen))
+		return false;
+	if (!n->script[0])
+		strcpy(n->script, "vif-bridge");
+	if (!n->bridge[0] && !strcmp(n->script, "vif-bridge"))
+		strcpy(n->bridge, "xenbr0");
+	/* A bridge is the backend's: only a dom0 backend shares our view. */
+	snprintf(path, sizeof(path), "/sys/class/net/%s/bridge", n->bridge);
+	if (p->be == 0 && !strcmp(n->script, "vif-bridge") && access(path, F_OK))
+		return failf(err, errlen,
+			     "bridge %s does not exist: create it (ip link add %s type bridge) or give bridge=",
+			     n->bridge, n->bridge);
+	if (n->mac[0]) {
+		same.vdev = n->mac;
+		for_each_device(-1, find_vdev, &same);
+		if (same.found)
+			return failf(err, errlen, "mac %s is already used by domain %u, device %u",
+				     n->mac, same.guest, same.devid);
+	}
+
+	p->type = "net";
+	snprintf(p->queues, sizeof(p->queues), "%u", n->queues ? n->queues : 1);
+	snprintf(p->mtu, sizeof(p->mtu), "%u", n->mtu);
+	kv_add(p->kv, &i, "queues", p->queues);
+	kv_add(p->kv, &i, "script", n->script);
+	kv_add(p->kv, &i, "mac", n->mac);
+	kv_add(p->kv, &i, "bridge", n->bridge);
+	kv_add(p->kv, &i, "ip", n->ip);
+	kv_add(p->kv, &i, "vifname", n->vifname);
+	kv_add(p->kv, &i, "mtu", n->mtu ? p->mtu : "");
+	p->kv[i] = NULL;
+	return true;
+}
+
+/*
+ * Writes the device as the guest's next one and waits for the backend to
+ * publish it; a device the backend refuses (or never answers) is removed
+ * again, with the reason in @err.  Returns the devid, or -1.
+ */
+static long add_device(const struct device_plan *p, uint32_t guest, char *err,
+		       size_t errlen)
+{
+	char fe_dir[128], be_dir[128], *error;
+	uint32_t devid = free_devid(guest);
+	int ret;
+
+	vx_ts_paths(p->be, guest, devid, fe_dir, be_dir);
+	ret = vx_ts_add_device(xs, p->be, guest, devid, p->type, p->kv);
+	if (ret) {
+		failf(err, errlen, "cannot write the device to xenstore: %s", strerror(-ret));
+		return -1;
+	}
+	if (!vx_ts_wait_backend(xs, p->be, guest, devid, answered, ANSWER_TIMEOUT_MS)) {
+		vx_ts_remove_device(xs, p->be, guest, devid, true, 0);
+		failf(err, errlen,
+		      "the backend in domain %u did not take the device within %d s: is virtio-xenbusd running there?",
+		      p->be, ANSWER_TIMEOUT_MS / 1000);
+		return -1;
+	}
+	if (vx_ts_backend_state(xs, p->be, guest, devid) >= VX_STATE_CLOSING) {
+		error = xs_readf("%s/error", be_dir);
+		failf(err, errlen, "the backend in domain %u refused the device: %s", p->be,
+		      error ? error : "no reason given");
+		free(error);
+		vx_ts_remove_device(xs, p->be, guest, devid, true, 0);
+		return -1;
+	}
+	return devid;
+}
+
+static int disk_attach(int argc, char **argv)
+{
+	struct vdev_find same = { .ignore = -1 };
+	struct device_plan plan;
+	struct vx_diskspec d;
+	char err[PATH_MAX + 160];
+	uint32_t guest;
+	long devid;
+
+	if (argc != 3)
+		die("disk-attach needs DOMAIN and DISKSPEC (see virtio-xenbus help)");
+	guest = find_domain(argv[1]);
+	if (!vx_parse_diskspec(argv[2], &d, err, sizeof(err)))
+		die("bad disk spec '%s': %s", argv[2], err);
+	same.vdev = d.vdev;
+	for_each_device(guest, find_vdev, &same);
+	if (same.found)
+		die("domain %u already has a disk %s (device %u)", guest, d.vdev, same.devid);
+	if (!plan_disk(&d, -1, &plan, err, sizeof(err)))
+		die("%s", err);
+	devid = add_device(&plan, guest, err, sizeof(err));
+	if (devid < 0)
+		die("%s", err);
+	printf("%ld\n", devid);
+	return 0;
+}
+
 static int nic_attach(int argc, char **argv)
 {
-	struct vdev_find same = { 0 };
+	struct device_plan plan;
 	struct vx_nicspec n;
-	char err[160], path[64], queues[16], mtu[16];
-	const char *kv[19];
-	uint32_t guest, be = 0, devid;
-	int i = 0;
+	char err[400];
+	uint32_t guest;
+	long devid;
 
 	if (argc != 3)
 		die("nic-attach needs DOMAIN and NICSPEC (see virtio-xenbus help)");
 	guest = find_domain(argv[1]);
 	if (!vx_parse_nicspec(argv[2], &n, err, sizeof(err)))
 		die("bad nic spec '%s': %s", argv[2], err);
-	if (n.backend[0])
-		be = find_domain(n.backend);
-	if (!n.script[0])
-		strcpy(n.script, "vif-bridge");
-	if (!n.bridge[0] && !strcmp(n.script, "vif-bridge"))
-		strcpy(n.bridge, "xenbr0");
-	/* A bridge is the backend's: only a dom0 backend shares our view. */
-	snprintf(path, sizeof(path), "/sys/class/net/%s/bridge", n.bridge);
-	if (be == 0 && !strcmp(n.script, "vif-bridge") && access(path, F_OK))
-		die("bridge %s does not exist: create it (ip link add %s type bridge) or give bridge=",
-		    n.bridge, n.bridge);
-	if (n.mac[0]) {
-		same.vdev = n.mac;
-		for_each_device(-1, find_vdev, &same);
-		if (same.found)
-			die("mac %s is already used by device %u", n.mac, same.devid);
-	}
-
-	devid = free_devid(guest);
-	snprintf(queues, sizeof(queues), "%u", n.queues ? n.queues : 1);
-	snprintf(mtu, sizeof(mtu), "%u", n.mtu);
-	kv_add(kv, &i, "queues", queues);
-	kv_add(kv, &i, "script", n.script);
-	kv_add(kv, &i, "mac", n.mac);
-	kv_add(kv, &i, "bridge", n.bridge);
-	kv_add(kv, &i, "ip", n.ip);
-	kv_add(kv, &i, "vifname", n.vifname);
-	kv_add(kv, &i, "mtu", n.mtu ? mtu : "");
-	kv[i] = NULL;
-	add_device(be, guest, devid, "net", kv);
-	printf("%u\n", devid);
+	if (!plan_nic(&n, -1, &plan, err, sizeof(err)))
+		die("%s", err);
+	devid = add_device(&plan, guest, err, sizeof(err));
+	if (devid < 0)
+		die("%s", err);
+	printf("%ld\n", devid);
 	return 0;
 }
 
@@ -377,7 +488,7 @@ static int nic_attach(int argc, char **argv)
 static int detach(int argc, char **argv)
 {
 	const char *what = strcmp(argv[0], "nic-detach") ? "VDEV" : "MAC";
-	struct vdev_find f = { 0 };
+	struct vdev_find f = { .ignore = -1 };
 	bool force = false;
 	uint32_t guest;
 	int c, ret;
@@ -410,7 +521,7 @@ static int detach(int argc, char **argv)
 /* Sets a nic's `link` key: the guest sees its link go down or up (protocol.md 6). */
 static int nic_link(int argc, char **argv)
 {
-	struct vdev_find f = { 0 };
+	struct vdev_find f = { .ignore = -1 };
 	char fe_dir[128], be_dir[128], path[160], *type = NULL;
 	uint32_t guest;
 
@@ -488,12 +599,344 @@ static int list(int argc, char **argv)
 	return 0;
 }
 
+
+/* ---- create: a guest from its xl config, with its virtio devices ---- */
+
+/* Runs xl (or $XL) with @args, NULL-terminated; returns its exit status. */
+static int run_xl(const char *const *args)
+{
+	const char *xl = getenv("XL") ? getenv("XL") : "xl";
+	const char *argv[64] = { xl };
+	int i, status;
+	pid_t pid;
+
+	for (i = 0; args[i] && i < 62; i++)
+		argv[i + 1] = args[i];
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		execvp(xl, (char *const *)argv);
+		fprintf(stderr, "virtio-xenbus: cannot run %s: %s\n", xl, strerror(errno));
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int xl_domain(const char *verb, uint32_t domid)
+{
+	char id[16];
+
+	snprintf(id, sizeof(id), "%u", domid);
+	return run_xl((const char *const []){ verb, id, NULL });
+}
+
+/* The config as xl reads it: the file, then the KEY=VALUE arguments. */
+static char *read_config(const char *path, char **xl_args)
+{
+	size_t len = 0, extra = 0;
+	char *text;
+	ssize_t n;
+	int fd, i;
+
+	for (i = 0; xl_args[i]; i++)
+		extra += strlen(xl_args[i]) + 1;
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		die("%s: %s", path, strerror(errno));
+	text = malloc(MAX_CONFIG_BYTES + extra + 2);
+	if (!text)
+		die("out of memory");
+	while ((n = read(fd, text + len, MAX_CONFIG_BYTES - len)) > 0)
+		len += n;
+	if (n < 0)
+		die("%s: %s", path, strerror(errno));
+	if (len == MAX_CONFIG_BYTES)
+		die("%s: more than %d bytes: not a guest config", path, MAX_CONFIG_BYTES);
+	close(fd);
+	if (memchr(text, '\0', len))
+		die("%s: not a text file", path);
+	text[len++] = '\n';
+	for (i = 0; xl_args[i]; i++)
+		if (xl_args[i][0] != '-' && strchr(xl_args[i], '='))
+			len += sprintf(text + len, "%s\n", xl_args[i]);
+	text[len] = '\0';
+	return text;
+}
+
+/*
+ * Checks every device of @gc against the host (ignoring the devices of
+ * guest @ignore, or -1); the reason says which line failed.
+ */
+static bool plan_all(const struct vx_guestcfg *gc, long ignore,
+		     struct device_plan *plans, char *err, size_t errlen)
+{
+	char why[PATH_MAX + 160];
+	unsigned int i;
+
+	for (i = 0; i < gc->nr_disks; i++)
+		if (!plan_disk(&gc->disks[i], ignore, &plans[i], why, sizeof(why)))
+			return failf(err, errlen, "line %u: disk %s: %s", gc->disk_line[i],
+				     gc->disks[i].vdev, why);
+	for (i = 0; i < gc->nr_nics; i++)
+		if (!plan_nic(&gc->nics[i], ignore, &plans[gc->nr_disks + i], why, sizeof(why)))
+			return failf(err, errlen, "line %u: nic %u: %s", gc->nic_line[i], i + 1,
+				     why);
+	return true;
+}
+
+static bool attach_all(const struct device_plan *plans, unsigned int n,
+		       uint32_t guest, char *err, size_t errlen)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (add_device(&plans[i], guest, err, errlen) < 0)
+			return false;
+	return true;
+}
+
+/* The domain whose vm path is @vm, other than @old; false if none yet. */
+static bool find_by_vm(const char *vm, uint32_t old, uint32_t *domid)
+{
+	unsigned int n, i;
+	char **doms, *s;
+	bool found = false;
+
+	doms = xs_lsf(&n, "/local/domain");
+	for (i = 0; i < n && !found; i++) {
+		if (!parse_id(doms[i], 0x7fef, domid) || *domid == old)
+			continue;
+		s = xs_readf("/local/domain/%u/vm", *domid);
+		found = s && !strcmp(s, vm);
+		free(s);
+	}
+	free(doms);
+	return found;
+}
+
+static bool node_exists(const char *path)
+{
+	char *v = xs_readf("%s", path);
+
+	free(v);
+	return v != NULL;
+}
+
+static void logf_ts(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void logf_ts(const char *fmt, ...)
+{
+	char when[32];
+	time_t now = time(NULL);
+	va_list ap;
+
+	strftime(when, sizeof(when), "%F %T", localtime(&now));
+	printf("%s ", when);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
+static int reboot_wait_s(void)
+{
+	uint64_t v;
+	const char *s = getenv("VIRTIO_XENBUS_REBOOT_WAIT");
+
+	return s && vx_parse_dec(s, 3600, &v) ? (int)v : REBOOT_WAIT_S;
+}
+
+/*
+ * When the guest reboots, xl destroys its domain and makes a new one with
+ * the same uuid (so the same /vm/<uuid> path), unpaused at once: the new
+ * domain gets the devices of the config again.  Returns when the guest has
+ * gone for good (no new domain within the reboot wait).
+ */
+static void follow_reboots(const struct vx_guestcfg *gc, uint32_t domid)
+{
+	unsigned int n = gc->nr_disks + gc->nr_nics;
+	char dom_path[64], err[PATH_MAX + 200], *vm, **w;
+	struct pollfd pfd = { .fd = xs_fileno(xs), .events = POLLIN };
+	struct device_plan *fresh = calloc(n ? n : 1, sizeof(*fresh));
+	time_t gone_since = 0;
+	uint32_t next;
+
+	vm = xs_readf("/local/domain/%u/vm", domid);
+	if (!vm || !fresh) {
+		logf_ts("domain %u has no vm path: its reboots cannot be followed", domid);
+		return;
+	}
+	snprintf(dom_path, sizeof(dom_path), "/local/domain/%u", domid);
+	if (!xs_watch(xs, dom_path, "domain") || !xs_watch(xs, vm, "vm")) {
+		logf_ts("cannot watch xenstore: %s", strerror(errno));
+		return;
+	}
+	logf_ts("following %s (domain %u, %s) for reboots", gc->name, domid, vm);
+	for (;;) {
+		if (poll(&pfd, 1, gone_since ? 1000 : -1) < 0 && errno != EINTR)
+			break;
+		while ((w = xs_check_watch(xs)))
+			free(w);
+		if (!gone_since) {
+			if (node_exists(dom_path))
+				continue;
+			gone_since = time(NULL);
+			xs_unwatch(xs, dom_path, "domain");
+			logf_ts("domain %u is gone; waiting %d s for its reboot", domid,
+				reboot_wait_s());
+		}
+		if (find_by_vm(vm, domid, &next)) {
+			logf_ts("%s rebooted as domain %u", gc->name, next);
+			if (!plan_all(gc, domid, fresh, err, sizeof(err)) ||
+			    !attach_all(fresh, n, next, err, sizeof(err)))
+				logf_ts("domain %u: %s", next, err);
+			else
+				logf_ts("domain %u has its %u virtio devices again", next, n);
+			domid = next;
+			gone_since = 0;
+			snprintf(dom_path, sizeof(dom_path), "/local/domain/%u", domid);
+			xs_watch(xs, dom_path, "domain");
+		} else if (time(NULL) - gone_since >= reboot_wait_s()) {
+			logf_ts("%s did not come back within %d s: done", gc->name,
+				reboot_wait_s());
+			break;
+		}
+	}
+	free(fresh);
+	free(vm);
+}
+
+/*
+ * Runs follow_reboots in the background, as xl follows its guests, with its
+ * output in /var/log/xen/virtio-xenbus-NAME.log ($VIRTIO_XENBUS_LOG_DIR).
+ */
+static void follow_in_background(const struct vx_guestcfg *gc, uint32_t domid)
+{
+	const char *dir = getenv("VIRTIO_XENBUS_LOG_DIR");
+	char log[PATH_MAX];
+	int fd, null;
+	pid_t pid;
+
+	snprintf(log, sizeof(log), "%s/virtio-xenbus-%s.log", dir ? dir : "/var/log/xen",
+		 gc->name);
+	fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd < 0 || null < 0)
+		die("%s: %s: the guest runs, but its reboots will not get the devices back",
+		    log, strerror(errno));
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid > 0) {
+		fprintf(stderr, "virtio-xenbus: following %s's reboots (pid %d, log %s)\n",
+			gc->name, (int)pid, log);
+		exit(0);
+	}
+	setsid();
+	dup2(null, 0);
+	dup2(fd, 1);
+	dup2(fd, 2);
+	/* A connection of our own: the parent's goes with it. */
+	xs_close(xs);
+	xs = xs_open(0);
+	if (!xs) {
+		logf_ts("cannot reach xenstore: %s", strerror(errno));
+		exit(1);
+	}
+	follow_reboots(gc, domid);
+	exit(0);
+}
+
+static int create(int argc, char **argv)
+{
+	static const char usage_line[] =
+		"usage: create [-e] [-F] GUEST.cfg [xl create options] [KEY=VALUE...]";
+	bool follow = true, foreground = false, paused = false;
+	const char **xl_args;
+	struct device_plan *plans;
+	struct vx_guestcfg gc;
+	char err[PATH_MAX + 200], *text;
+	unsigned int n;
+	uint32_t domid;
+	int c, i, nargs;
+
+	optind = 1;
+	while ((c = getopt(argc, argv, "+eF")) != -1) {
+		if (c == 'e')
+			follow = false;
+		else if (c == 'F')
+			foreground = true;
+		else
+			die("%s", usage_line);
+	}
+	if (optind >= argc)
+		die("%s", usage_line);
+	for (i = optind + 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-p"))
+			paused = true;
+		if (argv[i][0] == '-' && argv[i][1] != '-' && strpbrk(argv[i] + 1, "cF"))
+			die("xl option %s does not fit create: run xl console after it", argv[i]);
+	}
+	text = read_config(argv[optind], argv + optind + 1);
+	if (!vx_guestcfg_read(&gc, text, err, sizeof(err)))
+		die("%s: %s", argv[optind], err);
+	free(text);
+	if (lookup_domain(gc.name, &domid))
+		die("domain %u is already called '%s'", domid, gc.name);
+	n = gc.nr_disks + gc.nr_nics;
+	plans = calloc(n ? n : 1, sizeof(*plans));
+	if (!plans)
+		die("out of memory");
+	if (!plan_all(&gc, -1, plans, err, sizeof(err)))
+		die("%s: %s", argv[optind], err);
+
+	/* xl makes the domain paused; the devices come before its first instruction. */
+	nargs = argc - optind - 1;
+	xl_args = calloc(nargs + 4, sizeof(*xl_args));
+	if (!xl_args)
+		die("out of memory");
+	xl_args[0] = "create";
+	xl_args[1] = "-p";
+	for (i = 0; i <= nargs; i++)
+		xl_args[2 + i] = argv[optind + i];
+	if (run_xl(xl_args))
+		die("xl create failed (see above): no virtio device was attached");
+	if (!lookup_domain(gc.name, &domid))
+		die("xl made no domain called '%s'", gc.name);
+	if (!attach_all(plans, n, domid, err, sizeof(err))) {
+		xl_domain("destroy", domid);
+		die("%s: %s; domain %u destroyed", argv[optind], err, domid);
+	}
+	if (!paused && xl_domain("unpause", domid))
+		die("xl unpause %u failed: the guest is paused, with its devices", domid);
+	fprintf(stderr, "virtio-xenbus: %s is domain %u, with %u virtio disk%s and %u virtio nic%s\n",
+		gc.name, domid, gc.nr_disks, gc.nr_disks == 1 ? "" : "s", gc.nr_nics,
+		gc.nr_nics == 1 ? "" : "s");
+	free(plans);
+	free(xl_args);
+	if (!follow || !n)
+		return 0;
+	if (foreground) {
+		follow_reboots(&gc, domid);
+		return 0;
+	}
+	follow_in_background(&gc, domid);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
 		const char *name;
 		int (*fn)(int argc, char **argv);
 	} commands[] = {
+		{ "create", create },
 		{ "disk-attach", disk_attach },
 		{ "disk-detach", detach },
 		{ "nic-attach", nic_attach },

@@ -82,7 +82,7 @@ static inline void attach_disk(struct vx_guest *g, uint32_t devid, const char *m
 	ck_assert_int_eq(vx_ts_add_device(g->xs, 0, g->domid, devid, "blk", kv), 0);
 }
 
-static uint64_t all_features = ~0ULL;
+static uint64_t all_features __attribute__((unused)) = ~0ULL;
 
 /* Waits up to 3 s for the device to ask for a reset (protocol.md 2.4). */
 static inline bool needs_reset(struct vx_vdev *vd)

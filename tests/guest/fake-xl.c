@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * xl's part on the simulated host, for the tool's tests: it writes the
+ * xenstore nodes libxl writes that virtio-xenbus reads (a domain's name, its
+ * vm path /vm/<uuid>), and the domain's file of the simulated hypervisor in
+ * $FAKE_XL_SIM_DIR (where the daemon finds its grant table).  Each call is appended
+ * to $FAKE_XL_LOG; FAKE_XL_FAIL=create makes create fail as xl does on a
+ * config it refuses.
+ *
+ *   create [-p] [options] CFG [KEY=VALUE...]   a new domain (paused with -p)
+ *   unpause DOMID | destroy DOMID
+ *   reboot DOMID    what xl does when the guest reboots: destroys the domain
+ *                   and makes a new one of the same name and uuid, running
+ *
+ * Whether a domain runs is /local/domain/<id>/fake-xl-paused ("1" or "0").
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <unistd.h>
+
+#include <xenstore.h>
+
+#include "sim/simhv.h"
+#include "xlcfg.h"
+
+#define NR_PAGES	8192
+#define NR_GRANTS	65536
+
+static struct xs_handle *xs;
+
+static void die(const char *msg, const char *arg)
+{
+	fprintf(stderr, "fake-xl: %s%s\n", msg, arg ? arg : "");
+	exit(1);
+}
+
+/* /local/domain/<domid>/<key> */
+static char *read_domain(unsigned int domid, const char *key)
+{
+	char path[128];
+	unsigned int len;
+
+	snprintf(path, sizeof(path), "/local/domain/%u/%s", domid, key);
+	return xs_read(xs, XBT_NULL, path, &len);
+}
+
+static void writef(const char *path, const char *value)
+{
+	if (!xs_write(xs, XBT_NULL, path, value, strlen(value)))
+		die("cannot write ", path);
+}
+
+/* Domain ids grow, as Xen's do: the next one is above every one in use. */
+static unsigned int next_domid(void)
+{
+	unsigned int n, i, max = 0;
+	char **doms = xs_directory(xs, XBT_NULL, "/local/domain", &n);
+
+	for (i = 0; doms && i < n; i++)
+		if ((unsigned int)atoi(doms[i]) > max)
+			max = atoi(doms[i]);
+	free(doms);
+	return max + 1;
+}
+
+static const char *sim_dir(void)
+{
+	const char *dir = getenv("FAKE_XL_SIM_DIR");
+
+	if (!dir)
+		die("FAKE_XL_SIM_DIR is not set", NULL);
+	return dir;
+}
+
+static void make_domain(unsigned int domid, const char *name, const char *vm,
+			bool paused)
+{
+	struct sim_dom *dom = sim_dom_create(sim_dir(), domid, NR_PAGES, NR_GRANTS);
+	char path[160];
+
+	if (!dom)
+		die("cannot make the simulated domain in ", sim_dir());
+	sim_dom_close(dom);
+
+	snprintf(path, sizeof(path), "%s/name", vm);
+	writef(path, name);
+	snprintf(path, sizeof(path), "/local/domain/%u/vm", domid);
+	writef(path, vm);
+	snprintf(path, sizeof(path), "/local/domain/%u/name", domid);
+	writef(path, name);
+	snprintf(path, sizeof(path), "/local/domain/%u/fake-xl-paused", domid);
+	writef(path, paused ? "1" : "0");
+}
+
+static void destroy(unsigned int domid)
+{
+	char path[256], *vm = read_domain(domid, "vm");
+
+	if (!vm)
+		die("no such domain", NULL);
+	snprintf(path, sizeof(path), "/local/domain/%u", domid);
+	xs_rm(xs, XBT_NULL, path);
+	xs_rm(xs, XBT_NULL, vm);
+	free(vm);
+	snprintf(path, sizeof(path), "%s/dom%u", sim_dir(), domid);
+	unlink(path);
+}
+
+static int create(int argc, char **argv)
+{
+	char text[8192], vm[80], uuid[40], err[160];
+	const struct vx_xlcfg_value *name;
+	struct vx_xlcfg cfg;
+	bool paused = false;
+	size_t len = 0;
+	FILE *f;
+	int i;
+
+	for (i = 0; i < argc && argv[i][0] == '-'; i++)
+		paused |= !strcmp(argv[i], "-p");
+	if (i == argc)
+		die("create needs a config", NULL);
+	f = fopen(argv[i], "r");
+	if (!f)
+		die("cannot open ", argv[i]);
+	len = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	for (text[len] = 0, i++; i < argc; i++)
+		len += snprintf(text + len, sizeof(text) - len, "\n%s", argv[i]);
+	if (getenv("FAKE_XL_FAIL") && !strcmp(getenv("FAKE_XL_FAIL"), "create"))
+		die("config refused (FAKE_XL_FAIL)", NULL);
+	if (!vx_xlcfg_parse(&cfg, text, err, sizeof(err)))
+		die(err, NULL);
+	name = vx_xlcfg_get(&cfg, "name");
+	if (!name || name->is_list)
+		die("no name", NULL);
+	f = fopen("/proc/sys/kernel/random/uuid", "r");
+	if (!f || !fgets(uuid, sizeof(uuid), f))
+		die("no uuid", NULL);
+	fclose(f);
+	uuid[strcspn(uuid, "\n")] = 0;
+	snprintf(vm, sizeof(vm), "/vm/%s", uuid);
+	make_domain(next_domid(), name->string, vm, paused);
+	vx_xlcfg_free(&cfg);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *log = getenv("FAKE_XL_LOG");
+	unsigned int domid, next;
+	char *name, *vm;
+	FILE *f;
+	int i;
+
+	if (log) {
+		f = fopen(log, "a");
+		for (i = 1; f && i < argc; i++)
+			fprintf(f, "%s%c", argv[i], i + 1 < argc ? ' ' : '\n');
+		if (f)
+			fclose(f);
+	}
+	xs = xs_open(0);
+	if (!xs || argc < 2)
+		die("no xenstore, or no command", NULL);
+	if (!strcmp(argv[1], "create"))
+		return create(argc - 2, argv + 2);
+	if (argc != 3)
+		die("usage: unpause|destroy|reboot DOMID", NULL);
+	domid = atoi(argv[2]);
+	if (!strcmp(argv[1], "unpause")) {
+		char path[64];
+
+		name = read_domain(domid, "name");
+		if (!name)
+			die("no such domain", NULL);
+		free(name);
+		snprintf(path, sizeof(path), "/local/domain/%u/fake-xl-paused", domid);
+		writef(path, "0");
+	} else if (!strcmp(argv[1], "destroy")) {
+		destroy(domid);
+	} else if (!strcmp(argv[1], "reboot")) {
+		name = read_domain(domid, "name");
+		vm = read_domain(domid, "vm");
+		if (!name || !vm)
+			die("no such domain", NULL);
+		next = next_domid();
+		destroy(domid);
+		make_domain(next, name, vm, false);
+		printf("%u\n", next);
+		free(name);
+		free(vm);
+	} else {
+		die("unknown command ", argv[1]);
+	}
+	return 0;
+}

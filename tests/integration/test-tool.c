@@ -1,0 +1,422 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The administrator's tool, virtio-xenbus, against the real daemon and a
+ * real xenstored on the simulated hypervisor: attach, list and detach
+ * disks, and `create` of guests from their xl configs, with a stand-in for
+ * xl (tests/guest/fake-xl.c) that writes what libxl writes of a domain.
+ *
+ * Each test runs in a network namespace of its own, where the daemon makes
+ * its TAP interfaces and a bridge vxbr0 stands for xenbr0.
+ */
+#include <sched.h>
+#include <stdarg.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include "common.h"
+#include "nettest.h"
+#include "vdev.h"
+
+#define MAC	"00:16:3e:0a:0b:0c"
+
+static char out[4096], xl_log[200];
+
+static void tool_up(void)
+{
+	char reboot_wait[] = "VIRTIO_XENBUS_REBOOT_WAIT=2";
+
+	ck_assert_int_eq(unshare(CLONE_NEWNET | CLONE_NEWNS), 0);
+	ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	ck_assert_int_eq(mount("sysfs", "/sys", "sysfs", 0, NULL), 0);
+	ck_assert_int_eq(sh("ip link set lo up && ip link add vxbr0 type bridge && "
+			    "ip link set vxbr0 up"), 0);
+	host_up();
+	snprintf(xl_log, sizeof(xl_log), "%s/xl.log", host.dir);
+	ck_assert_int_eq(setenv("XL", getenv("FAKE_XL"), 1), 0);
+	ck_assert_int_eq(setenv("FAKE_XL_LOG", xl_log, 1), 0);
+	ck_assert_int_eq(setenv("FAKE_XL_SIM_DIR", host.sim_dir, 1), 0);
+	ck_assert_int_eq(setenv("VIRTIO_XENBUS_LOG_DIR", host.dir, 1), 0);
+	ck_assert_int_eq(putenv(strdup(reboot_wait)), 0);
+}
+
+static void tool_down(void)
+{
+	/* A monitor left by a failed test would outlive it. */
+	sh("pkill -f 'virtio-xenbus create' 2>/dev/null");
+	host_down();
+}
+
+/* Runs a command line (printf-style) with its output in `out`; its exit status. */
+static int run(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+	size_t n;
+	FILE *p;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	strcat(cmd, " 2>&1");
+	p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = 0;
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+#define TOOL(...)	run("%s " __VA_ARGS__)
+#define TOOL_OK(...)	ck_assert_msg(TOOL(__VA_ARGS__) == 0, "failed: %s", out)
+#define RUN_OK(...)	ck_assert_msg(run(__VA_ARGS__) == 0, "failed: %s", out)
+
+/* Writes a guest config into the host's directory; its path. */
+static const char *config(const char *name, const char *text)
+{
+	static char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s.cfg", host.dir, name);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+static char *xs_get(struct xs_handle *xs, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static char *xs_get(struct xs_handle *xs, const char *fmt, ...)
+{
+	char path[256];
+	unsigned int len;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	return xs_read(xs, XBT_NULL, path, &len);
+}
+
+static bool frontend_has(struct xs_handle *xs, uint32_t domid, const char *key)
+{
+	char *v = xs_get(xs, "/local/domain/%u/device/virtio/0/%s", domid, key);
+
+	free(v);
+	return v != NULL;
+}
+
+/* The domid fake-xl gave the guest called @name, or 0. */
+static uint32_t domid_of(struct xs_handle *xs, const char *name)
+{
+	unsigned int n, i;
+	char **doms = xs_directory(xs, XBT_NULL, "/local/domain", &n);
+	uint32_t domid = 0;
+	char *s;
+
+	for (i = 0; doms && i < n && !domid; i++) {
+		s = xs_get(xs, "/local/domain/%s/name", doms[i]);
+		if (s && !strcmp(s, name))
+			domid = atoi(doms[i]);
+		free(s);
+	}
+	free(doms);
+	return domid;
+}
+
+static bool perms_are(struct xs_handle *xs, const char *path, uint32_t owner,
+		      uint32_t reader)
+{
+	unsigned int n;
+	struct xs_permissions *p = xs_get_permissions(xs, XBT_NULL, path, &n);
+	bool ok = p && n == 2 && p[0].id == owner && p[0].perms == XS_PERM_NONE &&
+		  p[1].id == reader && p[1].perms == XS_PERM_READ;
+
+	free(p);
+	return ok;
+}
+
+static const char *tool_path(void)
+{
+	return getenv("TOOL");
+}
+
+START_TEST(disks_attach_list_detach_as_libxl_writes_a_vbd)
+{
+	char disk[256], other[256], path[128];
+	struct xs_handle *xs = xs_open(0);
+	uint32_t web, db;
+
+	ck_assert_ptr_nonnull(xs);
+	make_disk("web.img", disk);
+	make_disk("other.img", other);
+	RUN_OK("%s create %s", getenv("FAKE_XL"), config("web", "name='web'"));
+	RUN_OK("%s create %s", getenv("FAKE_XL"), config("db", "name='db'"));
+	web = domid_of(xs, "web");
+	db = domid_of(xs, "db");
+	ck_assert_uint_ne(web, 0);
+
+	TOOL_OK("disk-attach web %s,raw,vda,rw,queues=2", tool_path(), disk);
+	ck_assert_str_eq(out, "0\n");
+	/* The layout and permissions of protocol.md 1.1, those of libxl's vbd. */
+	snprintf(path, sizeof(path), "/local/domain/%u/device/virtio/0", web);
+	ck_assert(perms_are(xs, path, web, 0));
+	snprintf(path, sizeof(path), "/local/domain/0/backend/virtio/%u/0", web);
+	ck_assert(perms_are(xs, path, 0, web));
+	ck_assert(frontend_has(xs, web, "backend-id") && frontend_has(xs, web, "backend"));
+	TOOL_OK("list web", tool_path());
+	ck_assert_msg(strstr(out, "blk   vda") && strstr(out, disk) && strstr(out, "initwait"),
+		      "%s", out);
+
+	/* Refused: the same vdev, a file another guest writes, no file, no guest. */
+	ck_assert_int_eq(TOOL("disk-attach web %s,raw,vda", tool_path(), other), 1);
+	ck_assert_msg(strstr(out, "already has a disk vda"), "%s", out);
+	ck_assert_int_eq(TOOL("disk-attach db %s,raw,vda", tool_path(), disk), 1);
+	snprintf(path, sizeof(path), "already in use by domain %u, device 0", web);
+	ck_assert_msg(strstr(out, path), "%s", out);
+	ck_assert_int_eq(TOOL("disk-attach db /nonexistent,raw,vda", tool_path()), 1);
+	ck_assert_msg(strstr(out, "/nonexistent: No such file"), "%s", out);
+	ck_assert_int_eq(TOOL("disk-attach nosuch %s,raw,vda", tool_path(), other), 1);
+	ck_assert_msg(strstr(out, "no domain named 'nosuch'"), "%s", out);
+	/* Read-only on both sides is shared. */
+	TOOL_OK("disk-attach db %s,raw,vdb,ro", tool_path(), other);
+	TOOL_OK("disk-attach web %s,raw,vdb,ro", tool_path(), other);
+	ck_assert_str_eq(out, "1\n");
+
+	/* A guest that never connected lets go at once; the vdev is free again. */
+	TOOL_OK("disk-detach web vdb", tool_path());
+	TOOL_OK("disk-detach -f db vdb", tool_path());
+	TOOL_OK("list", tool_path());
+	ck_assert_msg(!strstr(out, "vdb") && strstr(out, "vda"), "%s", out);
+	ck_assert_int_eq(TOOL("disk-detach web vdb", tool_path()), 1);
+	ck_assert_msg(strstr(out, "has no virtio device vdb"), "%s", out);
+	TOOL_OK("disk-attach web %s,raw,vdb,ro", tool_path(), other);
+	ck_assert_str_eq(out, "1\n");
+	TOOL_OK("list db", tool_path());
+	ck_assert_msg(!strstr(out, "vda") && !strstr(out, "vdb"), "%s", out);
+	ck_assert_uint_ne(db, web);
+	xs_close(xs);
+}
+END_TEST
+
+static const char good_config[] =
+	"name = 'web'\n"
+	"memory = 512\n"
+	"virtio_disk = [ '%s,raw,vda,rw,queues=2',\n"
+	"                'vdev=vdb, access=ro, target=%s' ]\n"
+	"virtio_nic = [ 'mac=" MAC ",bridge=vxbr0,script=%s/vif-bridge' ]\n";
+
+static const char *write_good_config(char disk[256], char ro[256])
+{
+	char text[1024];
+
+	make_disk("web.img", disk);
+	make_disk("ro.img", ro);
+	snprintf(text, sizeof(text), good_config, disk, ro, getenv("HOTPLUG_SRC"));
+	return config("web", text);
+}
+
+/*
+ * The guest's devices as the test frontend sees them: sizes and the mac.
+ * (The probe reads xenstore only: the new simulated domain that
+ * new_guest() makes in place of fake-xl's does not matter to it.)
+ */
+static void check_guest_devices(struct xs_handle *xs, uint32_t domid)
+{
+	struct vx_guest *g = new_guest(domid);
+	struct vx_vdev vd;
+	uint64_t capacity;
+	char *mode;
+
+	ck_assert_int_eq(vdev_probe(&vd, g, 0), 0);
+	memcpy(&capacity, vd.config, sizeof(capacity));
+	ck_assert_uint_eq(capacity, DISK_BYTES / 512);
+	ck_assert_uint_eq(vd.max_queues, 2);
+	ck_assert_int_eq(vdev_probe(&vd, g, 1), 0);
+	mode = xs_get(xs, "/local/domain/0/backend/virtio/%u/1/mode", domid);
+	ck_assert_str_eq(mode, "r");
+	free(mode);
+	ck_assert_int_eq(vdev_probe(&vd, g, 2), 0);
+	ck_assert_uint_eq(vd.device_id, 1);	/* network */
+	ck_assert_mem_eq(vd.config, ((uint8_t[]){ 0x00, 0x16, 0x3e, 0x0a, 0x0b, 0x0c }), 6);
+	guest_destroy(g);
+}
+
+START_TEST(create_attaches_the_configs_devices_then_unpauses)
+{
+	char disk[256], ro[256], *paused;
+	struct xs_handle *xs = xs_open(0);
+	const char *cfg = write_good_config(disk, ro);
+	uint32_t domid;
+
+	TOOL_OK("create -e %s memory=256", tool_path(), cfg);
+	ck_assert_msg(strstr(out, "web is domain 1, with 2 virtio disks and 1 virtio nic"),
+		      "%s", out);
+	domid = domid_of(xs, "web");
+	ck_assert_uint_eq(domid, 1);
+	paused = xs_get(xs, "/local/domain/%u/fake-xl-paused", domid);
+	ck_assert_str_eq(paused, "0");
+	free(paused);
+	/* xl got the config and the extra setting, and made the domain paused. */
+	RUN_OK("cat %s", xl_log);
+	ck_assert_msg(strstr(out, "create -p ") && strstr(out, "memory=256") &&
+		      strstr(out, "unpause 1"), "xl calls: %s", out);
+
+	TOOL_OK("list web", tool_path());
+	ck_assert_msg(strstr(out, "vda") && strstr(out, "vdb") && strstr(out, MAC),
+		      "%s", out);
+	check_guest_devices(xs, domid);
+	ck_assert_int_eq(sh("test \"$(readlink /sys/class/net/vxif1.2/master)\" != ''"), 0);
+
+	/* The same guest again: its name is taken, xl is not asked. */
+	ck_assert_int_eq(TOOL("create -e %s", tool_path(), cfg), 1);
+	ck_assert_msg(strstr(out, "domain 1 is already called 'web'"), "%s", out);
+	xs_close(xs);
+}
+END_TEST
+
+START_TEST(create_refuses_a_bad_config_before_xl_runs)
+{
+	static const struct {
+		const char *text, *reason;
+	} cases[] = {
+		{ "name = 'g'\nvirtio_disk = [ '/x,raw,vda',\n '/y,raw,vda' ]\n",
+		  "g.cfg: line 3: vdev vda is given twice" },
+		{ "name = 'g'\nmemory 512\n", "g.cfg: line 2: expected '='" },
+		{ "name = 'g'\n\nvirtio_disk = [ '/nonexistent,raw,vda' ]\n",
+		  "g.cfg: line 3: disk vda: /nonexistent: No such file or directory" },
+		{ "name = 'g'\nvirtio_nic = [ 'bridge=nosuchbr' ]\n",
+		  "g.cfg: line 2: nic 1: bridge nosuchbr does not exist" },
+		{ "name = 'g'\nvirtio_nic = [ 'mac=" MAC ",bridge=vxbr0' ]\n", "" },
+	};
+	char disk[256], text[512];
+	size_t i;
+
+	for (i = 0; i + 1 < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_int_eq(TOOL("create -e %s", tool_path(), config("g", cases[i].text)), 1);
+		ck_assert_msg(strstr(out, cases[i].reason), "case %zu: %s", i, out);
+	}
+	/* A disk another guest writes. */
+	make_disk("used.img", disk);
+	RUN_OK("%s create %s", getenv("FAKE_XL"), config("db", "name='db'"));
+	TOOL_OK("disk-attach db %s,raw,vda", tool_path(), disk);
+	snprintf(text, sizeof(text), "name = 'g'\nvirtio_disk = [ '%s,raw,vda' ]\n", disk);
+	ck_assert_int_eq(TOOL("create -e %s", tool_path(), config("g", text)), 1);
+	ck_assert_msg(strstr(out, "line 2: disk vda:") && strstr(out, "already in use by domain 1"),
+		      "%s", out);
+	/* Nothing reached xl but the one create of db. */
+	RUN_OK("cat %s", xl_log);
+	ck_assert_msg(!strstr(out, "g.cfg"), "xl was called: %s", out);
+	/* xl refusing the config: nothing attached. */
+	setenv("FAKE_XL_FAIL", "create", 1);
+	ck_assert_int_eq(TOOL("create -e %s", tool_path(), config("g", cases[4].text)), 1);
+	ck_assert_msg(strstr(out, "xl create failed"), "%s", out);
+	unsetenv("FAKE_XL_FAIL");
+}
+END_TEST
+
+START_TEST(create_destroys_the_guest_when_the_backend_refuses_a_device)
+{
+	struct xs_handle *xs = xs_open(0);
+	char text[512], disk[256];
+
+	make_disk("web.img", disk);
+	snprintf(text, sizeof(text),
+		 "name = 'web'\nvirtio_disk = [ '%s,raw,vda' ]\n"
+		 "virtio_nic = [ 'bridge=vxbr0,script=/bin/false' ]\n", disk);
+	ck_assert_int_eq(TOOL("create -e %s", tool_path(), config("web", text)), 1);
+	ck_assert_msg(strstr(out, "refused the device") && strstr(out, "domain 1 destroyed"),
+		      "%s", out);
+	ck_assert_uint_eq(domid_of(xs, "web"), 0);
+	RUN_OK("cat %s", xl_log);
+	ck_assert_msg(strstr(out, "destroy 1") && !strstr(out, "unpause"), "xl calls: %s", out);
+	/* The daemon lets go of what the destroyed guest had. */
+	ck_assert(harness_log_wait(&host, "the guest is gone", 5000));
+	xs_close(xs);
+}
+END_TEST
+
+static bool wait_backend_initwait(struct xs_handle *xs, uint32_t domid, uint32_t devid)
+{
+	char *s;
+	bool ok;
+
+	for (int ms = 0; ms < 10000; ms += 50) {
+		s = xs_get(xs, "/local/domain/0/backend/virtio/%u/%u/state", domid, devid);
+		ok = s && !strcmp(s, "2");
+		free(s);
+		if (ok)
+			return true;
+		usleep(50000);
+	}
+	return false;
+}
+
+static bool process_gone(pid_t pid, int ms)
+{
+	char path[64], state = 0;
+	FILE *f;
+
+	for (; ms > 0; ms -= 50) {
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		f = fopen(path, "r");
+		if (!f || fscanf(f, "%*d %*s %c", &state) != 1 || state == 'Z') {
+			if (f)
+				fclose(f);
+			return true;
+		}
+		fclose(f);
+		usleep(50000);
+	}
+	return false;
+}
+
+START_TEST(create_gives_a_rebooted_guest_its_devices_again)
+{
+	char disk[256], ro[256], log[256], *pid_at;
+	struct xs_handle *xs = xs_open(0);
+	const char *cfg = write_good_config(disk, ro);
+	uint32_t domid;
+	pid_t monitor;
+
+	TOOL_OK("create %s", tool_path(), cfg);
+	pid_at = strstr(out, "(pid ");
+	ck_assert_msg(pid_at, "%s", out);
+	monitor = atoi(pid_at + 5);
+	ck_assert_int_gt(monitor, 0);
+
+	/* xl's reboot: the domain goes, a new one of the same uuid comes, running. */
+	RUN_OK("%s reboot 1", getenv("FAKE_XL"));
+	domid = atoi(out);
+	ck_assert_uint_eq(domid, 2);
+	ck_assert(wait_backend_initwait(xs, domid, 2));
+	ck_assert(wait_backend_initwait(xs, domid, 1));
+	check_guest_devices(xs, domid);
+	ck_assert(harness_log_wait(&host, "the guest is gone", 5000));
+
+	/* Destroyed for good: the monitor stops after the reboot wait (2 s here). */
+	RUN_OK("%s destroy 2", getenv("FAKE_XL"));
+	ck_assert_msg(process_gone(monitor, 8000), "the monitor outlived its guest");
+	snprintf(log, sizeof(log), "%s/virtio-xenbus-web.log", host.dir);
+	RUN_OK("cat %s", log);
+	ck_assert_msg(strstr(out, "web rebooted as domain 2") &&
+		      strstr(out, "domain 2 has its 3 virtio devices again") &&
+		      strstr(out, "web did not come back within 2 s"), "%s", out);
+	xs_close(xs);
+}
+END_TEST
+
+int main(void)
+{
+	const TTest *const tests[] = {
+		disks_attach_list_detach_as_libxl_writes_a_vbd,
+		create_attaches_the_configs_devices_then_unpauses,
+		create_refuses_a_bad_config_before_xl_runs,
+		create_destroys_the_guest_when_the_backend_refuses_a_device,
+		create_gives_a_rebooted_guest_its_devices_again,
+	};
+
+	return RUN_TESTS("tool", tests, tool_up, tool_down, 60);
+}
