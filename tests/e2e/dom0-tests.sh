@@ -98,6 +98,9 @@ daemon_gntdev_maps() { grep -c gntdev /proc/"$(daemon_pid)"/maps; }
 
 # ---- the guest ----
 
+# The guest's config names its virtio disk as xl names its own disks;
+# virtio-xenbus create makes it with xl, attaches the disk while the domain is
+# paused (as at boot), unpauses it, and follows its reboots.
 boot_guest() {
 	cat >/tmp/$GUEST.cfg <<CFG
 name = "$GUEST"
@@ -108,16 +111,15 @@ extra = "console=hvc0 loglevel=4"
 memory = 512
 vcpus = 2
 on_poweroff = "destroy"
+on_reboot = "restart"
 on_crash = "destroy"
 disk = [ "phy:$XVDA_LOOP,xvda,w" ]
+virtio_disk = [ "/srv/disk1.img,raw,vda,rw" ]
 CFG
-	xl create -p /tmp/$GUEST.cfg || fail "xl create"
+	virtio-xenbus create /tmp/$GUEST.cfg || fail "virtio-xenbus create"
 	# The guest's console on the serial line too, as it happens.
 	tail -F /var/log/xen/console/guest-$GUEST.log 2>/dev/null |
 		sed -u 's/^/[guest-console] /' >/dev/console &
-	# Devices are attached while the guest is paused, as at boot.
-	virtio-xenbus disk-attach $GUEST /srv/disk1.img,raw,vda,rw || fail "disk-attach"
-	xl unpause $GUEST
 	wait_for 120 xs_read /local/domain/"$(domid)"/data/e2e-ready ||
 		fail "the guest's agent did not start in 120 s"
 }
@@ -478,6 +480,34 @@ bench_vda_vs_xvda() {
 	done
 }
 
+test_guest_reboot_reconnects() {
+	old=$(domid)
+	guest_run 60 'set -e
+		echo "before reboot $(cat /proc/sys/kernel/random/boot_id)" | dd of=/dev/vda bs=512 seek=1000 conv=fsync 2>/dev/null
+		dd if=/dev/vda bs=512 skip=1000 count=1 2>/dev/null | head -n 1' | tee /tmp/marker ||
+		fail "cannot write the marker"
+	# The guest reboots itself; xl makes a new domain, virtio-xenbus gives it vda.
+	xs_write /local/domain/"$old"/data/e2e-cmd 'busybox reboot -f' \
+		/local/domain/"$old"/data/e2e-seq 99 || fail "cannot ask for the reboot"
+	wait_for 60 sh -c "d=\$(xl domid $GUEST 2>/dev/null) && [ \"\$d\" != $old ]" ||
+		fail "no new domain for $GUEST within 60 s"
+	new=$(domid)
+	echo "domain $old rebooted as $new"
+	wait_for 120 xs_read /local/domain/"$new"/data/e2e-ready ||
+		fail "the rebooted guest's agent did not start in 120 s"
+	out=$(guest_run 60 'for i in $(seq 150); do [ -b /dev/vda ] && break; sleep 0.2; done
+		dd if=/dev/vda bs=512 skip=1000 count=1 2>/dev/null | head -n 1
+		cat /proc/sys/kernel/random/boot_id') || { echo "$out"; fail "no vda after the reboot"; }
+	echo "$out"
+	[ "$(echo "$out" | sed -n 1p)" = "$(tail -n 1 /tmp/marker)" ] ||
+		fail "vda after the reboot does not hold what was written before"
+	cat /var/log/xen/virtio-xenbus-$GUEST.log
+	virtio-xenbus list $GUEST | tee /tmp/list
+	grep -q 'connected *connected' /tmp/list || fail "vda is not connected after the reboot"
+	left=$(xenstore-list /local/domain/0/backend/virtio/"$old" 2>/dev/null)
+	[ -z "$left" ] || fail "backend directories of the old domain are left: $left"
+}
+
 test_guest_destroyed_mid_io_leaves_nothing() {
 	guest_run 10 '(while :; do dd if=/dev/urandom of=/dev/vda bs=64k count=256 oflag=direct 2>/dev/null; done) >/dev/null 2>&1 &
 		echo started' || fail "cannot start I/O in the guest"
@@ -522,6 +552,7 @@ run_test bench_nic_vs_vif bench_nic_vs_vif
 run_test net_hot_detach test_net_hot_detach
 # Late: a failed reload leaves the guest without its disks.
 run_test module_unload_and_reload test_module_unload_and_reload
+run_test guest_reboot_reconnects test_guest_reboot_reconnects
 run_test guest_destroyed_mid_io_leaves_nothing test_guest_destroyed_mid_io_leaves_nothing
 run_test daemon_stops_cleanly test_daemon_stops_cleanly
 cp /var/log/xen/console/guest-$GUEST.log "$LOG/" 2>/dev/null
