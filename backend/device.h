@@ -59,6 +59,10 @@ struct vx_model {
 	bool (*keys_changed)(struct vx_device *dev);
 };
 
+/*
+ * Each counter has one writer, its queue's thread; the main thread reads
+ * them whole (aligned 64-bit) for the toolstack's stats-request.
+ */
 struct queue_stats {
 	uint64_t requests;		/* used entries */
 	uint64_t kicks;
@@ -117,6 +121,7 @@ struct vx_device {
 
 	uint8_t status;			/* device-status */
 	uint32_t status_seq;		/* device-status-seq */
+	uint64_t stats_seq;		/* the last stats-request answered */
 	bool status_seq_valid;
 
 	struct vx_gnttab *gnttab;

@@ -143,6 +143,54 @@ static void log_queue_stats(struct vx_device *dev, const struct vx_queue *q)
 			 (unsigned long long)st->kicks, (unsigned long long)st->notifies);
 }
 
+static uint64_t counter(const uint64_t *c)
+{
+	return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
+/*
+ * protocol.md 2.7: the toolstack asked for the queues' counters; one line
+ * a queue in `stats`, then `stats-answer`, in one transaction.
+ */
+static void answer_stats(struct vx_device *dev)
+{
+	struct vx_daemon *d = dev->daemon;
+	const struct queue_stats *st;
+	size_t len = 0, size = 160 * (dev->nr_queues + 1);
+	char *text = malloc(size);
+	xs_transaction_t t;
+	unsigned int i;
+	uint64_t seq;
+
+	if (!text || !read_dec(d, XBT_NULL, dev->be_path, "stats-request", UINT32_MAX, &seq) ||
+	    seq == dev->stats_seq) {
+		free(text);
+		return;
+	}
+	text[0] = '\0';
+	for (i = 0; i < dev->nr_queues; i++) {
+		st = &dev->queues[i].stats;
+		len += snprintf(text + len, size - len,
+				"%s%u requests=%llu kicks=%llu interrupts=%llu packets=%llu bytes=%llu drops=%llu errors=%llu",
+				i ? "\n" : "", i, (unsigned long long)counter(&st->requests),
+				(unsigned long long)counter(&st->kicks),
+				(unsigned long long)counter(&st->notifies),
+				(unsigned long long)counter(&st->packets),
+				(unsigned long long)counter(&st->bytes),
+				(unsigned long long)counter(&st->drops),
+				(unsigned long long)counter(&st->errors));
+	}
+	do {
+		t = xs_transaction_start(d->xs);
+		if (t == XBT_NULL)
+			break;
+		xs_printf(d, t, dev->be_path, "stats", "%s", text);
+		xs_printf(d, t, dev->be_path, "stats-answer", "%llu", (unsigned long long)seq);
+	} while (!xs_transaction_end(d->xs, t, false) && errno == EAGAIN);
+	dev->stats_seq = seq;
+	free(text);
+}
+
 static void stop_queues(struct vx_device *dev)
 {
 	unsigned int i;
@@ -635,6 +683,7 @@ static void backend_changed(struct vx_daemon *d, uint32_t guest, uint32_t id)
 	}
 	if (release_if_removed(dev))
 		return;
+	answer_stats(dev);
 	state = read_state(d, dev->be_path);
 	if (dev->be_state == VX_STATE_UNKNOWN) {
 		if (state == VX_STATE_INITIALISING) {

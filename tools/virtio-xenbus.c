@@ -553,6 +553,101 @@ static const char *state_name(int state)
 	return state >= 0 && state <= VX_STATE_CLOSED ? names[state] : "invalid";
 }
 
+/* ---- queue counters (protocol.md 2.7) ---- */
+
+#define STATS_TIMEOUT_MS	2000
+
+static uint64_t read_u64(const char *dir, const char *key)
+{
+	char *s = xs_readf("%s/%s", dir, key);
+	uint64_t v = 0;
+
+	if (!s || !vx_parse_dec(s, UINT64_MAX, &v))
+		v = 0;
+	free(s);
+	return v;
+}
+
+static void request_stats(uint32_t guest, uint32_t devid, uint32_t be,
+			  const char *be_dir, void *arg)
+{
+	char path[160], seq[24];
+
+	snprintf(path, sizeof(path), "%s/stats-request", be_dir);
+	snprintf(seq, sizeof(seq), "%llu",
+		 (unsigned long long)(read_u64(be_dir, "stats-answer") % UINT32_MAX + 1));
+	xs_write(xs, XBT_NULL, path, seq, strlen(seq));
+	(*(unsigned int *)arg)++;
+}
+
+static bool stats_answered(const char *be_dir)
+{
+	uint64_t req = read_u64(be_dir, "stats-request");
+
+	return req && req == read_u64(be_dir, "stats-answer");
+}
+
+static void count_answered(uint32_t guest, uint32_t devid, uint32_t be,
+			   const char *be_dir, void *arg)
+{
+	*(unsigned int *)arg += stats_answered(be_dir);
+}
+
+/* Asks every listed device's backend for its counters, waits a bounded time. */
+static void collect_stats(long guest)
+{
+	unsigned int asked = 0, answered = 0;
+	int ms;
+
+	for_each_device(guest, request_stats, &asked);
+	for (ms = 0; ms < STATS_TIMEOUT_MS; ms += 20) {
+		answered = 0;
+		for_each_device(guest, count_answered, &answered);
+		if (answered >= asked)
+			return;
+		usleep(20000);
+	}
+}
+
+static uint64_t stat_field(const char *line, const char *key)
+{
+	char pat[24];
+	const char *at;
+
+	snprintf(pat, sizeof(pat), " %s=", key);
+	at = strstr(line, pat);
+	return at ? strtoull(at + strlen(pat), NULL, 10) : 0;
+}
+
+/* The counters of each running queue, one line each, under the device. */
+static void print_stats(const char *be_dir, bool net)
+{
+	char *text, *line, *save = NULL;
+
+	if (!stats_answered(be_dir)) {
+		printf("       (no counters: the backend did not answer)\n");
+		return;
+	}
+	text = xs_readf("%s/stats", be_dir);
+	for (line = text ? strtok_r(text, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (net)
+			printf("       queue %u: %llu frames, %llu bytes, %llu dropped, %llu refused; %llu kicks, %llu interrupts\n",
+			       atoi(line), (unsigned long long)stat_field(line, "packets"),
+			       (unsigned long long)stat_field(line, "bytes"),
+			       (unsigned long long)stat_field(line, "drops"),
+			       (unsigned long long)stat_field(line, "errors"),
+			       (unsigned long long)stat_field(line, "kicks"),
+			       (unsigned long long)stat_field(line, "interrupts"));
+		else
+			printf("       queue %u: %llu requests; %llu kicks, %llu interrupts\n",
+			       atoi(line), (unsigned long long)stat_field(line, "requests"),
+			       (unsigned long long)stat_field(line, "kicks"),
+			       (unsigned long long)stat_field(line, "interrupts"));
+	}
+	free(text);
+}
+
 static void print_device(uint32_t guest, uint32_t devid, uint32_t be,
 			 const char *be_dir, void *arg)
 {
@@ -577,6 +672,7 @@ static void print_device(uint32_t guest, uint32_t devid, uint32_t be,
 	       type ?: "?", dev ?: "-", be, state_name(vx_ts_backend_state(xs, be, guest, devid)),
 	       state_name(fe), mode ?: "-", queues ?: "1", target,
 	       error ? "  error: " : "", error ?: "");
+	print_stats(be_dir, type && !strcmp(type, "net"));
 	free(mac);
 	free(bridge);
 	free(type);
@@ -595,6 +691,7 @@ static int list(int argc, char **argv)
 	printf("%-6s %-6s %-5s %-6s %-8s %-13s %-13s %-3s %-6s %s\n", "Domain", "Devid",
 	       "Type", "Vdev", "Backend", "BackendState", "GuestState", "Md", "Queues",
 	       "Target");
+	collect_stats(guest);
 	for_each_device(guest, print_device, NULL);
 	return 0;
 }

@@ -231,6 +231,48 @@ START_TEST(nic_has_its_mac_mtu_and_interface)
 }
 END_TEST
 
+/* Runs the virtio-xenbus tool; its output in @out (may be NULL). */
+static int tool(char *out, size_t outlen, const char *fmt, ...)
+{
+	char args[400], cmd[600];
+	va_list ap;
+	FILE *p;
+	size_t n = 0;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "%s %s 2>&1", getenv("TOOL"), args);
+	p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	if (out) {
+		n = fread(out, 1, outlen - 1, p);
+		out[n] = 0;
+	} else {
+		char sink[512];
+
+		while (fread(sink, 1, sizeof(sink), p) > 0)
+			;
+	}
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The bytes `virtio-xenbus list` shows for a queue of the nic, live. */
+static uint64_t listed_queue_bytes(unsigned int queue)
+{
+	unsigned long long frames = 0, bytes = 0;
+	char out[4096], needle[32], *p;
+
+	ck_assert_int_eq(tool(out, sizeof(out), "list"), 0);
+	snprintf(needle, sizeof(needle), "queue %u: ", queue);
+	p = strstr(out, needle);
+	ck_assert_msg(p, "no counters for queue %u in: %s", queue, out);
+	ck_assert_int_eq(sscanf(p + strlen(needle), "%llu frames, %llu bytes", &frames, &bytes), 2);
+	return bytes;
+}
+
 START_TEST(ping_and_tcp_both_ways_with_offloads)
 {
 	uint64_t host_rx = sysfs_u64(HOST_IF, "statistics/rx_bytes"), frames;
@@ -251,6 +293,9 @@ START_TEST(ping_and_tcp_both_ways_with_offloads)
 	frames = tx_frames_all() - frames;
 	ck_assert_msg(frames < TRANSFER / 1448 / 4,
 		      "%llu frames for %u bytes: no TSO", (unsigned long long)frames, TRANSFER);
+	/* The toolstack reads the counters live: receiveq1 and transmitq1. */
+	ck_assert_uint_ge(listed_queue_bytes(0), TRANSFER);
+	ck_assert_uint_ge(listed_queue_bytes(1), TRANSFER);
 	guest_nic_down();
 	/* The daemon's counters saw the transfers: receiveq1 and transmitq1. */
 	ck_assert_uint_ge(logged_queue_bytes(0), TRANSFER);
@@ -551,34 +596,6 @@ START_TEST(bridge_script_puts_the_nic_on_the_bridge)
 	ck_assert_int_eq(kill(host.daemon, 0), 0);
 }
 END_TEST
-
-/* Runs the virtio-xenbus tool; its output in @out (may be NULL). */
-static int tool(char *out, size_t outlen, const char *fmt, ...)
-{
-	char args[400], cmd[600];
-	va_list ap;
-	FILE *p;
-	size_t n = 0;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	snprintf(cmd, sizeof(cmd), "%s %s 2>&1", getenv("TOOL"), args);
-	p = popen(cmd, "r");
-	ck_assert_ptr_nonnull(p);
-	if (out) {
-		n = fread(out, 1, outlen - 1, p);
-		out[n] = 0;
-	} else {
-		char sink[512];
-
-		while (fread(sink, 1, sizeof(sink), p) > 0)
-			;
-	}
-	st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 START_TEST(tool_attaches_lists_and_detaches_nics)
 {
