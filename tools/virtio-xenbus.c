@@ -849,62 +849,182 @@ static int reboot_wait_s(void)
 }
 
 /*
+ * The guest's virtio devices as the toolstack wrote them (protocol.md 1.1,
+ * 5, 6): after a reboot the new domain gets the devices the guest had, hot
+ * attaches and detaches included, as xl keeps a guest's vbds and vifs.
+ */
+#define MAX_SAVED_KEYS	16
+
+struct saved_device {
+	uint32_t be;
+	char *type;
+	const char *kv[2 * MAX_SAVED_KEYS + 1];
+};
+
+struct saved_devices {
+	struct saved_device *dev;
+	unsigned int n;
+};
+
+static const char *const toolstack_keys[] = {
+	"grant-access", "queues", "params", "mode", "serial", "dev", "mac", "bridge",
+	"script", "ip", "vifname", "mtu", "link",
+};
+
+static void saved_free(struct saved_devices *sv)
+{
+	unsigned int i, k;
+
+	for (i = 0; i < sv->n; i++) {
+		free(sv->dev[i].type);
+		for (k = 1; sv->dev[i].kv[k - 1]; k += 2)
+			free((char *)sv->dev[i].kv[k]);
+	}
+	free(sv->dev);
+	sv->dev = NULL;
+	sv->n = 0;
+}
+
+static void save_device(uint32_t guest, uint32_t devid, uint32_t be,
+			const char *be_dir, void *arg)
+{
+	struct saved_devices *sv = arg;
+	struct saved_device *dev, *grown;
+	unsigned int k, i = 0;
+	char *v;
+
+	grown = realloc(sv->dev, (sv->n + 1) * sizeof(*grown));
+	if (!grown)
+		return;
+	sv->dev = grown;
+	dev = memset(&grown[sv->n], 0, sizeof(*dev));
+	dev->be = be;
+	dev->type = xs_readf("%s/type", be_dir);
+	if (!dev->type)
+		return;
+	for (k = 0; k < sizeof(toolstack_keys) / sizeof(toolstack_keys[0]); k++) {
+		v = xs_readf("%s/%s", be_dir, toolstack_keys[k]);
+		if (!v)
+			continue;
+		dev->kv[i++] = toolstack_keys[k];
+		dev->kv[i++] = v;
+	}
+	sv->n++;
+}
+
+/* The value of @key in a saved device, or NULL. */
+static const char *saved_key(const struct saved_device *dev, const char *key)
+{
+	unsigned int k;
+
+	for (k = 0; dev->kv[k]; k += 2)
+		if (!strcmp(dev->kv[k], key))
+			return dev->kv[k + 1];
+	return NULL;
+}
+
+/* Replaces @sv with the devices @guest has now, and logs them. */
+static void save_devices(struct saved_devices *sv, uint32_t guest)
+{
+	char names[512] = "";
+	const char *name;
+	size_t len = 0;
+	unsigned int i;
+
+	saved_free(sv);
+	for_each_device(guest, save_device, sv);
+	for (i = 0; i < sv->n && len < sizeof(names); i++) {
+		name = saved_key(&sv->dev[i], "dev") ?: saved_key(&sv->dev[i], "mac");
+		len += snprintf(names + len, sizeof(names) - len, " %s",
+				name ? name : sv->dev[i].type);
+	}
+	logf_ts("domain %u's virtio devices:%s", guest, sv->n ? names : " none");
+}
+
+static void restore_devices(const struct saved_devices *sv, uint32_t guest)
+{
+	struct device_plan plan;
+	char err[400];
+	unsigned int i;
+
+	for (i = 0; i < sv->n; i++) {
+		memset(&plan, 0, sizeof(plan));
+		plan.be = sv->dev[i].be;
+		plan.type = sv->dev[i].type;
+		memcpy(plan.kv, sv->dev[i].kv, sizeof(sv->dev[i].kv));
+		if (add_device(&plan, guest, err, sizeof(err)) < 0)
+			logf_ts("domain %u: a %s device could not come back: %s", guest,
+				plan.type, err);
+	}
+	logf_ts("domain %u has its %u virtio devices again", guest, sv->n);
+}
+
+/*
  * When the guest reboots, xl destroys its domain and makes a new one with
  * the same uuid (so the same /vm/<uuid> path), unpaused at once: the new
- * domain gets the devices of the config again.  Returns when the guest has
+ * domain gets the devices of the old one again.  Returns when the guest has
  * gone for good (no new domain within the reboot wait).
  */
-static void follow_reboots(const struct vx_guestcfg *gc, uint32_t domid)
+static void follow_reboots(const char *name, uint32_t domid)
 {
-	unsigned int n = gc->nr_disks + gc->nr_nics;
-	char dom_path[64], err[PATH_MAX + 200], *vm, **w;
+	char dom_path[64], devs_path[96], *vm, **w;
 	struct pollfd pfd = { .fd = xs_fileno(xs), .events = POLLIN };
-	struct device_plan *fresh = calloc(n ? n : 1, sizeof(*fresh));
+	struct saved_devices saved = { 0 };
 	time_t gone_since = 0;
+	bool devices_changed, new_domain = true;
 	uint32_t next;
 
 	vm = xs_readf("/local/domain/%u/vm", domid);
-	if (!vm || !fresh) {
+	if (!vm) {
 		logf_ts("domain %u has no vm path: its reboots cannot be followed", domid);
 		return;
 	}
-	snprintf(dom_path, sizeof(dom_path), "/local/domain/%u", domid);
-	if (!xs_watch(xs, dom_path, "domain") || !xs_watch(xs, vm, "vm")) {
+	if (!xs_watch(xs, vm, "vm")) {
 		logf_ts("cannot watch xenstore: %s", strerror(errno));
 		return;
 	}
-	logf_ts("following %s (domain %u, %s) for reboots", gc->name, domid, vm);
+	logf_ts("following %s (domain %u, %s) for reboots", name, domid, vm);
 	for (;;) {
+		if (new_domain) {
+			new_domain = false;
+			snprintf(dom_path, sizeof(dom_path), "/local/domain/%u", domid);
+			snprintf(devs_path, sizeof(devs_path), "%s/device/%s", dom_path,
+				 VX_DEVICE_TYPE);
+			xs_watch(xs, dom_path, "domain");
+			save_devices(&saved, domid);
+		}
 		if (poll(&pfd, 1, gone_since ? 1000 : -1) < 0 && errno != EINTR)
 			break;
-		while ((w = xs_check_watch(xs)))
+		devices_changed = false;
+		while ((w = xs_check_watch(xs))) {
+			devices_changed |= !strncmp(w[XS_WATCH_PATH], devs_path,
+						    strlen(devs_path));
 			free(w);
+		}
 		if (!gone_since) {
-			if (node_exists(dom_path))
+			/* Alive: the devices it has now are the ones to give back. */
+			if (node_exists(dom_path)) {
+				if (devices_changed)
+					save_devices(&saved, domid);
 				continue;
+			}
 			gone_since = time(NULL);
 			xs_unwatch(xs, dom_path, "domain");
 			logf_ts("domain %u is gone; waiting %d s for its reboot", domid,
 				reboot_wait_s());
 		}
 		if (find_by_vm(vm, domid, &next)) {
-			logf_ts("%s rebooted as domain %u", gc->name, next);
-			if (!plan_all(gc, domid, fresh, err, sizeof(err)) ||
-			    !attach_all(fresh, n, next, err, sizeof(err)))
-				logf_ts("domain %u: %s", next, err);
-			else
-				logf_ts("domain %u has its %u virtio devices again", next, n);
+			logf_ts("%s rebooted as domain %u", name, next);
+			restore_devices(&saved, next);
 			domid = next;
 			gone_since = 0;
-			snprintf(dom_path, sizeof(dom_path), "/local/domain/%u", domid);
-			xs_watch(xs, dom_path, "domain");
+			new_domain = true;
 		} else if (time(NULL) - gone_since >= reboot_wait_s()) {
-			logf_ts("%s did not come back within %d s: done", gc->name,
-				reboot_wait_s());
+			logf_ts("%s did not come back within %d s: done", name, reboot_wait_s());
 			break;
 		}
 	}
-	free(fresh);
+	saved_free(&saved);
 	free(vm);
 }
 
@@ -946,7 +1066,7 @@ static void follow_in_background(const struct vx_guestcfg *gc, uint32_t domid)
 		logf_ts("cannot reach xenstore: %s", strerror(errno));
 		exit(1);
 	}
-	follow_reboots(gc, domid);
+	follow_reboots(gc->name, domid);
 	exit(0);
 }
 
@@ -1020,7 +1140,7 @@ static int create(int argc, char **argv)
 	if (!follow || !n)
 		return 0;
 	if (foreground) {
-		follow_reboots(&gc, domid);
+		follow_reboots(gc.name, domid);
 		return 0;
 	}
 	follow_in_background(&gc, domid);
