@@ -198,7 +198,6 @@ static void for_each_device(long guest,
 }
 
 struct disk_use {
-	long ignore;		/* a guest whose disks do not count, or -1 */
 	const char *target;
 	bool readonly;
 	const char *conflict;	/* set to a description on conflict */
@@ -211,8 +210,6 @@ static void check_use(uint32_t guest, uint32_t devid, uint32_t be,
 	struct disk_use *u = arg;
 	char *params, *mode;
 
-	if (guest == u->ignore)
-		return;
 	params = xs_readf("%s/params", be_dir);
 	mode = xs_readf("%s/mode", be_dir);
 	if (params && !strcmp(params, u->target) &&
@@ -225,7 +222,6 @@ static void check_use(uint32_t guest, uint32_t devid, uint32_t be,
 }
 
 struct vdev_find {
-	long ignore;		/* a guest whose devices do not count, or -1 */
 	const char *vdev;	/* a vdev, a mac or a devid */
 	uint32_t guest, be, devid;
 	bool found;
@@ -237,8 +233,6 @@ static void find_vdev(uint32_t guest, uint32_t devid, uint32_t be,
 	struct vdev_find *f = arg;
 	char *dev, *mac, num[16];
 
-	if (guest == f->ignore)
-		return;
 	dev = xs_readf("%s/dev", be_dir);
 	mac = xs_readf("%s/mac", be_dir);
 	snprintf(num, sizeof(num), "%u", devid);
@@ -311,14 +305,11 @@ static void kv_add(const char **kv, int *n, const char *key, const char *val)
 	kv[(*n)++] = val;
 }
 
-/*
- * Checks a disk against the host: its file, and the disks of every guest
- * but @ignore (a guest being replaced by its reboot, or -1).
- */
-static bool plan_disk(const struct vx_diskspec *d, long ignore,
-		      struct device_plan *p, char *err, size_t errlen)
+/* Checks a disk against the host: its file, and the disks of every guest. */
+static bool plan_disk(const struct vx_diskspec *d, struct device_plan *p,
+		      char *err, size_t errlen)
 {
-	struct disk_use use = { .ignore = ignore };
+	struct disk_use use = { 0 };
 	struct stat st;
 	int i = 0;
 
@@ -354,11 +345,11 @@ static bool plan_disk(const struct vx_diskspec *d, long ignore,
 	return true;
 }
 
-/* Checks a nic against the host: its bridge, and the macs of every guest but @ignore. */
-static bool plan_nic(const struct vx_nicspec *spec, long ignore,
-		     struct device_plan *p, char *err, size_t errlen)
+/* Checks a nic against the host: its bridge, and the macs of every guest. */
+static bool plan_nic(const struct vx_nicspec *spec, struct device_plan *p,
+		     char *err, size_t errlen)
 {
-	struct vdev_find same = { .ignore = ignore };
+	struct vdev_find same = { 0 };
 	struct vx_nicspec *n = &p->nic;
 	char path[64];
 	int i = 0;
@@ -437,7 +428,7 @@ static long add_device(const struct device_plan *p, uint32_t guest, char *err,
 
 static int disk_attach(int argc, char **argv)
 {
-	struct vdev_find same = { .ignore = -1 };
+	struct vdev_find same = { 0 };
 	struct device_plan plan;
 	struct vx_diskspec d;
 	char err[PATH_MAX + 160];
@@ -453,7 +444,7 @@ static int disk_attach(int argc, char **argv)
 	for_each_device(guest, find_vdev, &same);
 	if (same.found)
 		die("domain %u already has a disk %s (device %u)", guest, d.vdev, same.devid);
-	if (!plan_disk(&d, -1, &plan, err, sizeof(err)))
+	if (!plan_disk(&d, &plan, err, sizeof(err)))
 		die("%s", err);
 	devid = add_device(&plan, guest, err, sizeof(err));
 	if (devid < 0)
@@ -475,7 +466,7 @@ static int nic_attach(int argc, char **argv)
 	guest = find_domain(argv[1]);
 	if (!vx_parse_nicspec(argv[2], &n, err, sizeof(err)))
 		die("bad nic spec '%s': %s", argv[2], err);
-	if (!plan_nic(&n, -1, &plan, err, sizeof(err)))
+	if (!plan_nic(&n, &plan, err, sizeof(err)))
 		die("%s", err);
 	devid = add_device(&plan, guest, err, sizeof(err));
 	if (devid < 0)
@@ -488,7 +479,7 @@ static int nic_attach(int argc, char **argv)
 static int detach(int argc, char **argv)
 {
 	const char *what = strcmp(argv[0], "nic-detach") ? "VDEV" : "MAC";
-	struct vdev_find f = { .ignore = -1 };
+	struct vdev_find f = { 0 };
 	bool force = false;
 	uint32_t guest;
 	int c, ret;
@@ -521,7 +512,7 @@ static int detach(int argc, char **argv)
 /* Sets a nic's `link` key: the guest sees its link go down or up (protocol.md 6). */
 static int nic_link(int argc, char **argv)
 {
-	struct vdev_find f = { .ignore = -1 };
+	struct vdev_find f = { 0 };
 	char fe_dir[128], be_dir[128], path[160], *type = NULL;
 	uint32_t guest;
 
@@ -764,22 +755,19 @@ static char *read_config(const char *path, char **xl_args)
 	return text;
 }
 
-/*
- * Checks every device of @gc against the host (ignoring the devices of
- * guest @ignore, or -1); the reason says which line failed.
- */
-static bool plan_all(const struct vx_guestcfg *gc, long ignore,
-		     struct device_plan *plans, char *err, size_t errlen)
+/* Checks every device of @gc against the host; the reason says which line failed. */
+static bool plan_all(const struct vx_guestcfg *gc, struct device_plan *plans,
+		     char *err, size_t errlen)
 {
 	char why[PATH_MAX + 160];
 	unsigned int i;
 
 	for (i = 0; i < gc->nr_disks; i++)
-		if (!plan_disk(&gc->disks[i], ignore, &plans[i], why, sizeof(why)))
+		if (!plan_disk(&gc->disks[i], &plans[i], why, sizeof(why)))
 			return failf(err, errlen, "line %u: disk %s: %s", gc->disk_line[i],
 				     gc->disks[i].vdev, why);
 	for (i = 0; i < gc->nr_nics; i++)
-		if (!plan_nic(&gc->nics[i], ignore, &plans[gc->nr_disks + i], why, sizeof(why)))
+		if (!plan_nic(&gc->nics[i], &plans[gc->nr_disks + i], why, sizeof(why)))
 			return failf(err, errlen, "line %u: nic %u: %s", gc->nic_line[i], i + 1,
 				     why);
 	return true;
@@ -1110,7 +1098,7 @@ static int create(int argc, char **argv)
 	plans = calloc(n ? n : 1, sizeof(*plans));
 	if (!plans)
 		die("out of memory");
-	if (!plan_all(&gc, -1, plans, err, sizeof(err)))
+	if (!plan_all(&gc, plans, err, sizeof(err)))
 		die("%s: %s", argv[optind], err);
 
 	/* xl makes the domain paused; the devices come before its first instruction. */

@@ -480,8 +480,22 @@ bench_vda_vs_xvda() {
 	done
 }
 
+# The devices of the guest as list shows them: type, vdev, target.
+device_set() {
+	virtio-xenbus list $GUEST | awk '$1 ~ /^[0-9]+$/ { t = $3 " " $4; for (i = 10; i <= NF; i++) t = t " " $i; print t }' | sort
+}
+
+all_connected() {
+	virtio-xenbus list $GUEST >/tmp/list
+	n=$(awk '$1 ~ /^[0-9]+$/' /tmp/list | wc -l)
+	[ "$n" -gt 0 ] && [ "$(grep -c 'connected *connected' /tmp/list)" = "$n" ]
+}
+
 test_guest_reboot_reconnects() {
 	old=$(domid)
+	device_set >/tmp/devices-before
+	echo "before the reboot:"
+	cat /tmp/devices-before
 	guest_run 60 'set -e
 		echo "before reboot $(cat /proc/sys/kernel/random/boot_id)" | dd of=/dev/vda bs=512 seek=1000 conv=fsync 2>/dev/null
 		dd if=/dev/vda bs=512 skip=1000 count=1 2>/dev/null | head -n 1' | tee /tmp/marker ||
@@ -502,8 +516,11 @@ test_guest_reboot_reconnects() {
 	[ "$(echo "$out" | sed -n 1p)" = "$(tail -n 1 /tmp/marker)" ] ||
 		fail "vda after the reboot does not hold what was written before"
 	cat /var/log/xen/virtio-xenbus-$GUEST.log
-	virtio-xenbus list $GUEST | tee /tmp/list
-	grep -q 'connected *connected' /tmp/list || fail "vda is not connected after the reboot"
+	# Every device it had (the config's vda and the hot-attached ones) is back.
+	wait_for 60 all_connected || { cat /tmp/list; fail "not every device is connected after the reboot"; }
+	cat /tmp/list
+	device_set >/tmp/devices-after
+	diff /tmp/devices-before /tmp/devices-after || fail "other devices after the reboot"
 	left=$(xenstore-list /local/domain/0/backend/virtio/"$old" 2>/dev/null)
 	[ -z "$left" ] || fail "backend directories of the old domain are left: $left"
 }
