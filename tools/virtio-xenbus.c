@@ -1159,6 +1159,10 @@ int main(int argc, char **argv)
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(argv[1], commands[i].name))
 			continue;
+		if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+			usage(stdout);
+			return 0;
+		}
 		xs = xs_open(0);
 		if (!xs)
 			die("cannot reach xenstore (%s): is xenstored running, are you root?",

@@ -170,6 +170,11 @@ START_TEST(disks_attach_list_detach_as_libxl_writes_a_vbd)
 	ck_assert_msg(strstr(out, "blk   vda") && strstr(out, disk) && strstr(out, "initwait"),
 		      "%s", out);
 
+	/* --help on every command. */
+	TOOL_OK("disk-attach --help", tool_path());
+	ck_assert_msg(strstr(out, "Usage: virtio-xenbus") && strstr(out, "DISKSPEC"), "%s", out);
+	TOOL_OK("create -h", tool_path());
+
 	/* Refused: the same vdev, a file another guest writes, no file, no guest. */
 	ck_assert_int_eq(TOOL("disk-attach web %s,raw,vda", tool_path(), other), 1);
 	ck_assert_msg(strstr(out, "already has a disk vda"), "%s", out);
