@@ -270,7 +270,12 @@ static bool parse_setting(struct parser *ps, struct vx_xlcfg *cfg)
 	}
 	ps->p += add ? 2 : 1;
 	skip_space(ps, false);
-	if (!parse_value(ps, &v, 0) || !store(ps, cfg, name, &v, add)) {
+	if (!parse_value(ps, &v, 0)) {
+		free(name);
+		value_free(&v);
+		return false;
+	}
+	if (!store(ps, cfg, name, &v, add)) {	/* it took @name */
 		value_free(&v);
 		return false;
 	}
