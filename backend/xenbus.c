@@ -156,7 +156,8 @@ static void answer_stats(struct vx_device *dev)
 {
 	struct vx_daemon *d = dev->daemon;
 	const struct queue_stats *st;
-	size_t len = 0, size = 160 * (dev->nr_queues + 1);
+	/* A line is at most 7 counters of 20 digits and 70 other bytes. */
+	size_t len = 0, size = 256 * (dev->nr_queues + 1);
 	char *text = malloc(size);
 	xs_transaction_t t;
 	unsigned int i;
@@ -168,7 +169,7 @@ static void answer_stats(struct vx_device *dev)
 		return;
 	}
 	text[0] = '\0';
-	for (i = 0; i < dev->nr_queues; i++) {
+	for (i = 0; i < dev->nr_queues && len < size; i++) {
 		st = &dev->queues[i].stats;
 		len += snprintf(text + len, size - len,
 				"%s%u requests=%llu kicks=%llu interrupts=%llu packets=%llu bytes=%llu drops=%llu errors=%llu",
