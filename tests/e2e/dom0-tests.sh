@@ -96,6 +96,17 @@ daemon_threads() { ls /proc/"$(daemon_pid)"/task | wc -l; }
 daemon_gntdev_maps() { grep -c gntdev /proc/"$(daemon_pid)"/maps; }
 
 
+# The devices of the guest as list shows them: type, vdev, target.
+device_set() {
+	virtio-xenbus list $GUEST | awk '$1 ~ /^[0-9]+$/ { t = $3 " " $4; for (i = 10; i <= NF; i++) t = t " " $i; print t }' | sort
+}
+
+all_connected() {
+	virtio-xenbus list $GUEST >/tmp/list
+	n=$(awk '$1 ~ /^[0-9]+$/' /tmp/list | wc -l)
+	[ "$n" -gt 0 ] && [ "$(grep -c 'connected *connected' /tmp/list)" = "$n" ]
+}
+
 # ---- the guest ----
 
 # The guest's config names its virtio disk as xl names its own disks;
@@ -437,10 +448,9 @@ test_module_unload_and_reload() {
 		[ "$sum" = "$again" ] || { echo "other data after reload"; exit 1; }
 		echo "reloaded: $d, same data"') || { echo "$out"; fail "in the guest"; }
 	echo "$out"
-	virtio-xenbus list $GUEST | tee /tmp/list
 	# Every device of the guest (how many depends on the tests run before).
-	[ "$(grep -c 'connected *connected' /tmp/list)" = "$(tail -n +2 /tmp/list | wc -l)" ] ||
-		fail "the devices are not connected again"
+	all_connected || { cat /tmp/list; fail "the devices are not connected again"; }
+	cat /tmp/list
 	kill -0 "$(daemon_pid)" || fail "the daemon died"
 }
 
@@ -478,17 +488,6 @@ bench_vda_vs_xvda() {
 		echo "E2E-BENCH: $op: virtio-xenbus $v $unit, blkback $x $unit, ratio $(awk -v a="$v" -v b="$x" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" |
 			tee /dev/console
 	done
-}
-
-# The devices of the guest as list shows them: type, vdev, target.
-device_set() {
-	virtio-xenbus list $GUEST | awk '$1 ~ /^[0-9]+$/ { t = $3 " " $4; for (i = 10; i <= NF; i++) t = t " " $i; print t }' | sort
-}
-
-all_connected() {
-	virtio-xenbus list $GUEST >/tmp/list
-	n=$(awk '$1 ~ /^[0-9]+$/' /tmp/list | wc -l)
-	[ "$n" -gt 0 ] && [ "$(grep -c 'connected *connected' /tmp/list)" = "$n" ]
 }
 
 test_guest_reboot_reconnects() {
