@@ -495,9 +495,12 @@ test_guest_reboot_reconnects() {
 	device_set >/tmp/devices-before
 	echo "before the reboot:"
 	cat /tmp/devices-before
-	guest_run 60 'set -e
-		echo "before reboot $(cat /proc/sys/kernel/random/boot_id)" | dd of=/dev/vda bs=512 seek=1000 conv=fsync 2>/dev/null
-		dd if=/dev/vda bs=512 skip=1000 count=1 2>/dev/null | head -n 1' | tee /tmp/marker ||
+	# The guest names disks in probe order: the 256 MiB one is the config's vda.
+	guest_run 60 "$FIND_DISK"'
+		set -e
+		d=$(disk 524288)
+		echo "before reboot $(cat /proc/sys/kernel/random/boot_id)" | dd of=/dev/$d bs=512 seek=1000 conv=fsync 2>/dev/null
+		dd if=/dev/$d bs=512 skip=1000 count=1 2>/dev/null | head -n 1' | tee /tmp/marker ||
 		fail "cannot write the marker"
 	# The guest reboots itself; xl makes a new domain, virtio-xenbus gives it vda.
 	xs_write /local/domain/"$old"/data/e2e-cmd 'busybox reboot -f' \
@@ -508,8 +511,9 @@ test_guest_reboot_reconnects() {
 	echo "domain $old rebooted as $new"
 	wait_for 120 xs_read /local/domain/"$new"/data/e2e-ready ||
 		fail "the rebooted guest's agent did not start in 120 s"
-	out=$(guest_run 60 'for i in $(seq 150); do [ -b /dev/vda ] && break; sleep 0.2; done
-		dd if=/dev/vda bs=512 skip=1000 count=1 2>/dev/null | head -n 1
+	out=$(guest_run 60 "$FIND_DISK"'
+		d=$(wait_disk 524288)
+		dd if=/dev/$d bs=512 skip=1000 count=1 2>/dev/null | head -n 1
 		cat /proc/sys/kernel/random/boot_id') || { echo "$out"; fail "no vda after the reboot"; }
 	echo "$out"
 	[ "$(echo "$out" | sed -n 1p)" = "$(tail -n 1 /tmp/marker)" ] ||

@@ -70,6 +70,8 @@ static int run(const char *fmt, ...)
 #define TOOL(...)	run("%s " __VA_ARGS__)
 #define TOOL_OK(...)	ck_assert_msg(TOOL(__VA_ARGS__) == 0, "failed: %s", out)
 #define RUN_OK(...)	ck_assert_msg(run(__VA_ARGS__) == 0, "failed: %s", out)
+/* A refusal: exit status 1 (not a crash), with the output shown otherwise. */
+#define TOOL_REFUSES(...)	ck_assert_msg(TOOL(__VA_ARGS__) == 1, "not a refusal: %s", out)
 
 /* Writes a guest config into the host's directory; its path. */
 static const char *config(const char *name, const char *text)
@@ -176,14 +178,14 @@ START_TEST(disks_attach_list_detach_as_libxl_writes_a_vbd)
 	TOOL_OK("create -h", tool_path());
 
 	/* Refused: the same vdev, a file another guest writes, no file, no guest. */
-	ck_assert_int_eq(TOOL("disk-attach web %s,raw,vda", tool_path(), other), 1);
+	TOOL_REFUSES("disk-attach web %s,raw,vda", tool_path(), other);
 	ck_assert_msg(strstr(out, "already has a disk vda"), "%s", out);
-	ck_assert_int_eq(TOOL("disk-attach db %s,raw,vda", tool_path(), disk), 1);
+	TOOL_REFUSES("disk-attach db %s,raw,vda", tool_path(), disk);
 	snprintf(path, sizeof(path), "already in use by domain %u, device 0", web);
 	ck_assert_msg(strstr(out, path), "%s", out);
-	ck_assert_int_eq(TOOL("disk-attach db /nonexistent,raw,vda", tool_path()), 1);
+	TOOL_REFUSES("disk-attach db /nonexistent,raw,vda", tool_path());
 	ck_assert_msg(strstr(out, "/nonexistent: No such file"), "%s", out);
-	ck_assert_int_eq(TOOL("disk-attach nosuch %s,raw,vda", tool_path(), other), 1);
+	TOOL_REFUSES("disk-attach nosuch %s,raw,vda", tool_path(), other);
 	ck_assert_msg(strstr(out, "no domain named 'nosuch'"), "%s", out);
 	/* Read-only on both sides is shared. */
 	TOOL_OK("disk-attach db %s,raw,vdb,ro", tool_path(), other);
@@ -195,7 +197,7 @@ START_TEST(disks_attach_list_detach_as_libxl_writes_a_vbd)
 	TOOL_OK("disk-detach -f db vdb", tool_path());
 	TOOL_OK("list", tool_path());
 	ck_assert_msg(!strstr(out, "vdb") && strstr(out, "vda"), "%s", out);
-	ck_assert_int_eq(TOOL("disk-detach web vdb", tool_path()), 1);
+	TOOL_REFUSES("disk-detach web vdb", tool_path());
 	ck_assert_msg(strstr(out, "has no virtio device vdb"), "%s", out);
 	TOOL_OK("disk-attach web %s,raw,vdb,ro", tool_path(), other);
 	ck_assert_str_eq(out, "1\n");
@@ -276,7 +278,7 @@ START_TEST(create_attaches_the_configs_devices_then_unpauses)
 	ck_assert_int_eq(sh("test \"$(readlink /sys/class/net/vxif1.2/master)\" != ''"), 0);
 
 	/* The same guest again: its name is taken, xl is not asked. */
-	ck_assert_int_eq(TOOL("create -e %s", tool_path(), cfg), 1);
+	TOOL_REFUSES("create -e %s", tool_path(), cfg);
 	ck_assert_msg(strstr(out, "domain 1 is already called 'web'"), "%s", out);
 	xs_close(xs);
 }
@@ -300,7 +302,7 @@ START_TEST(create_refuses_a_bad_config_before_xl_runs)
 	size_t i;
 
 	for (i = 0; i + 1 < sizeof(cases) / sizeof(cases[0]); i++) {
-		ck_assert_int_eq(TOOL("create -e %s", tool_path(), config("g", cases[i].text)), 1);
+		TOOL_REFUSES("create -e %s", tool_path(), config("g", cases[i].text));
 		ck_assert_msg(strstr(out, cases[i].reason), "case %zu: %s", i, out);
 	}
 	/* A disk another guest writes. */
@@ -308,7 +310,7 @@ START_TEST(create_refuses_a_bad_config_before_xl_runs)
 	RUN_OK("%s create %s", getenv("FAKE_XL"), config("db", "name='db'"));
 	TOOL_OK("disk-attach db %s,raw,vda", tool_path(), disk);
 	snprintf(text, sizeof(text), "name = 'g'\nvirtio_disk = [ '%s,raw,vda' ]\n", disk);
-	ck_assert_int_eq(TOOL("create -e %s", tool_path(), config("g", text)), 1);
+	TOOL_REFUSES("create -e %s", tool_path(), config("g", text));
 	ck_assert_msg(strstr(out, "line 2: disk vda:") && strstr(out, "already in use by domain 1"),
 		      "%s", out);
 	/* Nothing reached xl but the one create of db. */
@@ -316,7 +318,7 @@ START_TEST(create_refuses_a_bad_config_before_xl_runs)
 	ck_assert_msg(!strstr(out, "g.cfg"), "xl was called: %s", out);
 	/* xl refusing the config: nothing attached. */
 	setenv("FAKE_XL_FAIL", "create", 1);
-	ck_assert_int_eq(TOOL("create -e %s", tool_path(), config("g", cases[4].text)), 1);
+	TOOL_REFUSES("create -e %s", tool_path(), config("g", cases[4].text));
 	ck_assert_msg(strstr(out, "xl create failed"), "%s", out);
 	unsetenv("FAKE_XL_FAIL");
 }
@@ -331,7 +333,7 @@ START_TEST(create_destroys_the_guest_when_the_backend_refuses_a_device)
 	snprintf(text, sizeof(text),
 		 "name = 'web'\nvirtio_disk = [ '%s,raw,vda' ]\n"
 		 "virtio_nic = [ 'bridge=vxbr0,script=/bin/false' ]\n", disk);
-	ck_assert_int_eq(TOOL("create -e %s", tool_path(), config("web", text)), 1);
+	TOOL_REFUSES("create -e %s", tool_path(), config("web", text));
 	ck_assert_msg(strstr(out, "refused the device") && strstr(out, "domain 1 destroyed"),
 		      "%s", out);
 	ck_assert_uint_eq(domid_of(xs, "web"), 0);
