@@ -858,6 +858,7 @@ struct saved_device {
 struct saved_devices {
 	struct saved_device *dev;
 	unsigned int n;
+	char names[512];	/* as last logged */
 };
 
 static const char *const toolstack_keys[] = {
@@ -917,7 +918,7 @@ static const char *saved_key(const struct saved_device *dev, const char *key)
 	return NULL;
 }
 
-/* Replaces @sv with the devices @guest has now, and logs them. */
+/* Replaces @sv with the devices @guest has now, and logs them if they changed. */
 static void save_devices(struct saved_devices *sv, uint32_t guest)
 {
 	char names[512] = "";
@@ -932,7 +933,11 @@ static void save_devices(struct saved_devices *sv, uint32_t guest)
 		len += snprintf(names + len, sizeof(names) - len, " %s",
 				name ? name : sv->dev[i].type);
 	}
-	logf_ts("domain %u's virtio devices:%s", guest, sv->n ? names : " none");
+	if (!sv->n)
+		strcpy(names, " none");
+	if (strcmp(names, sv->names))
+		logf_ts("domain %u's virtio devices:%s", guest, names);
+	strcpy(sv->names, names);
 }
 
 static void restore_devices(const struct saved_devices *sv, uint32_t guest)
