@@ -427,6 +427,18 @@ static long add_device(const struct device_plan *p, uint32_t guest, char *err,
 	return devid;
 }
 
+/* disk-attach and nic-attach: the device, and its devid on stdout. */
+static int attach_planned(const struct device_plan *plan, uint32_t guest)
+{
+	char err[400];
+	long devid = add_device(plan, guest, err, sizeof(err));
+
+	if (devid < 0)
+		die("%s", err);
+	printf("%ld\n", devid);
+	return 0;
+}
+
 static int disk_attach(int argc, char **argv)
 {
 	struct vdev_find same = { 0 };
@@ -434,7 +446,6 @@ static int disk_attach(int argc, char **argv)
 	struct vx_diskspec d;
 	char err[PATH_MAX + 160];
 	uint32_t guest;
-	long devid;
 
 	if (argc != 3)
 		die("disk-attach needs DOMAIN and DISKSPEC (see virtio-xenbus help)");
@@ -447,11 +458,7 @@ static int disk_attach(int argc, char **argv)
 		die("domain %u already has a disk %s (device %u)", guest, d.vdev, same.devid);
 	if (!plan_disk(&d, &plan, err, sizeof(err)))
 		die("%s", err);
-	devid = add_device(&plan, guest, err, sizeof(err));
-	if (devid < 0)
-		die("%s", err);
-	printf("%ld\n", devid);
-	return 0;
+	return attach_planned(&plan, guest);
 }
 
 static int nic_attach(int argc, char **argv)
@@ -460,7 +467,6 @@ static int nic_attach(int argc, char **argv)
 	struct vx_nicspec n;
 	char err[400];
 	uint32_t guest;
-	long devid;
 
 	if (argc != 3)
 		die("nic-attach needs DOMAIN and NICSPEC (see virtio-xenbus help)");
@@ -469,11 +475,7 @@ static int nic_attach(int argc, char **argv)
 		die("bad nic spec '%s': %s", argv[2], err);
 	if (!plan_nic(&n, &plan, err, sizeof(err)))
 		die("%s", err);
-	devid = add_device(&plan, guest, err, sizeof(err));
-	if (devid < 0)
-		die("%s", err);
-	printf("%ld\n", devid);
-	return 0;
+	return attach_planned(&plan, guest);
 }
 
 /* disk-detach and nic-detach: a device named by devid, vdev or mac. */
