@@ -140,12 +140,12 @@ void harness_stop(struct harness *h)
 	}
 }
 
-bool harness_log_wait(struct harness *h, const char *needle, int ms)
+bool file_wait_for(const char *path, const char *needle, int ms)
 {
 	char line[1024];
 
 	for (; ms >= 0; ms -= 10) {
-		FILE *f = fopen(h->log, "r");
+		FILE *f = fopen(path, "r");
 		bool found = false;
 
 		while (f && !found && fgets(line, sizeof(line), f))
@@ -157,6 +157,11 @@ bool harness_log_wait(struct harness *h, const char *needle, int ms)
 		poll(NULL, 0, 10);
 	}
 	return false;
+}
+
+bool harness_log_wait(struct harness *h, const char *needle, int ms)
+{
+	return file_wait_for(h->log, needle, ms);
 }
 
 static int count_dir(pid_t pid, const char *what)

@@ -24,6 +24,8 @@ int harness_start_daemon(struct harness *h);
 /* Sends @sig to the daemon and reaps it; returns its wait status. */
 int harness_stop_daemon(struct harness *h, int sig);
 void harness_stop(struct harness *h);
+/* Waits up to @ms for a line of the file at @path to contain @needle. */
+bool file_wait_for(const char *path, const char *needle, int ms);
 /* Waits up to @ms for the daemon's log to contain @needle. */
 bool harness_log_wait(struct harness *h, const char *needle, int ms);
 /* Counts the daemon's open file descriptors and threads. */

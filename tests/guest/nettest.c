@@ -32,6 +32,32 @@ int sh(const char *fmt, ...)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+int sh_output(char *out, size_t outlen, const char *fmt, ...)
+{
+	char cmd[1024], sink[512];
+	size_t n = 0;
+	va_list ap;
+	FILE *p;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd) - 5, fmt, ap);
+	va_end(ap);
+	strcat(cmd, " 2>&1");
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	if (out)
+		n = fread(out, 1, outlen - 1, p);
+	/* The rest, so that the command never blocks on a full pipe. */
+	while (fread(sink, 1, sizeof(sink), p) > 0)
+		;
+	if (out)
+		out[n] = '\0';
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 double now_seconds(void)
 {
 	struct timespec ts;

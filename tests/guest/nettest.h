@@ -22,6 +22,14 @@ int tcp_check_transfer(const char *guest_ns_path, const char *server_ip,
 /* Runs a shell command (printf-style); its exit status, or -1. */
 int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * Runs a shell command (printf-style) with its standard error merged into
+ * its output, of which the first @outlen - 1 bytes land in @out (may be
+ * NULL); its exit status, or -1.
+ */
+int sh_output(char *out, size_t outlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Monotonic time in seconds. */
 double now_seconds(void);
 

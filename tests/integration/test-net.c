@@ -234,29 +234,13 @@ END_TEST
 /* Runs the virtio-xenbus tool; its output in @out (may be NULL). */
 static int tool(char *out, size_t outlen, const char *fmt, ...)
 {
-	char args[400], cmd[600];
+	char args[400];
 	va_list ap;
-	FILE *p;
-	size_t n = 0;
-	int st;
 
 	va_start(ap, fmt);
 	vsnprintf(args, sizeof(args), fmt, ap);
 	va_end(ap);
-	snprintf(cmd, sizeof(cmd), "%s %s 2>&1", getenv("TOOL"), args);
-	p = popen(cmd, "r");
-	ck_assert_ptr_nonnull(p);
-	if (out) {
-		n = fread(out, 1, outlen - 1, p);
-		out[n] = 0;
-	} else {
-		char sink[512];
-
-		while (fread(sink, 1, sizeof(sink), p) > 0)
-			;
-	}
-	st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return sh_output(out, outlen, "%s %s", getenv("TOOL"), args);
 }
 
 /* The bytes `virtio-xenbus list` shows for a queue of the nic, live. */
@@ -548,23 +532,9 @@ START_TEST(hostile_frames_fail_only_that_device_and_reset_recovers)
 END_TEST
 
 /* Waits for the backend state of the guest's device @devid to be @state. */
-static bool wait_backend_state(uint32_t devid, const char *state)
+static bool closing(int state)
 {
-	char path[96];
-
-	snprintf(path, sizeof(path), "/local/domain/0/backend/virtio/%u/%u/state",
-		 g->domid, devid);
-	for (int ms = 0; ms < 5000; ms += 10) {
-		unsigned int len;
-		char *v = xs_read(g->xs, XBT_NULL, path, &len);
-		bool same = v && !strcmp(v, state);
-
-		free(v);
-		if (same)
-			return true;
-		usleep(10000);
-	}
-	return false;
+	return state == VX_STATE_CLOSING;
 }
 
 START_TEST(bridge_script_puts_the_nic_on_the_bridge)
@@ -591,7 +561,7 @@ START_TEST(bridge_script_puts_the_nic_on_the_bridge)
 	/* A bridge that does not exist: the device fails, saying why. */
 	attach_nic(1, KV("script", script, "bridge", "nosuchbr"));
 	ck_assert(harness_log_wait(&host, "bridge nosuchbr does not exist", 5000));
-	ck_assert(wait_backend_state(1, "5"));	/* Closing */
+	ck_assert(vx_ts_wait_backend(g->xs, 0, g->domid, 1, closing, 5000));
 	ck_assert_msg(host_if_exists("vxif3.1", false), "the failed nic left its interface");
 	ck_assert_int_eq(kill(host.daemon, 0), 0);
 }

@@ -51,20 +51,11 @@ static int run(const char *fmt, ...)
 {
 	char cmd[1024];
 	va_list ap;
-	size_t n;
-	FILE *p;
-	int st;
 
 	va_start(ap, fmt);
 	vsnprintf(cmd, sizeof(cmd), fmt, ap);
 	va_end(ap);
-	strcat(cmd, " 2>&1");
-	p = popen(cmd, "r");
-	ck_assert_ptr_nonnull(p);
-	n = fread(out, 1, sizeof(out) - 1, p);
-	out[n] = 0;
-	st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return sh_output(out, sizeof(out), "%s", cmd);
 }
 
 #define TOOL(...)	run("%s " __VA_ARGS__)
@@ -345,20 +336,9 @@ START_TEST(create_destroys_the_guest_when_the_backend_refuses_a_device)
 }
 END_TEST
 
-static bool wait_backend_initwait(struct xs_handle *xs, uint32_t domid, uint32_t devid)
+static bool initwait(int state)
 {
-	char *s;
-	bool ok;
-
-	for (int ms = 0; ms < 10000; ms += 50) {
-		s = xs_get(xs, "/local/domain/0/backend/virtio/%u/%u/state", domid, devid);
-		ok = s && !strcmp(s, "2");
-		free(s);
-		if (ok)
-			return true;
-		usleep(50000);
-	}
-	return false;
+	return state == VX_STATE_INITWAIT;
 }
 
 static bool process_gone(pid_t pid, int ms)
@@ -380,25 +360,13 @@ static bool process_gone(pid_t pid, int ms)
 	return false;
 }
 
-/* Waits up to 5 s for the monitor's log to hold @needle. */
+/* Waits up to 5 s for the follower's log to hold @needle. */
 static bool monitor_log_has(const char *needle)
 {
-	char path[256], text[8192];
-	size_t n;
-	FILE *f;
+	char path[256];
 
 	snprintf(path, sizeof(path), "%s/virtio-xenbus-web.log", host.dir);
-	for (int ms = 0; ms < 5000; ms += 50) {
-		f = fopen(path, "r");
-		n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
-		if (f)
-			fclose(f);
-		text[n] = '\0';
-		if (strstr(text, needle))
-			return true;
-		usleep(50000);
-	}
-	return false;
+	return file_wait_for(path, needle, 5000);
 }
 
 START_TEST(create_gives_a_rebooted_guest_its_devices_again)
@@ -426,7 +394,7 @@ START_TEST(create_gives_a_rebooted_guest_its_devices_again)
 	domid = atoi(out);
 	ck_assert_uint_eq(domid, 2);
 	for (unsigned int devid = 0; devid < 3; devid++)
-		ck_assert(wait_backend_initwait(xs, domid, devid));
+		ck_assert(vx_ts_wait_backend(xs, 0, domid, devid, initwait, 10000));
 	TOOL_OK("list 2", tool_path());
 	ck_assert_msg(strstr(out, "vda") && strstr(out, "vdc") && strstr(out, extra) &&
 		      strstr(out, MAC) && !strstr(out, "vdb"), "%s", out);
