@@ -10,6 +10,14 @@
 /* The rings are shared with the guest: every access is a single load or store. */
 #define READ_ONCE(x)		__atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define WRITE_ONCE(x, v)	__atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+/*
+ * The in-flight record must be right wherever the process dies: keep the
+ * compiler from moving its stores across the ring's.
+ */
+#define RECORD_BARRIER()	__atomic_signal_fence(__ATOMIC_SEQ_CST)
+
+/* In the pop log: the chain came from the recovered list, not the ring. */
+#define POP_RECOVERED		0x8000
 
 static int vq_fail(struct vq *vq, const char *fmt, ...)
 {
@@ -34,18 +42,82 @@ int vq_init(struct vq *vq, unsigned int size, void *desc, void *avail,
 	/* Resume where the ring stands: a fresh ring has both indexes at 0. */
 	vq->last_avail_idx = le16toh(READ_ONCE(vq->used->idx));
 	vq->used_idx = vq->last_avail_idx;
-	if (indirect) {
+	vq->own_rec = calloc(1, vq_inflight_bytes(size));
+	vq->pushed = calloc(size, sizeof(*vq->pushed));
+	vq->pop_log = calloc(size, sizeof(*vq->pop_log));
+	vq->recovered = calloc(size, sizeof(*vq->recovered));
+	if (indirect)
 		vq->indirect_buf = calloc(size, sizeof(struct vring_desc));
-		if (!vq->indirect_buf)
-			return -1;
+	if (!vq->own_rec || !vq->pushed || !vq->pop_log || !vq->recovered ||
+	    (indirect && !vq->indirect_buf)) {
+		vq_destroy(vq);
+		return -1;
 	}
+	vq->own_rec->size = size;
+	vq->own_rec->used_idx = vq->used_idx;
+	vq->rec = vq->own_rec;
 	return 0;
 }
 
 void vq_destroy(struct vq *vq)
 {
 	free(vq->indirect_buf);
+	free(vq->own_rec);
+	free(vq->pushed);
+	free(vq->pop_log);
+	free(vq->recovered);
 	vq->indirect_buf = NULL;
+	vq->own_rec = NULL;
+	vq->rec = NULL;
+	vq->pushed = NULL;
+	vq->pop_log = NULL;
+	vq->recovered = NULL;
+}
+
+/*
+ * The previous process published used entries up to used->idx, and cleared
+ * the record up to rec->used_idx: clear the rest, then every chain still
+ * marked was taken and never returned.  Chains are taken in ring order, so
+ * the ring resumes after the used ones and the ones held.
+ */
+static int recover(struct vq *vq, struct vq_inflight *rec)
+{
+	uint16_t used = vq->used_idx, i, n = used - rec->used_idx;
+	unsigned int h;
+
+	if (rec->size != vq->size)
+		return vq_fail(vq, "the in-flight record is of a queue of %u, not %u",
+			       rec->size, vq->size);
+	if (n > vq->size)
+		return vq_fail(vq, "used index %u is %u past the in-flight record's %u",
+			       used, n, rec->used_idx);
+	for (i = rec->used_idx; i != used; i++) {
+		h = le32toh(READ_ONCE(vq->used->ring[i % vq->size].id));
+		if (h >= vq->size)
+			return vq_fail(vq, "used entry %u names head %u", i, h);
+		rec->taken[h] = 0;
+	}
+	RECORD_BARRIER();
+	rec->used_idx = used;
+	for (h = 0; h < vq->size; h++)
+		if (rec->taken[h])
+			vq->recovered[vq->nr_recovered++] = h;
+	vq->last_avail_idx = used + vq->nr_recovered;
+	return 0;
+}
+
+int vq_attach_record(struct vq *vq, struct vq_inflight *rec, bool resume)
+{
+	if (resume) {
+		if (recover(vq, rec))
+			return -1;
+	} else {
+		memset(rec->taken, 0, vq->size);
+		rec->size = vq->size;
+		rec->used_idx = vq->used_idx;
+	}
+	vq->rec = rec;
+	return 0;
 }
 
 static uint16_t avail_idx(struct vq *vq)
@@ -56,7 +128,8 @@ static uint16_t avail_idx(struct vq *vq)
 
 unsigned int vq_pending(struct vq *vq)
 {
-	return (uint16_t)(avail_idx(vq) - vq->last_avail_idx);
+	return (uint16_t)(avail_idx(vq) - vq->last_avail_idx) +
+	       vq->nr_recovered - vq->next_recovered;
 }
 
 static int add_seg(struct vq *vq, struct vq_chain *chain,
@@ -139,23 +212,10 @@ static int walk_indirect(struct vq *vq, struct vq_chain *chain,
 	return walk_table(vq, chain, vq->indirect_buf, n, 0, true);
 }
 
-int vq_pop_chain(struct vq *vq, struct vq_chain *chain)
+/* Walks the chain from head @h into @chain. */
+static int read_chain(struct vq *vq, unsigned int h, struct vq_chain *chain)
 {
-	uint16_t avail = avail_idx(vq);
-	uint16_t pending = avail - vq->last_avail_idx;
 	struct vring_desc head;
-	unsigned int h;
-
-	if (!pending)
-		return 0;
-	if (pending > vq->size)
-		return vq_fail(vq, "available index jumped from %u to %u (queue size %u)",
-			       vq->last_avail_idx, avail, vq->size);
-
-	h = le16toh(READ_ONCE(vq->avail->ring[vq->last_avail_idx % vq->size]));
-	if (h >= vq->size)
-		return vq_fail(vq, "head descriptor %u out of range (%u)", h, vq->size);
-	vq->last_avail_idx++;
 
 	chain->head = h;
 	chain->nsegs = 0;
@@ -166,12 +226,40 @@ int vq_pop_chain(struct vq *vq, struct vq_chain *chain)
 	if (le16toh(head.flags) & VRING_DESC_F_INDIRECT) {
 		head.addr = READ_ONCE(vq->desc[h].addr);
 		head.len = READ_ONCE(vq->desc[h].len);
-		if (walk_indirect(vq, chain, &head))
-			return -1;
-	} else if (walk_table(vq, chain, vq->desc, vq->size, h, false)) {
-		return -1;
+		return walk_indirect(vq, chain, &head) ? -1 : 1;
 	}
-	return 1;
+	return walk_table(vq, chain, vq->desc, vq->size, h, false) ? -1 : 1;
+}
+
+int vq_pop_chain(struct vq *vq, struct vq_chain *chain)
+{
+	uint16_t avail, pending;
+	unsigned int h;
+
+	if (vq->next_recovered < vq->nr_recovered) {
+		h = vq->recovered[vq->next_recovered++];
+		vq->pop_log[vq->pops++ % vq->size] = h | POP_RECOVERED;
+		return read_chain(vq, h, chain);
+	}
+
+	avail = avail_idx(vq);
+	pending = avail - vq->last_avail_idx;
+	if (!pending)
+		return 0;
+	if (pending > vq->size)
+		return vq_fail(vq, "available index jumped from %u to %u (queue size %u)",
+			       vq->last_avail_idx, avail, vq->size);
+
+	h = le16toh(READ_ONCE(vq->avail->ring[vq->last_avail_idx % vq->size]));
+	if (h >= vq->size)
+		return vq_fail(vq, "head descriptor %u out of range (%u)", h, vq->size);
+	if (vq->rec->taken[h])
+		return vq_fail(vq, "head descriptor %u made available again before it was used",
+			       h);
+	vq->rec->taken[h] = 1;
+	vq->last_avail_idx++;
+	vq->pop_log[vq->pops++ % vq->size] = h;
+	return read_chain(vq, h, chain);
 }
 
 void vq_push_used(struct vq *vq, uint16_t head, uint32_t len)
@@ -180,13 +268,23 @@ void vq_push_used(struct vq *vq, uint16_t head, uint32_t len)
 
 	WRITE_ONCE(e->id, htole32(head));
 	WRITE_ONCE(e->len, htole32(len));
+	vq->pushed[vq->used_idx % vq->size] = head;
 	vq->used_idx++;
 }
 
 void vq_publish_used(struct vq *vq)
 {
+	struct vq_inflight *rec = vq->rec;
+	uint16_t i;
+
 	/* Release: the entries are visible before the index that covers them. */
 	__atomic_store_n(&vq->used->idx, htole16(vq->used_idx), __ATOMIC_RELEASE);
+	/* Only now are the chains the driver's again (see recover()). */
+	RECORD_BARRIER();
+	for (i = rec->used_idx; i != vq->used_idx; i++)
+		rec->taken[vq->pushed[i % vq->size]] = 0;
+	RECORD_BARRIER();
+	rec->used_idx = vq->used_idx;
 }
 
 bool vq_should_notify(struct vq *vq)
@@ -235,5 +333,14 @@ uint16_t vq_avail_idx(struct vq *vq)
 
 void vq_unpop(struct vq *vq, unsigned int n)
 {
-	vq->last_avail_idx -= n;
+	while (n--) {
+		uint16_t h = vq->pop_log[--vq->pops % vq->size];
+
+		if (h & POP_RECOVERED) {
+			vq->next_recovered--;
+		} else {
+			vq->rec->taken[h] = 0;
+			vq->last_avail_idx--;
+		}
+	}
 }

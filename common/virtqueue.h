@@ -30,6 +30,25 @@ struct vq_chain {
 	struct vq_seg *segs;	/* room for queue size entries */
 };
 
+/*
+ * The device's record of the chains it holds: taken from the available ring
+ * and not yet returned in a published used entry.  Kept in memory that
+ * outlives the device's process (a file in tmpfs), it lets a restarted
+ * device serve those chains again instead of losing them (protocol.md 2.5).
+ * It is written in program order, so it is right at every instruction where
+ * the process may die.
+ */
+struct vq_inflight {
+	uint16_t size;
+	uint16_t used_idx;	/* entries below it are published and cleared */
+	uint8_t taken[];	/* per head: 1 while the device holds the chain */
+};
+
+static inline size_t vq_inflight_bytes(unsigned int size)
+{
+	return sizeof(struct vq_inflight) + size;
+}
+
 /* Reads @len bytes of guest memory at grant address @addr (indirect tables). */
 typedef int (*vq_read_fn)(void *opaque, uint64_t addr, void *buf, size_t len);
 
@@ -47,12 +66,28 @@ struct vq {
 	vq_read_fn read_guest;
 	void *read_opaque;
 	struct vring_desc *indirect_buf;	/* size entries */
+	struct vq_inflight *rec;	/* the record in use */
+	struct vq_inflight *own_rec;	/* ours, until vq_attach_record */
+	uint16_t *pushed;		/* head of each used entry, by used index */
+	uint16_t *pop_log;		/* the last pops, for vq_unpop */
+	uint16_t pops;
+	uint16_t *recovered;		/* heads held at resume, served first */
+	unsigned int nr_recovered, next_recovered;
 	char error[160];		/* why the ring was rejected */
 };
 
 int vq_init(struct vq *vq, unsigned int size, void *desc, void *avail,
 	    void *used, bool event_idx, bool indirect);
 void vq_destroy(struct vq *vq);
+
+/*
+ * Keeps the queue's record in @rec (vq_inflight_bytes(size) bytes) instead
+ * of private memory.  A fresh queue starts it anew; with @resume, @rec is
+ * the record of a previous device process on this same ring: the chains it
+ * held are popped again first, and the available ring is taken up where it
+ * stopped.  Returns -1 (vq->error says why) if @rec cannot be of this ring.
+ */
+int vq_attach_record(struct vq *vq, struct vq_inflight *rec, bool resume);
 
 /*
  * Pops the next available chain into @chain.  Returns 1 with a chain, 0 when
@@ -84,7 +119,7 @@ uint16_t vq_avail_idx(struct vq *vq);
 /* Gives back the last @n popped chains, unused, to be popped again. */
 void vq_unpop(struct vq *vq, unsigned int n);
 
-/* Number of chains available and not yet popped (valid rings only). */
+/* Number of chains available or recovered and not yet popped (valid rings only). */
 unsigned int vq_pending(struct vq *vq);
 
 #endif

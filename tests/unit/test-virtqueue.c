@@ -29,6 +29,7 @@ static int read_table(void *opaque, uint64_t addr, void *buf, size_t len)
 
 static void setup(bool indirect, bool event_idx)
 {
+	vq_destroy(&vq);	/* the previous setup's, in the same test */
 	memset(desc, 0, sizeof(desc));
 	memset(&avail, 0, sizeof(avail));
 	memset(&used, 0, sizeof(used));
@@ -227,7 +228,8 @@ START_TEST(unpopped_chains_come_back_and_kicks_wait_for_new_ones)
 	/* Kicks only for what comes after the chains seen: none yet. */
 	ck_assert(!vq_enable_kicks_at(&vq, seen));
 	ck_assert_uint_eq(le16toh(used.avail_event), 2);
-	make_available(0);
+	set_desc(desc, 2, 0x8000000000003000ULL, 100, VRING_DESC_F_WRITE, 0);
+	make_available(2);
 	ck_assert(vq_enable_kicks_at(&vq, seen));
 	/* The same chains, in the same order, then the new one. */
 	ck_assert_int_eq(vq_pop_chain(&vq, &chain), 1);
@@ -235,7 +237,140 @@ START_TEST(unpopped_chains_come_back_and_kicks_wait_for_new_ones)
 	ck_assert_int_eq(vq_pop_chain(&vq, &chain), 1);
 	ck_assert_uint_eq(chain.head, 1);
 	ck_assert_int_eq(vq_pop_chain(&vq, &chain), 1);
+	ck_assert_uint_eq(chain.head, 2);
+}
+END_TEST
+
+START_TEST(head_made_available_while_held_is_rejected)
+{
+	setup(false, false);
+	set_desc(desc, 3, 0x8000000000001000ULL, 16, 0, 0);
+	make_available(3);
+	make_available(3);
+	ck_assert_int_eq(vq_pop_chain(&vq, &chain), 1);
+	ck_assert_int_eq(vq_pop_chain(&vq, &chain), -1);
+	ck_assert_msg(strstr(vq.error, "made available again"), "%s", vq.error);
+	/* Once used, the driver may offer it again. */
+	setup(false, false);
+	set_desc(desc, 3, 0x8000000000001000ULL, 16, 0, 0);
+	make_available(3);
+	ck_assert_int_eq(vq_pop_chain(&vq, &chain), 1);
+	vq_push_used(&vq, 3, 0);
+	vq_publish_used(&vq);
+	make_available(3);
+	ck_assert_int_eq(vq_pop_chain(&vq, &chain), 1);
+}
+END_TEST
+
+static union {
+	struct vq_inflight rec;
+	uint8_t bytes[sizeof(struct vq_inflight) + QSZ];
+} record;
+
+/* Pops @n chains and returns a bit mask of their heads. */
+static unsigned int pop_heads(unsigned int n)
+{
+	unsigned int mask = 0;
+
+	while (n--) {
+		ck_assert_int_eq(vq_pop_chain(&vq, &chain), 1);
+		mask |= 1u << chain.head;
+	}
+	return mask;
+}
+
+/*
+ * A device process dies at any point; the next one, given the record, serves
+ * exactly the chains the driver is still waiting for, then the ring's new
+ * ones.  Chains 0..5 are offered; the first process takes five, completes
+ * them out of order and publishes two, pushes one more without publishing,
+ * and dies.
+ */
+START_TEST(restart_serves_the_held_chains_again_and_only_them)
+{
+	unsigned int i, held;
+
+	setup(false, true);
+	for (i = 0; i < 6; i++) {
+		set_desc(desc, i, 0x8000000000001000ULL + (i << 12), 16, 0, 0);
+		make_available(i);
+	}
+	ck_assert_int_eq(vq_attach_record(&vq, &record.rec, false), 0);
+	ck_assert_uint_eq(pop_heads(5), 0x1f);
+	vq_push_used(&vq, 3, 0);
+	vq_push_used(&vq, 0, 0);
+	vq_publish_used(&vq);
+	vq_push_used(&vq, 4, 0);	/* never published: the driver waits */
+	vq_destroy(&vq);
+
+	/* The new process finds the rings as they are. */
+	ck_assert_int_eq(vq_init(&vq, QSZ, desc, &avail, &used, true, false), 0);
+	ck_assert_int_eq(vq_attach_record(&vq, &record.rec, true), 0);
+	ck_assert_uint_eq(vq_pending(&vq), 4);
+	held = pop_heads(3);
+	ck_assert_uint_eq(held, 1u << 1 | 1u << 2 | 1u << 4);
+	/* Then the chain no process took, then nothing. */
+	ck_assert_int_eq(vq_pop_chain(&vq, &chain), 1);
+	ck_assert_uint_eq(chain.head, 5);
+	ck_assert_int_eq(vq_pop_chain(&vq, &chain), 0);
+
+	/* It dies again having given back what it popped last (net.c's unpop). */
+	vq_unpop(&vq, 2);
+	vq_destroy(&vq);
+	ck_assert_int_eq(vq_init(&vq, QSZ, desc, &avail, &used, true, false), 0);
+	ck_assert_int_eq(vq_attach_record(&vq, &record.rec, true), 0);
+	ck_assert_uint_eq(pop_heads(4), 1u << 1 | 1u << 2 | 1u << 4 | 1u << 5);
+	ck_assert_int_eq(vq_pop_chain(&vq, &chain), 0);
+}
+END_TEST
+
+/* Death between publishing used entries and clearing them in the record. */
+START_TEST(restart_after_publish_clears_the_published_chains)
+{
+	setup(false, false);
+	set_desc(desc, 0, 0x8000000000001000ULL, 16, 0, 0);
+	set_desc(desc, 1, 0x8000000000002000ULL, 16, 0, 0);
+	make_available(0);
+	make_available(1);
+	ck_assert_int_eq(vq_attach_record(&vq, &record.rec, false), 0);
+	ck_assert_uint_eq(pop_heads(2), 3);
+	/* What vq_publish_used does before it clears the record. */
+	vq_push_used(&vq, 1, 0);
+	used.idx = htole16(1);
+	vq_destroy(&vq);
+
+	ck_assert_int_eq(vq_init(&vq, QSZ, desc, &avail, &used, false, false), 0);
+	ck_assert_int_eq(vq_attach_record(&vq, &record.rec, true), 0);
+	ck_assert_uint_eq(record.rec.used_idx, 1);
+	ck_assert_int_eq(vq_pop_chain(&vq, &chain), 1);
 	ck_assert_uint_eq(chain.head, 0);
+	ck_assert_int_eq(vq_pop_chain(&vq, &chain), 0);
+}
+END_TEST
+
+START_TEST(a_record_of_another_ring_is_refused)
+{
+	setup(false, false);
+	ck_assert_int_eq(vq_attach_record(&vq, &record.rec, false), 0);
+	vq_destroy(&vq);
+	/* A used index the record cannot have led to. */
+	used.idx = htole16(QSZ + 1);
+	ck_assert_int_eq(vq_init(&vq, QSZ, desc, &avail, &used, false, false), 0);
+	ck_assert_int_eq(vq_attach_record(&vq, &record.rec, true), -1);
+	ck_assert_msg(strstr(vq.error, "past the in-flight record"), "%s", vq.error);
+	vq_destroy(&vq);
+	/* A ring of another size. */
+	used.idx = 0;
+	ck_assert_int_eq(vq_init(&vq, QSZ / 2, desc, &avail, &used, false, false), 0);
+	ck_assert_int_eq(vq_attach_record(&vq, &record.rec, true), -1);
+	ck_assert_msg(strstr(vq.error, "queue of 8, not 4"), "%s", vq.error);
+	vq_destroy(&vq);
+	/* A used entry naming no head. */
+	used.idx = htole16(1);
+	used.ring[0].id = htole32(QSZ);
+	ck_assert_int_eq(vq_init(&vq, QSZ, desc, &avail, &used, false, false), 0);
+	ck_assert_int_eq(vq_attach_record(&vq, &record.rec, true), -1);
+	ck_assert_msg(strstr(vq.error, "names head 8"), "%s", vq.error);
 }
 END_TEST
 
@@ -254,6 +389,10 @@ int main(void)
 		used_entries_are_published_and_event_idx_respected,
 		no_interrupt_flag_respected_without_event_idx,
 		unpopped_chains_come_back_and_kicks_wait_for_new_ones,
+		head_made_available_while_held_is_rejected,
+		restart_serves_the_held_chains_again_and_only_them,
+		restart_after_publish_clears_the_published_chains,
+		a_record_of_another_ring_is_refused,
 	};
 
 	return RUN_TESTS("virtqueue", tests, NULL, NULL, 0);
