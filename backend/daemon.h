@@ -2,6 +2,7 @@
 #ifndef VX_DAEMON_H
 #define VX_DAEMON_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -15,12 +16,17 @@ struct vx_daemon {
 	char be_root[64];		/* /local/domain/<self>/backend/virtio */
 	struct vx_device *devices;
 	int wake_fd;			/* eventfd: a queue reported an error */
+	char state_dir[256];		/* the devices' records (record.c) */
 };
 
-int daemon_init(struct vx_daemon *d, uint32_t self_domid);
+/* @state_dir is made (mode 0700) if missing. */
+int daemon_init(struct vx_daemon *d, uint32_t self_domid, const char *state_dir);
 /* Handles xenstore watch events and queue error reports until *stop. */
 int daemon_run(struct vx_daemon *d, int signal_fd);
-/* Stops every queue and releases every device; xenstore is left as it is. */
+/*
+ * Stops every queue and releases every device; xenstore is left as it is,
+ * and so are the running devices' records, for the next daemon to resume.
+ */
 void daemon_shutdown(struct vx_daemon *d);
 
 /* Reads @key of the device's backend directory; the caller frees it. */

@@ -25,6 +25,7 @@
 struct vx_device;
 struct vx_queue;
 struct vx_daemon;
+struct device_record;
 
 enum grant_access { GRANT_COPY, GRANT_MAP };
 
@@ -57,6 +58,11 @@ struct vx_model {
 	 * then published with a new config-generation.
 	 */
 	bool (*keys_changed)(struct vx_device *dev);
+	/*
+	 * Bytes of state the model keeps in the device's record (record.c),
+	 * at dev->model_state while the queues run, to resume after a restart.
+	 */
+	size_t state_bytes;
 };
 
 /*
@@ -83,6 +89,8 @@ struct vx_queue {
 	void *ring_maps[3];
 	uint32_t ring_pages[3];
 	struct vq vq;
+	struct vq_inflight *inflight;	/* in the device's record, or NULL */
+	bool resume;			/* the record is a previous daemon's */
 	struct vq_chain chain;
 	struct vx_evtchn *evtchn;
 
@@ -127,6 +135,9 @@ struct vx_device {
 	struct vx_gnttab *gnttab;
 	struct vx_queue *queues;
 	unsigned int nr_queues;
+	struct device_record *record;	/* while the queues run, if it could be made */
+	void *model_state;		/* in the record: model->state_bytes */
+	bool resumed;			/* the queues took up a previous daemon's */
 
 	/* A queue thread's report of a guest error; read by the main thread. */
 	pthread_mutex_t error_lock;
@@ -147,6 +158,22 @@ void queue_fail(struct vx_queue *q, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Adds a used entry; published and notified by the service loop. */
 void queue_complete(struct vx_queue *q, uint16_t head, uint32_t len);
+
+/*
+ * record.c: the record of a running device in the daemon's state directory
+ * (protocol.md 2.5).  record_create makes it when the queues start;
+ * record_resume maps a previous daemon's if it matches dev->queues (as
+ * read from the frontend) and dev->driver_features; record_close unmaps it
+ * and keeps the file (the daemon stops); record_remove deletes it (the
+ * device stops).
+ */
+int record_create(struct vx_device *dev);
+int record_resume(struct vx_device *dev);
+void record_close(struct vx_device *dev);
+void record_remove(struct vx_device *dev);
+/* Deletes the records whose device @exists does not know. */
+void record_sweep(struct vx_daemon *d,
+		  bool (*exists)(struct vx_daemon *d, uint32_t guest, uint32_t id));
 
 /* guest_mem.c: access to the guest's buffers of a chain. */
 /*

@@ -4,6 +4,7 @@
  * channels and grant tables (docs/protocol.md).
  */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +17,9 @@
 #include "log.h"
 #include "sim/simhv.h"
 #include "xsvalue.h"
+
+/* Where systemd's RuntimeDirectory puts it: kept across restarts, not reboots. */
+#define VX_STATE_DIR	"/run/virtio-xenbusd"
 
 const struct xen_ops *xen_ops = &xen_ops_real;
 
@@ -30,6 +34,10 @@ static void usage(FILE *f)
 		"  -d, --domid N        the domain this backend runs in\n"
 		"                       (default: read from xenstore, else 0)\n"
 		"  -p, --pidfile FILE   write the daemon's pid to FILE\n"
+		"  -S, --state-dir DIR  keep the running devices' records in DIR, so\n"
+		"                       that a restarted daemon resumes them (default\n"
+		"                       " VX_STATE_DIR ", with --sim\n"
+		"                       $VIRTIO_XENBUS_SIM_DIR/state)\n"
 		"  -v, --verbose        log debug messages too\n"
 		"  -h, --help           show this help\n\n"
 		"xenstore is reached as libxenstore reaches it: XENSTORED_PATH\n"
@@ -68,19 +76,21 @@ int main(int argc, char **argv)
 		{ "sim", no_argument, NULL, 's' },
 		{ "domid", required_argument, NULL, 'd' },
 		{ "pidfile", required_argument, NULL, 'p' },
+		{ "state-dir", required_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
 	bool foreground = false, verbose = false;
-	const char *pidfile = NULL;
+	const char *pidfile = NULL, *state_dir = NULL;
+	char sim_state_dir[PATH_MAX];
 	struct vx_daemon d;
 	long domid = -1;
 	struct xs_handle *probe;
 	sigset_t sigs;
 	int c, sfd, ret;
 
-	while ((c = getopt_long(argc, argv, "fsd:p:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "fsd:p:S:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			foreground = true;
@@ -101,6 +111,9 @@ int main(int argc, char **argv)
 		case 'p':
 			pidfile = optarg;
 			break;
+		case 'S':
+			state_dir = optarg;
+			break;
 		case 'v':
 			verbose = true;
 			break;
@@ -113,6 +126,14 @@ int main(int argc, char **argv)
 		}
 	}
 	log_open(!foreground, verbose ? LOG_DEBUG : LOG_INFO);
+	if (!state_dir && xen_ops == &xen_ops_sim) {
+		/* Each simulated host has its own devices, so its own records. */
+		snprintf(sim_state_dir, sizeof(sim_state_dir), "%s/state",
+			 getenv("VIRTIO_XENBUS_SIM_DIR") ?: ".");
+		state_dir = sim_state_dir;
+	}
+	if (!state_dir)
+		state_dir = VX_STATE_DIR;
 
 	probe = xs_open(0);
 	if (!probe) {
@@ -142,7 +163,7 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
-	if (sfd < 0 || daemon_init(&d, domid)) {
+	if (sfd < 0 || daemon_init(&d, domid, state_dir)) {
 		log_err("cannot start: %s", strerror(errno));
 		return 1;
 	}

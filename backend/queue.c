@@ -228,12 +228,19 @@ int queue_start(struct vx_queue *q)
 			(unsigned long long)q->device_addr);
 		goto err_segs;
 	}
+	if (q->inflight && vq_attach_record(&q->vq, q->inflight, q->resume)) {
+		dev_err(dev, "queue %u: %s", q->index, q->vq.error);
+		goto err_rings;
+	}
 	q->evtchn = xen_evtchn_bind(dev->guest, q->remote_port);
 	if (!q->evtchn) {
 		dev_err(dev, "queue %u: cannot bind event channel %u: %s",
 			q->index, q->remote_port, strerror(errno));
 		goto err_rings;
 	}
+	/* The previous daemon may have died between a used entry and its interrupt. */
+	if (q->resume)
+		xen_evtchn_notify(q->evtchn);
 	if (dev->model->queue_start(q)) {
 		dev_err(dev, "queue %u: cannot start", q->index);
 		goto err_evtchn;

@@ -16,6 +16,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -192,7 +193,8 @@ static void answer_stats(struct vx_device *dev)
 	free(text);
 }
 
-static void stop_queues(struct vx_device *dev)
+/* With @keep_record, the device's record stays for the next daemon (2.5). */
+static void stop_queues(struct vx_device *dev, bool keep_record)
 {
 	unsigned int i;
 
@@ -200,6 +202,11 @@ static void stop_queues(struct vx_device *dev)
 		queue_stop(&dev->queues[i]);
 		log_queue_stats(dev, &dev->queues[i]);
 	}
+	if (keep_record)
+		record_close(dev);
+	else if (dev->nr_queues)
+		record_remove(dev);
+	dev->resumed = false;
 	free(dev->queues);
 	dev->queues = NULL;
 	dev->nr_queues = 0;
@@ -232,10 +239,14 @@ static bool read_queue(struct vx_device *dev, struct vx_queue *q)
 	return true;
 }
 
-static bool start_queues(struct vx_device *dev)
+/*
+ * Starts the queues the frontend set up; with @resume, where the previous
+ * daemon's record says it left them.
+ */
+static bool start_queues(struct vx_device *dev, bool resume)
 {
+	unsigned int i, recovered = 0;
 	uint64_t n;
-	unsigned int i;
 
 	if (!read_dec(dev->daemon, XBT_NULL, dev->fe_path, "num-queues",
 		      dev->max_queues, &n) || !n) {
@@ -247,33 +258,42 @@ static bool start_queues(struct vx_device *dev)
 		device_error(dev, "out of memory");
 		return false;
 	}
+	/* Queues that never started stop as nothing. */
+	dev->nr_queues = n;
 	for (i = 0; i < n; i++) {
 		dev->queues[i].dev = dev;
 		dev->queues[i].index = i;
+		dev->queues[i].resume = resume;
 		if (!read_queue(dev, &dev->queues[i]))
-			goto err;
+			return false;
 	}
+	if (resume && record_resume(dev)) {
+		device_error(dev, "backend restarted without a record of these queues: reset the device");
+		return false;
+	}
+	if (!resume)
+		record_create(dev);	/* without it the device just cannot resume */
+	dev->resumed = resume;
 	for (i = 0; i < n; i++) {
 		if (queue_start(&dev->queues[i])) {
-			dev->nr_queues = i;
 			device_error(dev, "a queue's rings or event channel are unusable");
 			return false;
 		}
+		recovered += dev->queues[i].vq.nr_recovered;
 	}
-	dev->nr_queues = n;
-	dev_info(dev, "connected: %u queue(s) of %u, grant %s", dev->nr_queues,
-		 dev->queues[0].size, dev->access == GRANT_MAP ? "map" : "copy");
+	if (resume)
+		dev_info(dev, "resumed: %u queue(s) of %u, %u request(s) in flight taken up",
+			 dev->nr_queues, dev->queues[0].size, recovered);
+	else
+		dev_info(dev, "connected: %u queue(s) of %u, grant %s", dev->nr_queues,
+			 dev->queues[0].size, dev->access == GRANT_MAP ? "map" : "copy");
 	return true;
-err:
-	free(dev->queues);
-	dev->queues = NULL;
-	return false;
 }
 
 static void device_error(struct vx_device *dev, const char *reason)
 {
 	dev_err(dev, "device error, needs reset: %s", reason);
-	stop_queues(dev);
+	stop_queues(dev, false);
 	dev->status |= VX_S_NEEDS_RESET;
 	xs_printf(dev->daemon, XBT_NULL, dev->be_path, "error", "%s", reason);
 	publish_status(dev, false);
@@ -282,7 +302,7 @@ static void device_error(struct vx_device *dev, const char *reason)
 /* Back to the state after InitWait: nothing of the guest held. */
 static void device_reset(struct vx_device *dev)
 {
-	stop_queues(dev);
+	stop_queues(dev, false);
 	dev->driver_features = 0;
 	dev->status = 0;
 }
@@ -331,7 +351,7 @@ static void handle_status(struct vx_device *dev, uint8_t s)
 	}
 	dev->status = s;
 	if (added & VX_S_FAILED) {
-		stop_queues(dev);
+		stop_queues(dev, false);
 		return;
 	}
 	if (added & VX_S_FEATURES_OK)
@@ -342,7 +362,7 @@ static void handle_status(struct vx_device *dev, uint8_t s)
 			dev_warn(dev, "DRIVER_OK without accepted features");
 			return;
 		}
-		if (!start_queues(dev))
+		if (!start_queues(dev, false))
 			return;		/* device_error set NEEDS_RESET */
 		set_be_state(dev, VX_STATE_CONNECTED);
 	}
@@ -436,6 +456,11 @@ static struct vx_device *find_device(struct vx_daemon *d, uint32_t guest,
 	return NULL;
 }
 
+static bool device_known(struct vx_daemon *d, uint32_t guest, uint32_t id)
+{
+	return find_device(d, guest, id) != NULL;
+}
+
 static const struct vx_model *find_model(const char *type)
 {
 	size_t i;
@@ -504,12 +529,13 @@ out:
 	return ok;
 }
 
-static void device_free(struct vx_device *dev)
+/* @keep_record: the daemon stops, and the device's next daemon resumes it. */
+static void device_free(struct vx_device *dev, bool keep_record)
 {
 	struct vx_daemon *d = dev->daemon;
 	struct vx_device **pp;
 
-	stop_queues(dev);
+	stop_queues(dev, keep_record);
 	if (dev->model_priv)
 		dev->model->close(dev);
 	xen_gnttab_close(dev->gnttab);
@@ -524,6 +550,35 @@ static void device_free(struct vx_device *dev)
 	dev_info(dev, "released: no grant, port, thread or file of it is held");
 	pthread_mutex_destroy(&dev->error_lock);
 	free(dev);
+}
+
+/*
+ * protocol.md 2.5: a previous daemon ran this device, and the driver uses
+ * it.  If the previous daemon's record matches what the frontend set up,
+ * serve on from where it stopped, with the status it had accepted.
+ */
+static bool device_resume(struct vx_device *dev)
+{
+	struct vx_daemon *d = dev->daemon;
+	uint64_t status, seq, generation;
+	const uint8_t running = VX_S_FEATURES_OK | VX_S_DRIVER_OK;
+
+	if (dev->be_state != VX_STATE_CONNECTED ||
+	    !read_dec(d, XBT_NULL, dev->be_path, "device-status", 255, &status) ||
+	    !read_dec(d, XBT_NULL, dev->be_path, "device-status-seq", UINT32_MAX, &seq) ||
+	    (status & running) != running ||
+	    (status & (VX_S_NEEDS_RESET | VX_S_FAILED)))
+		return false;
+	if (read_dec(d, XBT_NULL, dev->be_path, "config-generation", UINT32_MAX,
+		     &generation))
+		dev->config_generation = generation + 1;
+	dev->status = status;
+	dev->status_seq = seq;
+	if (accept_features(dev, status) != status || !start_queues(dev, true)) {
+		dev->driver_features = 0;
+		return false;
+	}
+	return true;
 }
 
 /*
@@ -571,10 +626,11 @@ static void device_add(struct vx_daemon *d, uint32_t guest, uint32_t id)
 		return;
 	}
 
-	if (read_status_request(dev, &status, &seq)) {
+	if (read_status_request(dev, &status, &seq) &&
+	    !(status && device_resume(dev))) {
 		/* Requests written before we came are not ours to answer... */
 		dev->status_seq = seq;
-		/* ...but a driver past reset lost its queues (protocol.md 2.5). */
+		/* ...and a driver past reset whose queues cannot be taken up must reset. */
 		if (status) {
 			dev->status = status | VX_S_NEEDS_RESET;
 			xs_printf(d, XBT_NULL, dev->be_path, "error", "%s",
@@ -583,7 +639,8 @@ static void device_add(struct vx_daemon *d, uint32_t guest, uint32_t id)
 				 (unsigned int)status);
 		}
 	}
-	if (!publish_device(dev, VX_STATE_INITWAIT)) {
+	if (!publish_device(dev, dev->nr_queues ? VX_STATE_CONNECTED :
+			    VX_STATE_INITWAIT)) {
 		device_fatal(dev, "cannot publish the device");
 		return;
 	}
@@ -602,7 +659,7 @@ static bool release_if_removed(struct vx_device *dev)
 	if (node_exists(dev->daemon, dev->be_path))
 		return false;
 	dev_info(dev, "backend directory removed: releasing the device");
-	device_free(dev);
+	device_free(dev, false);
 	return true;
 }
 
@@ -624,7 +681,7 @@ static void frontend_changed(struct vx_device *dev)
 		 */
 		dev_info(dev, "frontend directory removed: the guest is gone");
 		strcpy(be_path, dev->be_path);
-		device_free(dev);
+		device_free(dev, false);
 		xs_rm(d->xs, XBT_NULL, be_path);
 		return;
 	}
@@ -688,7 +745,7 @@ static void backend_changed(struct vx_daemon *d, uint32_t guest, uint32_t id)
 	state = read_state(d, dev->be_path);
 	if (dev->be_state == VX_STATE_UNKNOWN) {
 		if (state == VX_STATE_INITIALISING) {
-			device_free(dev);	/* it was not ready when first seen */
+			device_free(dev, false);	/* it was not ready when first seen */
 			device_add(d, guest, id);
 		}
 		return;
@@ -807,10 +864,20 @@ void daemon_wake(struct vx_daemon *d)
 		log_err("cannot wake the main thread: %s", strerror(errno));
 }
 
-int daemon_init(struct vx_daemon *d, uint32_t self_domid)
+int daemon_init(struct vx_daemon *d, uint32_t self_domid, const char *state_dir)
 {
 	memset(d, 0, sizeof(*d));
 	d->self_domid = self_domid;
+	if (strlen(state_dir) >= sizeof(d->state_dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(d->state_dir, state_dir);
+	if (mkdir(state_dir, 0700) && errno != EEXIST) {
+		log_err("cannot make the state directory %s: %s", state_dir,
+			strerror(errno));
+		return -1;
+	}
 	snprintf(d->be_root, sizeof(d->be_root), "/local/domain/%u/backend/%s",
 		 self_domid, VX_DEVICE_TYPE);
 	d->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -846,6 +913,7 @@ int daemon_run(struct vx_daemon *d, int signal_fd)
 
 	log_info("serving %s", d->be_root);
 	scan_all(d);
+	record_sweep(d, device_known);
 	for (;;) {
 		int i, n = epoll_wait(ep, ev, 3, -1);
 
@@ -886,7 +954,7 @@ void daemon_shutdown(struct vx_daemon *d)
 {
 	while (d->devices) {
 		dev_info(d->devices, "stopping");
-		device_free(d->devices);
+		device_free(d->devices, true);
 	}
 	if (d->xs)
 		xs_close(d->xs);

@@ -285,6 +285,12 @@ static int64_t grant_pin(struct sim_dom *self, struct sim_dom *guest,
 
 	if (ref >= guest->hdr->nr_grants)
 		return GNTST_bad_gntref;
+	/*
+	 * Pins of a process killed inside a copy: in Xen a copy is one
+	 * hypercall, which a dying process does not leave half done.
+	 */
+	if (__atomic_load_n(&guest->active[ref].pid, __ATOMIC_ACQUIRE) != getpid())
+		reap_dead_mapper(guest, ref);
 	e = &guest->grants[ref];
 	w = entry_word(e);
 	old = __atomic_load_n(w, __ATOMIC_ACQUIRE);
