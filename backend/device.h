@@ -54,8 +54,9 @@ struct vx_model {
 	int (*complete)(struct vx_queue *q);
 	/*
 	 * Optional: a key of the backend directory changed (the toolstack's,
-	 * or ours).  Returns true if it changed the config space, which is
-	 * then published with a new config-generation.
+	 * or ours), or a queue thread called device_config_check.  Returns
+	 * true if it changed the config space, which is then published with a
+	 * new config-generation.  Runs in the main thread.
 	 */
 	bool (*keys_changed)(struct vx_device *dev);
 	/*
@@ -143,6 +144,7 @@ struct vx_device {
 	pthread_mutex_t error_lock;
 	char error[200];
 	bool error_pending;
+	bool config_check;		/* device_config_check was called */
 };
 
 static inline bool dev_has_feature(const struct vx_device *dev, unsigned int bit)
@@ -156,6 +158,11 @@ void queue_stop(struct vx_queue *q);
 /* Reports a guest protocol error from a queue thread (protocol.md 2.4). */
 void queue_fail(struct vx_queue *q, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/*
+ * From a queue thread: the model's config space may have to change (it
+ * cannot write xenstore itself); the main thread calls its keys_changed.
+ */
+void device_config_check(struct vx_device *dev);
 /* Adds a used entry; published and notified by the service loop. */
 void queue_complete(struct vx_queue *q, uint16_t head, uint32_t len);
 

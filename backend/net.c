@@ -80,9 +80,24 @@ struct net_nic {
 	unsigned int active_pairs;	/* VIRTIO_NET_CTRL_MQ */
 	bool link_up;			/* the toolstack's `link` key */
 	bool driver_running;		/* between DRIVER_OK and reset */
+	bool announce;			/* VIRTIO_NET_S_ANNOUNCE until the driver acks */
 
 	pthread_mutex_t lock;		/* filter, for the receive threads */
 	struct net_filter filter;
+};
+
+/*
+ * The driver's control settings, kept in the device's record (record.c), so
+ * that a restarted daemon gives the guest the same filter, address and pairs.
+ */
+struct net_saved {
+	uint8_t promisc, allmulti;
+	uint16_t active_pairs;
+	uint8_t mac[ETH_ALEN];
+	uint8_t pad[2];
+	uint32_t vlans[4096 / 32];
+	uint32_t table_len;
+	uint8_t table[NET_CTRL_MAX];	/* the MAC tables, as TABLE_SET sends them */
 };
 
 enum net_role { NET_RX, NET_TX, NET_CTRL };
@@ -430,6 +445,24 @@ out:
 	return ret;
 }
 
+static uint16_t net_status(struct net_nic *nic)
+{
+	return (nic->link_up ? VIRTIO_NET_S_LINK_UP : 0) |
+	       (__atomic_load_n(&nic->announce, __ATOMIC_ACQUIRE) ?
+		VIRTIO_NET_S_ANNOUNCE : 0);
+}
+
+/* Puts net_status in the config space; true if that changed it. */
+static bool net_update_status(struct vx_device *dev, struct net_nic *nic)
+{
+	size_t at = offsetof(struct virtio_net_config, status);
+	uint16_t old, status = htole16(net_status(nic));
+
+	memcpy(&old, dev->config + at, sizeof(old));
+	memcpy(dev->config + at, &status, sizeof(status));
+	return old != status;
+}
+
 static void net_fill_config(struct vx_device *dev, struct net_nic *nic)
 {
 	struct virtio_net_config cfg;
@@ -437,7 +470,7 @@ static void net_fill_config(struct vx_device *dev, struct net_nic *nic)
 
 	memset(&cfg, 0, sizeof(cfg));
 	memcpy(cfg.mac, nic->mac, ETH_ALEN);
-	cfg.status = htole16(nic->link_up ? VIRTIO_NET_S_LINK_UP : 0);
+	cfg.status = htole16(net_status(nic));
 	cfg.max_virtqueue_pairs = htole16(nic->pairs);
 	cfg.mtu = htole16(nic->mtu);
 	memcpy(dev->config, &cfg, len);
@@ -507,7 +540,8 @@ static int net_open(struct vx_device *dev)
 			 VX_FEATURE(VIRTIO_NET_F_CTRL_VQ) |
 			 VX_FEATURE(VIRTIO_NET_F_CTRL_RX) |
 			 VX_FEATURE(VIRTIO_NET_F_CTRL_VLAN) |
-			 VX_FEATURE(VIRTIO_NET_F_CTRL_MAC_ADDR);
+			 VX_FEATURE(VIRTIO_NET_F_CTRL_MAC_ADDR) |
+			 VX_FEATURE(VIRTIO_NET_F_GUEST_ANNOUNCE);
 	if (nic->pairs > 1)
 		dev->features |= VX_FEATURE(VIRTIO_NET_F_MQ);
 	dev->max_queues = 2 * nic->pairs + 1;
@@ -533,12 +567,74 @@ static void net_close(struct vx_device *dev)
 	dev->model_priv = NULL;
 }
 
+/* ---- the record ---- */
+
+static bool take_mac_table(const uint8_t **data, size_t *len,
+			   uint8_t (**out)[ETH_ALEN], uint32_t *count);
+
+static uint8_t *put_mac_table(uint8_t *p, const uint8_t (*macs)[ETH_ALEN],
+			      uint32_t n)
+{
+	uint32_t le = htole32(n);
+
+	memcpy(p, &le, sizeof(le));
+	if (n)
+		memcpy(p + sizeof(le), macs, (size_t)n * ETH_ALEN);
+	return p + sizeof(le) + (size_t)n * ETH_ALEN;
+}
+
+/* After each accepted control command, with nic->lock held. */
+static void net_save(struct vx_device *dev, struct net_nic *nic)
+{
+	struct net_saved *sv = dev->model_state;
+	const struct net_filter *f = &nic->filter;
+	uint8_t *end;
+
+	if (!sv)
+		return;
+	sv->promisc = f->promisc;
+	sv->allmulti = f->allmulti;
+	sv->active_pairs = nic->active_pairs;
+	memcpy(sv->mac, nic->mac, ETH_ALEN);
+	memcpy(sv->vlans, f->vlans, sizeof(sv->vlans));
+	/* The tables came in one command of at most NET_CTRL_MAX bytes. */
+	end = put_mac_table(sv->table, f->uni, f->n_uni);
+	end = put_mac_table(end, f->multi, f->n_multi);
+	sv->table_len = end - sv->table;
+}
+
+/*
+ * At resume: the previous daemon's settings; returns the active pairs.  A
+ * record torn by a kill in the middle of net_save is not trusted further
+ * than its checks: an unreadable table makes the device promiscuous.
+ */
+static unsigned int net_restore(struct vx_device *dev, struct net_nic *nic)
+{
+	const struct net_saved *sv = dev->model_state;
+	struct net_filter *f = &nic->filter;
+	const uint8_t *p = sv->table;
+	size_t len = sv->table_len;
+
+	f->promisc = sv->promisc;
+	f->allmulti = sv->allmulti;
+	memcpy(f->vlans, sv->vlans, sizeof(f->vlans));
+	if (!(sv->mac[0] & 1))
+		memcpy(nic->mac, sv->mac, ETH_ALEN);
+	if (len > sizeof(sv->table) ||
+	    !take_mac_table(&p, &len, &f->uni, &f->n_uni) ||
+	    !take_mac_table(&p, &len, &f->multi, &f->n_multi) || len)
+		f->promisc = true;
+	if (sv->active_pairs >= 1 && sv->active_pairs <= nic->pairs)
+		return sv->active_pairs;
+	return nic->pairs;
+}
+
 /* ---- queues ---- */
 
 /* At DRIVER_OK: what the driver negotiated, applied to the TAP. */
 static void nic_driver_ok(struct vx_device *dev, struct net_nic *nic)
 {
-	unsigned int offload = 0;
+	unsigned int offload = 0, pairs = 1;
 
 	if (dev_has_feature(dev, VIRTIO_NET_F_GUEST_CSUM)) {
 		offload |= TUN_F_CSUM;
@@ -557,14 +653,27 @@ static void nic_driver_ok(struct vx_device *dev, struct net_nic *nic)
 	free(nic->filter.uni);
 	free(nic->filter.multi);
 	memset(&nic->filter, 0, sizeof(nic->filter));
-	/* As a NIC after reset: everything until the driver says otherwise. */
-	nic->filter.promisc = true;
-	if (!dev_has_feature(dev, VIRTIO_NET_F_CTRL_VLAN))
-		memset(nic->filter.vlans, 0xff, sizeof(nic->filter.vlans));
+	if (dev->resumed && dev->model_state) {
+		pairs = net_restore(dev, nic);
+		/*
+		 * A new TAP: the bridge forgot where the guest is.  The driver
+		 * sends gratuitous ARPs and neighbour advertisements for us.
+		 */
+		if (dev_has_feature(dev, VIRTIO_NET_F_GUEST_ANNOUNCE)) {
+			__atomic_store_n(&nic->announce, true, __ATOMIC_RELEASE);
+			net_update_status(dev, nic);
+		}
+	} else {
+		/* As a NIC after reset: everything until the driver says otherwise. */
+		nic->filter.promisc = true;
+		if (!dev_has_feature(dev, VIRTIO_NET_F_CTRL_VLAN))
+			memset(nic->filter.vlans, 0xff, sizeof(nic->filter.vlans));
+	}
 	apply_filter(dev, nic);
+	set_active_pairs(dev, nic, pairs);
+	net_save(dev, nic);
 	pthread_mutex_unlock(&nic->lock);
 
-	set_active_pairs(dev, nic, 1);
 	nic->driver_running = true;
 	set_carrier(nic);
 }
@@ -997,12 +1106,27 @@ static uint8_t ctrl_mq(struct vx_device *dev, struct net_nic *nic, uint8_t cmd,
 	return VIRTIO_NET_OK;
 }
 
+/* The driver announced itself (after a resume): the status bit goes. */
+static uint8_t ctrl_announce(struct vx_device *dev, struct net_nic *nic,
+			     uint8_t cmd, const uint8_t *data, size_t len)
+{
+	if (!dev_has_feature(dev, VIRTIO_NET_F_GUEST_ANNOUNCE) ||
+	    cmd != VIRTIO_NET_CTRL_ANNOUNCE_ACK || len)
+		return VIRTIO_NET_ERR;
+	if (__atomic_exchange_n(&nic->announce, false, __ATOMIC_ACQ_REL)) {
+		dev_info(dev, "the guest announced itself");
+		device_config_check(dev);
+	}
+	return VIRTIO_NET_OK;
+}
+
 /* The command classes offered, by class number. */
 static uint8_t (*const ctrl_classes[])(struct vx_device *dev, struct net_nic *nic,
 				       uint8_t cmd, const uint8_t *data, size_t len) = {
 	[VIRTIO_NET_CTRL_RX] = ctrl_rx,
 	[VIRTIO_NET_CTRL_MAC] = ctrl_mac,
 	[VIRTIO_NET_CTRL_VLAN] = ctrl_vlan,
+	[VIRTIO_NET_CTRL_ANNOUNCE] = ctrl_announce,
 	[VIRTIO_NET_CTRL_MQ] = ctrl_mq,
 };
 
@@ -1029,6 +1153,8 @@ static int ctrl_handle(struct vx_queue *q, const struct vq_chain *c)
 		if (cmd[0] < sizeof(ctrl_classes) / sizeof(ctrl_classes[0]) &&
 		    ctrl_classes[cmd[0]])
 			ack = ctrl_classes[cmd[0]](dev, nic, cmd[1], cmd + 2, len - 2);
+		if (ack == VIRTIO_NET_OK)
+			net_save(dev, nic);
 		pthread_mutex_unlock(&nic->lock);
 		if (ack != VIRTIO_NET_OK)
 			dev_warn(dev, "control command class %u cmd %u of %zu bytes refused",
@@ -1061,23 +1187,22 @@ static int net_complete(struct vx_queue *q)
 	return nq->role == NET_RX ? rx_complete(q, nq) : 0;
 }
 
-/* The toolstack set the link up or down: config status and carrier follow. */
+/*
+ * The toolstack set the link up or down (config status and carrier follow),
+ * or the driver acknowledged an announcement.
+ */
 static bool net_keys_changed(struct vx_device *dev)
 {
 	struct net_nic *nic = nic_of(dev);
-	size_t at = offsetof(struct virtio_net_config, status);
-	uint16_t status;
 	bool up;
 
 	/* Called on every change of the directory: a bad value is ignored. */
-	if (net_read_link(dev, &up, true) || up == nic->link_up)
-		return false;
-	__atomic_store_n(&nic->link_up, up, __ATOMIC_RELAXED);
-	set_carrier(nic);
-	status = htole16(up ? VIRTIO_NET_S_LINK_UP : 0);
-	memcpy(dev->config + at, &status, sizeof(status));
-	dev_info(dev, "link %s", up ? "up" : "down");
-	return true;
+	if (!net_read_link(dev, &up, true) && up != nic->link_up) {
+		__atomic_store_n(&nic->link_up, up, __ATOMIC_RELAXED);
+		set_carrier(nic);
+		dev_info(dev, "link %s", up ? "up" : "down");
+	}
+	return net_update_status(dev, nic);
 }
 
 const struct vx_model net_model = {
@@ -1092,4 +1217,5 @@ const struct vx_model net_model = {
 	.completion_fd = net_completion_fd,
 	.complete = net_complete,
 	.keys_changed = net_keys_changed,
+	.state_bytes = sizeof(struct net_saved),
 };

@@ -834,8 +834,11 @@ static void handle_watch(struct vx_daemon *d, const char *path,
 	}
 }
 
-/* A queue thread reported a guest error: handle it here, in order. */
-static void handle_queue_errors(struct vx_daemon *d)
+/*
+ * A queue thread reported a guest error, or asked for the config space to
+ * be looked at again: handle it here, in order.
+ */
+static void handle_queue_reports(struct vx_daemon *d)
 {
 	struct vx_device *dev;
 	uint64_t v;
@@ -853,7 +856,16 @@ static void handle_queue_errors(struct vx_daemon *d)
 		pthread_mutex_unlock(&dev->error_lock);
 		if (pending)
 			device_error(dev, reason);
+		else if (__atomic_exchange_n(&dev->config_check, false, __ATOMIC_ACQ_REL) &&
+			 dev->model_priv && dev->model->keys_changed(dev))
+			publish_config(dev);
 	}
+}
+
+void device_config_check(struct vx_device *dev)
+{
+	__atomic_store_n(&dev->config_check, true, __ATOMIC_RELEASE);
+	daemon_wake(dev->daemon);
 }
 
 void daemon_wake(struct vx_daemon *d)
@@ -929,7 +941,7 @@ int daemon_run(struct vx_daemon *d, int signal_fd)
 				goto out;
 			}
 			if (ev[i].data.u32 == 1)
-				handle_queue_errors(d);
+				handle_queue_reports(d);
 		}
 		/* xs_check_watch never blocks: drain whatever arrived. */
 		for (;;) {

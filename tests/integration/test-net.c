@@ -10,6 +10,7 @@
 #include <linux/if_packet.h>
 #include <linux/virtio_net.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <sys/mount.h>
@@ -676,6 +677,135 @@ START_TEST(link_key_is_a_cable_the_guest_sees)
 }
 END_TEST
 
+
+/* The config's status field and generation, as published now. */
+static uint16_t published_status(uint32_t *generation)
+{
+	char *gen = vdev_read_backend(&vd, "config-generation");
+	char *cfg = vdev_read_backend(&vd, "config");
+	uint16_t status;
+
+	ck_assert_ptr_nonnull(cfg);
+	ck_assert_ptr_nonnull(gen);
+	ck_assert_uint_ge(strlen(cfg), 16);
+	status = strtoul((char[]){ cfg[12], cfg[13], 0 }, NULL, 16) |
+		 strtoul((char[]){ cfg[14], cfg[15], 0 }, NULL, 16) << 8;
+	*generation = strtoul(gen, NULL, 10);
+	free(cfg);
+	free(gen);
+	return status;
+}
+
+/* Waits for a generation past @after whose status has @bit as @set. */
+static uint32_t wait_status_bit(uint32_t after, uint16_t bit, bool set)
+{
+	uint32_t gen = 0;
+	uint16_t status = 0;
+
+	for (int ms = 0; ms < 3000; ms += 10) {
+		status = published_status(&gen);
+		if (gen > after && !!(status & bit) == set)
+			return gen;
+		usleep(10000);
+	}
+	ck_abort_msg("status %#x at generation %u: bit %#x never %s after generation %u",
+		     status, gen, bit, set ? "set" : "clear", after);
+	return gen;
+}
+
+struct transfer_job {
+	size_t bytes;
+	int ret;
+	bool done;
+	char why[256];
+};
+
+static void *transfer_to_guest(void *arg)
+{
+	struct transfer_job *job = arg;
+
+	job->ret = tcp_check_transfer(guest_ns_path, GUEST_IP, true, job->bytes, 1,
+				      job->why, sizeof(job->why));
+	__atomic_store_n(&job->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * protocol.md 2.5 for a nic on a bridge, as an administrator runs it: the
+ * daemon is killed in the middle of a TCP transfer and started again.  The
+ * driver never resets; the transfer completes intact; the new TAP is back
+ * on the bridge; the driver's settings (two of four pairs active,
+ * promiscuous mode off) hold; the device asks the guest to announce itself.
+ */
+START_TEST(daemon_killed_mid_transfer_resumes_the_nic)
+{
+	static const uint8_t stranger[6] = { 0x02, 0x99, 0x99, 0x99, 0x99, 0x99 };
+	char script[256], link[128], target[128] = "";
+	struct transfer_job job = { .bytes = 32 * TRANSFER, .ret = -1 };
+	uint16_t pairs = htole16(2);
+	uint64_t before[4];
+	uint32_t gen0, gen;
+	uint8_t off = 0;
+	pthread_t t;
+	unsigned int i;
+	ssize_t n;
+
+	snprintf(script, sizeof(script), "%s/vif-bridge", getenv("HOTPLUG_SRC"));
+	ck_assert_int_eq(sh("ip link add vxbr0 type bridge && ip link set vxbr0 up"), 0);
+	g = guest_create(host.sim_dir, GUEST_DOMID, 0, 65536);
+	ck_assert_ptr_nonnull(g);
+	attach_nic(NIC_ID, KV("mac", "00:16:3e:0a:0b:0c", "queues", "4", "script", script,
+			      "bridge", "vxbr0"));
+	host_ip_dev = "vxbr0";
+	guest_nic_up(all_features, 4);
+	ck_assert(vd.driver_features & (1ULL << VIRTIO_NET_F_GUEST_ANNOUNCE));
+	ck_assert_int_eq(vnet_ctrl(&vn, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
+				   &pairs, 2), VIRTIO_NET_OK);
+	ck_assert_int_eq(vnet_ctrl(&vn, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC,
+				   &off, 1), VIRTIO_NET_OK);
+	ck_assert(!(published_status(&gen0) & VIRTIO_NET_S_ANNOUNCE));
+
+	/* 1 GiB: still going when the daemon dies. */
+	ck_assert_int_eq(pthread_create(&t, NULL, transfer_to_guest, &job), 0);
+	usleep(200 * 1000);
+	harness_stop_daemon(&host, SIGKILL);
+	ck_assert_msg(!__atomic_load_n(&job.done, __ATOMIC_ACQUIRE),
+		      "the transfer ended before the kill");
+	ck_assert_int_eq(harness_start_daemon(&host), 0);
+	ck_assert(harness_log_wait(&host, "d3 virtio/0: resumed: 9 queue(s)", 3000));
+	pthread_join(t, NULL);
+	ck_assert_msg(job.ret == 0, "the transfer across the restart: %s", job.why);
+
+	ck_assert_int_eq(vdev_read_status(&vd) & VX_S_NEEDS_RESET, 0);
+	snprintf(link, sizeof(link), "/sys/class/net/%s/master", HOST_IF);
+	n = readlink(link, target, sizeof(target) - 1);
+	ck_assert_int_gt(n, 0);
+	target[n] = 0;
+	ck_assert_str_eq(strrchr(target, '/') + 1, "vxbr0");
+
+	/* Announce, as Linux's virtio_net answers a config change with ANNOUNCE. */
+	gen = wait_status_bit(gen0, VIRTIO_NET_S_ANNOUNCE, true);
+	ck_assert_int_eq(vnet_ctrl(&vn, VIRTIO_NET_CTRL_ANNOUNCE, VIRTIO_NET_CTRL_ANNOUNCE_ACK,
+				   NULL, 0), VIRTIO_NET_OK);
+	wait_status_bit(gen, VIRTIO_NET_S_ANNOUNCE, false);
+	ck_assert(published_status(&gen) & VIRTIO_NET_S_LINK_UP);
+	ck_assert(harness_log_wait(&host, "the guest announced itself", 0));
+
+	/* The driver's settings. */
+	ck_assert_uint_eq(probes_received(stranger, 5), 0);
+	ck_assert_uint_eq(probes_received(config_mac(), 5), 5);
+	for (i = 0; i < 4; i++)
+		before[i] = rx_frames(i);
+	tcp_transfer(true, 2 * TRANSFER, 16);
+	ck_assert_uint_gt(rx_frames(0), before[0]);
+	ck_assert_uint_gt(rx_frames(1), before[1]);
+	ck_assert_uint_eq(rx_frames(2), before[2]);
+	ck_assert_uint_eq(rx_frames(3), before[3]);
+	tcp_transfer(false, TRANSFER / 4, 2);
+	guest_nic_down();
+}
+END_TEST
+
 int main(void)
 {
 	const TTest *const tests[] = {
@@ -688,6 +818,7 @@ int main(void)
 		bridge_script_puts_the_nic_on_the_bridge,
 		tool_attaches_lists_and_detaches_nics,
 		link_key_is_a_cable_the_guest_sees,
+		daemon_killed_mid_transfer_resumes_the_nic,
 	};
 
 	return RUN_TESTS("net", tests, net_up, net_down, 120);
