@@ -86,6 +86,7 @@ wait_for() {
 daemon_pid() { cat /run/virtio-xenbusd.pid; }
 
 start_daemon() {
+	rm -f /run/virtio-xenbusd.pid
 	virtio-xenbusd --foreground --pidfile /run/virtio-xenbusd.pid 2>>"$DAEMON_LOG" &
 	wait_for 10 test -s /run/virtio-xenbusd.pid
 }
@@ -549,6 +550,53 @@ test_guest_destroyed_mid_io_leaves_nothing() {
 	grep -q "d$d virtio/0: released" "$DAEMON_LOG" || fail "the daemon did not log the release"
 }
 
+# protocol.md 2.5: SIGKILL in the middle of a write to the guest's disk, then
+# a new daemon.  The guest's drivers never reset: the write completes with
+# its bytes on the disk, the nic's new TAP is back on the bridge, the guest
+# announced itself (virtio_net's answer to VIRTIO_NET_S_ANNOUNCE) and
+# traffic flows.
+test_daemon_killed_mid_io_resumes() {
+	old=$(daemon_pid)
+	device_set >/tmp/devices-before
+	guest_run 30 "$FIND_DISK"'
+		set -e
+		d=$(disk 524288)
+		dd if=/dev/urandom of=/tmp/blob16 bs=1M count=16 2>/dev/null
+		sha256sum </tmp/blob16 | cut -c1-64 >/tmp/blob16.sum
+		rm -f /tmp/dd.rc
+		(dd if=/tmp/blob16 of=/dev/$d bs=64k seek=1024 oflag=direct 2>/tmp/dd.err
+		 echo $? >/tmp/dd.rc) >/dev/null 2>&1 &
+		echo started' || fail "cannot start the write in the guest"
+	sleep 1
+	kill -KILL "$old"
+	wait_for 10 sh -c "! kill -0 $old" || fail "the daemon did not die"
+	ls -l /run/virtio-xenbusd/
+	start_daemon || fail "virtio-xenbusd did not start again"
+	wait_for 30 grep -q "resumed:" "$DAEMON_LOG" || fail "no device resumed"
+	grep "resumed\|needs reset\|record" "$DAEMON_LOG"
+	out=$(guest_run 300 "$FIND_DISK"'
+		d=$(disk 524288)
+		for i in $(seq 500); do [ -s /tmp/dd.rc ] && break; sleep 0.5; done
+		echo "dd exit $(cat /tmp/dd.rc) $(tail -n 1 /tmp/dd.err)"
+		echo "sums $(dd if=/dev/$d bs=64k skip=1024 count=256 iflag=direct 2>/dev/null |
+			sha256sum | cut -c1-64) $(cat /tmp/blob16.sum)"
+		dmesg | grep -i "error\|reset" | tail -n 5') || { echo "$out"; fail "in the guest"; }
+	echo "$out"
+	echo "$out" | grep -q "^dd exit 0 " || fail "the write failed across the restart"
+	echo "$out" | awk '/^sums / { exit !($2 == $3) }' || fail "the disk does not hold what the guest wrote"
+	echo "$out" | grep -qi "I/O error\|asks for a device reset" && fail "the guest saw errors"
+	wait_for 30 sh -c 'ip link show master xenbr0 | grep -q vxif' ||
+		fail "our interface is not back on the bridge"
+	wait_for 30 grep -q "the guest announced itself" "$DAEMON_LOG" ||
+		fail "the guest did not announce itself"
+	busybox ping -c 3 -W 5 10.99.0.2 || fail "dom0 cannot ping the guest after the restart"
+	ms=$(tcp_from_guest 10.99.0.1) || { echo "$ms"; fail "TCP from the guest after the restart"; }
+	echo "32 MiB guest -> dom0 in $ms ms after the restart"
+	wait_for 30 all_connected || { cat /tmp/list; fail "not every device is connected"; }
+	device_set >/tmp/devices-after
+	diff /tmp/devices-before /tmp/devices-after || fail "other devices after the restart"
+}
+
 test_daemon_stops_cleanly() {
 	pid=$(daemon_pid)
 	kill -TERM "$pid"
@@ -569,6 +617,7 @@ run_test blk_two_queues test_blk_two_queues
 run_test bench_vda_vs_xvda bench_vda_vs_xvda
 run_test net_hot_attach_ping_and_tcp test_net_hot_attach_ping_and_tcp
 run_test bench_nic_vs_vif bench_nic_vs_vif
+run_test daemon_killed_mid_io_resumes test_daemon_killed_mid_io_resumes
 run_test net_hot_detach test_net_hot_detach
 # Late: a failed reload leaves the guest without its disks.
 run_test module_unload_and_reload test_module_unload_and_reload
