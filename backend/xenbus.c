@@ -202,9 +202,10 @@ static void stop_queues(struct vx_device *dev, bool keep_record)
 		queue_stop(&dev->queues[i]);
 		log_queue_stats(dev, &dev->queues[i]);
 	}
+	/* Also when a previous daemon's record found nothing to resume. */
 	if (keep_record)
 		record_close(dev);
-	else if (dev->nr_queues)
+	else
 		record_remove(dev);
 	dev->resumed = false;
 	free(dev->queues);

@@ -550,40 +550,48 @@ test_guest_destroyed_mid_io_leaves_nothing() {
 	grep -q "d$d virtio/0: released" "$DAEMON_LOG" || fail "the daemon did not log the release"
 }
 
-# protocol.md 2.5: SIGKILL in the middle of a write to the guest's disk, then
-# a new daemon.  The guest's drivers never reset: the write completes with
-# its bytes on the disk, the nic's new TAP is back on the bridge, the guest
-# announced itself (virtio_net's answer to VIRTIO_NET_S_ANNOUNCE) and
-# traffic flows.
+# protocol.md 2.5: SIGKILL in the middle of writes to the guest's disk (four
+# writers, so that requests are in flight), then a new daemon.  The guest's
+# drivers never reset: the writes complete with their bytes on the disk, the
+# nic's new TAP is back on the bridge, the guest announced itself
+# (virtio_net's answer to VIRTIO_NET_S_ANNOUNCE) and traffic flows.
 test_daemon_killed_mid_io_resumes() {
 	old=$(daemon_pid)
 	device_set >/tmp/devices-before
-	guest_run 30 "$FIND_DISK"'
+	guest_run 60 "$FIND_DISK"'
 		set -e
 		d=$(disk 524288)
-		dd if=/dev/urandom of=/tmp/blob16 bs=1M count=16 2>/dev/null
-		sha256sum </tmp/blob16 | cut -c1-64 >/tmp/blob16.sum
-		rm -f /tmp/dd.rc
-		(dd if=/tmp/blob16 of=/dev/$d bs=64k seek=1024 oflag=direct 2>/tmp/dd.err
-		 echo $? >/tmp/dd.rc) >/dev/null 2>&1 &
-		echo started' || fail "cannot start the write in the guest"
-	sleep 1
+		rm -f /tmp/dd*.rc
+		for i in 0 1 2 3; do
+			dd if=/dev/urandom of=/tmp/blob$i bs=1M count=16 2>/dev/null
+			sha256sum </tmp/blob$i | cut -c1-64 >/tmp/blob$i.sum
+		done
+		for i in 0 1 2 3; do
+			(dd if=/tmp/blob$i of=/dev/$d bs=256k seek=$((256 + 64 * i)) oflag=direct 2>/tmp/dd$i.err
+			 echo $? >/tmp/dd$i.rc) >/dev/null 2>&1 &
+		done
+		echo started' || fail "cannot start the writes in the guest"
+	running=$(guest_run 10 'ls /tmp/dd*.rc 2>/dev/null | wc -l')
 	kill -KILL "$old"
+	[ "$running" = 0 ] || fail "$running writes ended before the kill: make them longer"
 	wait_for 10 sh -c "! kill -0 $old" || fail "the daemon did not die"
 	ls -l /run/virtio-xenbusd/
 	start_daemon || fail "virtio-xenbusd did not start again"
-	wait_for 30 grep -q "resumed:" "$DAEMON_LOG" || fail "no device resumed"
+	wait_for 30 grep -q "d$(domid) virtio/0: resumed:" "$DAEMON_LOG" || fail "vda was not resumed"
 	grep "resumed\|needs reset\|record" "$DAEMON_LOG"
 	out=$(guest_run 300 "$FIND_DISK"'
 		d=$(disk 524288)
-		for i in $(seq 500); do [ -s /tmp/dd.rc ] && break; sleep 0.5; done
-		echo "dd exit $(cat /tmp/dd.rc) $(tail -n 1 /tmp/dd.err)"
-		echo "sums $(dd if=/dev/$d bs=64k skip=1024 count=256 iflag=direct 2>/dev/null |
-			sha256sum | cut -c1-64) $(cat /tmp/blob16.sum)"
+		for i in 0 1 2 3; do
+			for t in $(seq 500); do [ -s /tmp/dd$i.rc ] && break; sleep 0.5; done
+			echo "dd$i exit $(cat /tmp/dd$i.rc) $(tail -n 1 /tmp/dd$i.err)"
+			echo "sums $(dd if=/dev/$d bs=256k skip=$((256 + 64 * i)) count=64 iflag=direct 2>/dev/null |
+				sha256sum | cut -c1-64) $(cat /tmp/blob$i.sum)"
+		done
 		dmesg | grep -i "error\|reset" | tail -n 5') || { echo "$out"; fail "in the guest"; }
 	echo "$out"
-	echo "$out" | grep -q "^dd exit 0 " || fail "the write failed across the restart"
-	echo "$out" | awk '/^sums / { exit !($2 == $3) }' || fail "the disk does not hold what the guest wrote"
+	[ "$(echo "$out" | grep -c "^dd. exit 0 ")" = 4 ] || fail "a write failed across the restart"
+	echo "$out" | awk '/^sums / { if ($2 != $3) bad = 1 } END { exit bad }' ||
+		fail "the disk does not hold what the guest wrote"
 	echo "$out" | grep -qi "I/O error\|asks for a device reset" && fail "the guest saw errors"
 	wait_for 30 sh -c 'ip link show master xenbr0 | grep -q vxif' ||
 		fail "our interface is not back on the bridge"

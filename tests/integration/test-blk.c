@@ -394,26 +394,56 @@ START_TEST(daemon_killed_mid_io_resumes_and_loses_nothing)
 }
 END_TEST
 
-/* Without its record (a reboot of dom0 keeps guests only in theory), reset. */
-START_TEST(backend_restart_without_a_record_asks_for_reset_and_the_driver_recovers)
+/* The daemon dies; @damage runs before it starts again. */
+static void restart_daemon_after(void (*damage)(struct vx_vdev *vd), struct vx_vdev *vd)
+{
+	harness_stop_daemon(&host, SIGKILL);
+	damage(vd);
+	ck_assert_int_eq(harness_start_daemon(&host), 0);
+	for (int ms = 0; ms < 2000 && !(vdev_read_status(vd) & VX_S_NEEDS_RESET); ms++)
+		usleep(1000);
+	ck_assert(vdev_read_status(vd) & VX_S_NEEDS_RESET);
+}
+
+/* A reboot of dom0 keeps guests only in theory, but /run is a tmpfs. */
+static void remove_record(struct vx_vdev *vd)
+{
+	char record[256];
+
+	snprintf(record, sizeof(record), "%s/state/1.1", host.sim_dir);
+	ck_assert_int_eq(unlink(record), 0);
+}
+
+/* A guest that moved its ring while no backend looked. */
+static void move_ring(struct vx_vdev *vd)
+{
+	ck_assert_int_eq(vdev_write(vd, "queue-0/desc", "0x%llx",
+				    (unsigned long long)vd->vqs[0].desc_dma + 4096), 0);
+}
+
+/* Without a record that matches the rings, resuming is refused: reset. */
+START_TEST(backend_restart_without_a_matching_record_asks_for_reset)
 {
 	struct vx_guest *g = new_guest(1);
 	uint8_t data[4096], got[4096];
 	struct vx_vdev vd;
-	char disk[256], record[256];
+	char disk[256];
 
 	attach_disk(g, 1, "w", "1", "copy", disk);
 	ck_assert_int_eq(vdev_connect(&vd, g, 1, 1, all_features), 0);
 	fill_pattern(data, sizeof(data), 3);
 	ck_assert_int_eq(vblk_do(&vd, 0, VIRTIO_BLK_T_OUT, 0, data, sizeof(data)), 0);
-	harness_stop_daemon(&host, SIGKILL);
-	snprintf(record, sizeof(record), "%s/state/1.1", host.sim_dir);
-	ck_assert_int_eq(unlink(record), 0);
-	ck_assert_int_eq(harness_start_daemon(&host), 0);
-	for (int ms = 0; ms < 2000 && !(vdev_read_status(&vd) & VX_S_NEEDS_RESET); ms++)
-		usleep(1000);
-	ck_assert(vdev_read_status(&vd) & VX_S_NEEDS_RESET);
+	restart_daemon_after(move_ring, &vd);
+	ck_assert(harness_log_wait(&host, "cannot be resumed: a queue's rings or event channel differ", 0));
+
+	/* The driver recovers with a reset, then the record goes. */
+	ck_assert_int_eq(vdev_reset(&vd), 0);
+	ck_assert_int_eq(vdev_negotiate(&vd, vd.features), 0);
+	ck_assert_int_eq(vdev_setup_queues(&vd, 1, 64), 0);
+	ck_assert_int_eq(vdev_driver_ok(&vd), 0);
+	restart_daemon_after(remove_record, &vd);
 	ck_assert(harness_log_wait(&host, "d1 virtio/1: no record of the device", 0));
+
 	ck_assert_int_eq(vdev_reset(&vd), 0);
 	ck_assert_int_eq(vdev_negotiate(&vd, vd.features), 0);
 	ck_assert_int_eq(vdev_setup_queues(&vd, 1, 64), 0);
@@ -538,7 +568,7 @@ int main(void)
 		destroyed_guest_mid_io_is_released_and_its_directory_removed,
 		two_guests_with_two_disks_each_at_once,
 		daemon_killed_mid_io_resumes_and_loses_nothing,
-		backend_restart_without_a_record_asks_for_reset_and_the_driver_recovers,
+		backend_restart_without_a_matching_record_asks_for_reset,
 		get_id_discard_and_write_zeroes,
 	};
 
