@@ -2,8 +2,9 @@
 /*
  * virtio-net through the simulated path against a veth pair between the same
  * two network namespaces, in the same run: TCP from the host to the guest and
- * back, one flow and four, every byte checked at the far end.  Prints MB/s
- * and the ratio to veth.
+ * back, one flow and four, every byte checked at the far end (MB/s), and
+ * floods of small UDP datagrams each way (packets per second delivered).
+ * Prints the figures and their ratios to veth.
  *
  * The "guest" is the test frontend's virtio-net driver over a TAP in a
  * namespace of its own, so a real kernel stack stands at both ends of both
@@ -47,6 +48,30 @@ static double rate(const char *server_ip, bool to_guest, unsigned int flows)
 			       sizeof(why)))
 		die(why);
 	return BYTES / 1e6 / (now_seconds() - t0);
+}
+
+#define PPS_PAYLOAD	18	/* a 64-byte Ethernet frame */
+#define PPS_SECONDS	3.0
+
+/* Delivered packets per second and the share of those sent. */
+static double pps(const char *dst_ip, bool to_guest, double *share)
+{
+	uint64_t sent, received;
+
+	if (udp_flood(ns_path, dst_ip, to_guest, PPS_PAYLOAD, PPS_SECONDS, &sent,
+		      &received))
+		die("the UDP flood could not run");
+	*share = sent ? (double)received / sent : 0;
+	return received / PPS_SECONDS;
+}
+
+static void pps_line(const char *what, const char *ours, const char *veth,
+		     bool to_guest)
+{
+	double vs, es, v = pps(ours, to_guest, &vs), e = pps(veth, to_guest, &es);
+
+	printf("  %s: virtio-xenbus %7.1f k (%3.0f%%), veth %7.1f k (%3.0f%%)  (%.2f)\n",
+	       what, v / 1e3, 100 * vs, e / 1e3, 100 * es, v / e);
 }
 
 int main(void)
@@ -107,6 +132,11 @@ int main(void)
 		printf("  %u flow%s guest -> host: virtio-xenbus %7.1f, veth %7.1f  (%.2f)\n",
 		       flows, flows > 1 ? "s" : " ", vfrom, efrom, vfrom / efrom);
 	}
+
+	printf("UDP, %d-byte datagrams for %.0f s, one sender; thousands of packets/s delivered (ratio to veth), share of those sent\n",
+	       PPS_PAYLOAD, PPS_SECONDS);
+	pps_line("host -> guest", "10.77.0.2", "10.78.0.2", true);
+	pps_line("guest -> host", "10.77.0.1", "10.78.0.1", false);
 	vnet_stop(&vn);
 	vdev_close(&vd);
 	guest_destroy(g);

@@ -136,8 +136,8 @@ static void *flow_receive(void *arg)
 	return NULL;
 }
 
-/* A TCP socket made in the namespace at @ns_path, or in ours if NULL. */
-static int socket_in(const char *ns_path)
+/* A socket of @type made in the namespace at @ns_path, or in ours if NULL. */
+static int socket_in(const char *ns_path, int type)
 {
 	struct timeval tv = { .tv_sec = 20 };
 	int self = -1, ns = -1, s = -1;
@@ -148,7 +148,7 @@ static int socket_in(const char *ns_path)
 		if (self < 0 || ns < 0 || setns(ns, CLONE_NEWNET))
 			goto out;
 	}
-	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	s = socket(AF_INET, type | SOCK_CLOEXEC, 0);
 	if (ns_path && setns(self, CLONE_NEWNET)) {
 		close(s);
 		s = -1;
@@ -182,14 +182,14 @@ int tcp_check_transfer(const char *guest_ns_path, const char *server_ip,
 		snprintf(why, whylen, "bad arguments");
 		return -1;
 	}
-	lfd = socket_in(server_ns);
+	lfd = socket_in(server_ns, SOCK_STREAM);
 	if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
 	    bind(lfd, (void *)&a, sizeof(a)) || listen(lfd, MAX_FLOWS)) {
 		snprintf(why, whylen, "listen on %s: %s", server_ip, strerror(errno));
 		goto out;
 	}
 	for (i = 0; i < flows; i++) {
-		tx[i] = (struct flow){ .fd = socket_in(client_ns), .seed = i + 1,
+		tx[i] = (struct flow){ .fd = socket_in(client_ns, SOCK_STREAM), .seed = i + 1,
 				       .bytes = bytes / flows };
 		rx[i] = (struct flow){ .fd = -1, .bytes = bytes / flows };
 		if (tx[i].fd < 0 || connect(tx[i].fd, (void *)&a, sizeof(a))) {
@@ -245,5 +245,81 @@ out:
 	}
 	if (lfd >= 0)
 		close(lfd);
+	return ret;
+}
+
+struct udp_sink {
+	int fd;
+	bool stop;
+	uint64_t received;
+};
+
+static void *udp_receive(void *arg)
+{
+	struct udp_sink *k = arg;
+	struct mmsghdr msgs[64];
+	struct iovec iov[64];
+	uint8_t bufs[64][2048];
+	int i, n;
+
+	for (i = 0; i < 64; i++) {
+		iov[i] = (struct iovec){ .iov_base = bufs[i], .iov_len = sizeof(bufs[i]) };
+		msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
+	}
+	/* Until asked to stop and nothing came for a receive timeout. */
+	for (;;) {
+		n = recvmmsg(k->fd, msgs, 64, 0, NULL);
+		if (n > 0)
+			k->received += n;
+		else if (__atomic_load_n(&k->stop, __ATOMIC_ACQUIRE))
+			return NULL;
+	}
+}
+
+int udp_flood(const char *guest_ns_path, const char *dst_ip,
+	      bool receiver_in_guest, size_t payload, double seconds,
+	      uint64_t *sent, uint64_t *received)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(5003) };
+	struct timeval tv = { .tv_usec = 200 * 1000 };
+	struct udp_sink sink = { .fd = -1 };
+	int rcvbuf = 8 << 20, tx = -1, ret = -1, i, n;
+	uint8_t data[2048] = { 0 };
+	struct mmsghdr msgs[32];
+	struct iovec iov = { .iov_base = data, .iov_len = payload };
+	pthread_t t;
+	double end;
+
+	*sent = *received = 0;
+	if (payload > sizeof(data) || inet_pton(AF_INET, dst_ip, &a.sin_addr) != 1) {
+		errno = EINVAL;
+		return -1;
+	}
+	sink.fd = socket_in(receiver_in_guest ? guest_ns_path : NULL, SOCK_DGRAM);
+	tx = socket_in(receiver_in_guest ? NULL : guest_ns_path, SOCK_DGRAM);
+	if (sink.fd < 0 || tx < 0 ||
+	    setsockopt(sink.fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) ||
+	    setsockopt(sink.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
+	    bind(sink.fd, (void *)&a, sizeof(a)) || connect(tx, (void *)&a, sizeof(a)))
+		goto out;
+	if (pthread_create(&t, NULL, udp_receive, &sink))
+		goto out;
+	for (i = 0; i < 32; i++)
+		msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov, .msg_iovlen = 1 } };
+	end = now_seconds() + seconds;
+	while (now_seconds() < end) {
+		n = sendmmsg(tx, msgs, 32, 0);
+		if (n > 0)
+			*sent += n;	/* ENOBUFS: the host's queue was full, not sent */
+	}
+	__atomic_store_n(&sink.stop, true, __ATOMIC_RELEASE);
+	pthread_join(t, NULL);
+	*received = sink.received;
+	ret = 0;
+out:
+	if (sink.fd >= 0)
+		close(sink.fd);
+	if (tx >= 0)
+		close(tx);
 	return ret;
 }

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * @flows connections carry @bytes in all to @server_ip:5001, which listens in
@@ -18,6 +19,15 @@
 int tcp_check_transfer(const char *guest_ns_path, const char *server_ip,
 		       bool server_in_guest, size_t bytes, unsigned int flows,
 		       char *why, size_t whylen);
+
+/*
+ * For @seconds, UDP datagrams of @payload bytes (at most 2048) to
+ * @dst_ip:5003, received in the guest's namespace when @receiver_in_guest
+ * and sent from the other; counts what was sent and what arrived.  0, or -1.
+ */
+int udp_flood(const char *guest_ns_path, const char *dst_ip,
+	      bool receiver_in_guest, size_t payload, double seconds,
+	      uint64_t *sent, uint64_t *received);
 
 /* Runs a shell command (printf-style); its exit status, or -1. */
 int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
