@@ -340,7 +340,8 @@ int vnet_ctrl(struct vnet *n, uint8_t class, uint8_t cmd, const void *data,
 	}
 	n->ctrl_mem[0] = class;
 	n->ctrl_mem[1] = cmd;
-	memcpy(n->ctrl_mem + 2, data, len);
+	if (len)
+		memcpy(n->ctrl_mem + 2, data, len);
 	ack = n->ctrl_mem + VX_PAGE_SIZE - 1;
 	*ack = 0xff;
 	b[0] = (struct dvq_buf){ n->ctrl_dma, len + 2, false };
