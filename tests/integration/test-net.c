@@ -608,23 +608,29 @@ START_TEST(tool_attaches_lists_and_detaches_nics)
 }
 END_TEST
 
-/* The status field of the config space the backend publishes now. */
-static bool published_link_up(uint32_t *generation)
+/* The status field of the config space the backend publishes now, and its generation. */
+static uint16_t published_status(uint32_t *generation)
 {
 	/* The generation first: the config read after it is at least that new. */
 	char *gen = vdev_read_backend(&vd, "config-generation");
 	char *cfg = vdev_read_backend(&vd, "config");
-	bool up;
+	uint16_t status;
 
 	ck_assert_ptr_nonnull(cfg);
 	ck_assert_ptr_nonnull(gen);
 	/* mac (12 hex digits), then status, little-endian. */
 	ck_assert_uint_ge(strlen(cfg), 16);
-	up = strtoul((char[]){ cfg[12], cfg[13], 0 }, NULL, 16) & VIRTIO_NET_S_LINK_UP;
+	status = strtoul((char[]){ cfg[12], cfg[13], 0 }, NULL, 16) |
+		 strtoul((char[]){ cfg[14], cfg[15], 0 }, NULL, 16) << 8;
 	*generation = strtoul(gen, NULL, 10);
 	free(cfg);
 	free(gen);
-	return up;
+	return status;
+}
+
+static bool published_link_up(uint32_t *generation)
+{
+	return published_status(generation) & VIRTIO_NET_S_LINK_UP;
 }
 
 /* Waits for config-generation @want; returns whether the link is up then. */
@@ -676,25 +682,6 @@ START_TEST(link_key_is_a_cable_the_guest_sees)
 	guest_nic_down();
 }
 END_TEST
-
-
-/* The config's status field and generation, as published now. */
-static uint16_t published_status(uint32_t *generation)
-{
-	char *gen = vdev_read_backend(&vd, "config-generation");
-	char *cfg = vdev_read_backend(&vd, "config");
-	uint16_t status;
-
-	ck_assert_ptr_nonnull(cfg);
-	ck_assert_ptr_nonnull(gen);
-	ck_assert_uint_ge(strlen(cfg), 16);
-	status = strtoul((char[]){ cfg[12], cfg[13], 0 }, NULL, 16) |
-		 strtoul((char[]){ cfg[14], cfg[15], 0 }, NULL, 16) << 8;
-	*generation = strtoul(gen, NULL, 10);
-	free(cfg);
-	free(gen);
-	return status;
-}
 
 /* Waits for a generation past @after whose status has @bit as @set. */
 static uint32_t wait_status_bit(uint32_t after, uint16_t bit, bool set)
