@@ -756,6 +756,9 @@ static void net_queue_stop(struct vx_queue *q)
 	if (q->index == 0) {
 		nic->driver_running = false;
 		set_carrier(nic);
+		/* An announcement is for the driver that was asked. */
+		if (__atomic_exchange_n(&nic->announce, false, __ATOMIC_ACQ_REL))
+			device_config_check(dev);
 	}
 	net_queue_free(nq);
 	q->model_priv = NULL;
