@@ -70,49 +70,53 @@ static void attach(struct vx_device *dev, struct device_record *r)
 			(void *)((uint8_t *)r + r->queue[i].inflight_off);
 }
 
-int record_create(struct vx_device *dev)
+/* The record of @dev as it stands now: what it holds, where, and its length. */
+static void record_layout(const struct vx_device *dev, struct device_record *r)
 {
-	char tmp[RECORD_PATH_MAX], path[RECORD_PATH_MAX];
-	size_t len = align8(sizeof(struct device_record));
-	struct device_record *r;
+	size_t at = align8(sizeof(*r));
 	unsigned int i;
-	int fd;
 
-	record_remove(dev);
-	for (i = 0; i < dev->nr_queues; i++)
-		len += align8(vq_inflight_bytes(dev->queues[i].size));
-	len += dev->model->state_bytes;
-
-	record_path(dev, tmp, sizeof(tmp), ".new");
-	record_path(dev, path, sizeof(path), "");
-	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		goto err;
-	if (ftruncate(fd, len))
-		goto err_fd;
-	r = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (r == MAP_FAILED)
-		goto err_fd;
-	close(fd);
-
+	memset(r, 0, sizeof(*r));
 	r->guest = dev->guest;
 	r->id = dev->id;
 	r->driver_features = dev->driver_features;
 	r->nr_queues = dev->nr_queues;
-	r->len = len;
-	len = align8(sizeof(*r));
 	for (i = 0; i < dev->nr_queues; i++) {
 		const struct vx_queue *q = &dev->queues[i];
 
 		r->queue[i] = (struct record_queue){
 			.desc = q->desc_addr, .driver = q->driver_addr,
 			.device = q->device_addr, .size = q->size,
-			.port = q->remote_port, .inflight_off = len,
+			.port = q->remote_port, .inflight_off = at,
 		};
-		len += align8(vq_inflight_bytes(q->size));
+		at += align8(vq_inflight_bytes(q->size));
 	}
-	r->model_off = len;
+	r->model_off = at;
 	r->model_len = dev->model->state_bytes;
+	r->len = at + r->model_len;
+}
+
+int record_create(struct vx_device *dev)
+{
+	char tmp[RECORD_PATH_MAX], path[RECORD_PATH_MAX];
+	struct device_record want, *r;
+	int fd;
+
+	record_remove(dev);
+	record_layout(dev, &want);
+	record_path(dev, tmp, sizeof(tmp), ".new");
+	record_path(dev, path, sizeof(path), "");
+	fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		goto err;
+	if (ftruncate(fd, want.len))
+		goto err_fd;
+	r = mmap(NULL, want.len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (r == MAP_FAILED)
+		goto err_fd;
+	close(fd);
+
+	*r = want;
 	memcpy(r->magic, RECORD_MAGIC, sizeof(r->magic));
 	/* Complete before it has its name: a half-made record is never found. */
 	if (rename(tmp, path)) {
@@ -135,31 +139,30 @@ err:
 static const char *record_mismatch(const struct vx_device *dev,
 				   const struct device_record *r, size_t file_len)
 {
-	size_t end = align8(sizeof(*r));
+	struct device_record want;
 	unsigned int i;
 
+	record_layout(dev, &want);
 	if (memcmp(r->magic, RECORD_MAGIC, sizeof(r->magic)) || r->len != file_len)
 		return "it is not a record of this daemon";
-	if (r->guest != dev->guest || r->id != dev->id)
+	if (r->guest != want.guest || r->id != want.id)
 		return "it is another device's";
-	if (r->driver_features != dev->driver_features)
+	if (r->driver_features != want.driver_features)
 		return "the driver's features differ";
-	if (r->nr_queues != dev->nr_queues)
+	if (r->nr_queues != want.nr_queues)
 		return "the number of queues differs";
 	for (i = 0; i < r->nr_queues; i++) {
-		const struct record_queue *rq = &r->queue[i];
-		const struct vx_queue *q = &dev->queues[i];
+		const struct record_queue *rq = &r->queue[i], *wq = &want.queue[i];
 
-		if (rq->desc != q->desc_addr || rq->driver != q->driver_addr ||
-		    rq->device != q->device_addr || rq->size != q->size ||
-		    rq->port != q->remote_port)
+		if (rq->desc != wq->desc || rq->driver != wq->driver ||
+		    rq->device != wq->device || rq->size != wq->size ||
+		    rq->port != wq->port)
 			return "a queue's rings or event channel differ";
-		if (rq->inflight_off != end)
+		if (rq->inflight_off != wq->inflight_off)
 			return "it is not a record of this daemon";
-		end += align8(vq_inflight_bytes(q->size));
 	}
-	if (r->model_off != end || r->model_len != dev->model->state_bytes ||
-	    end + r->model_len != file_len)
+	if (r->model_off != want.model_off || r->model_len != want.model_len ||
+	    r->len != want.len)
 		return "it is not a record of this daemon";
 	return NULL;
 }
