@@ -405,6 +405,15 @@ static void restart_daemon_after(void (*damage)(struct vx_vdev *vd), struct vx_v
 	ck_assert(vdev_read_status(vd) & VX_S_NEEDS_RESET);
 }
 
+/* What a driver does when its device asks for a reset: reset, set up again. */
+static void driver_resets_and_sets_up(struct vx_vdev *vd)
+{
+	ck_assert_int_eq(vdev_reset(vd), 0);
+	ck_assert_int_eq(vdev_negotiate(vd, vd->features), 0);
+	ck_assert_int_eq(vdev_setup_queues(vd, 1, 64), 0);
+	ck_assert_int_eq(vdev_driver_ok(vd), 0);
+}
+
 /* A reboot of dom0 keeps guests only in theory, but /run is a tmpfs. */
 static void remove_record(struct vx_vdev *vd)
 {
@@ -437,17 +446,10 @@ START_TEST(backend_restart_without_a_matching_record_asks_for_reset)
 	ck_assert(harness_log_wait(&host, "cannot be resumed: a queue's rings or event channel differ", 0));
 
 	/* The driver recovers with a reset, then the record goes. */
-	ck_assert_int_eq(vdev_reset(&vd), 0);
-	ck_assert_int_eq(vdev_negotiate(&vd, vd.features), 0);
-	ck_assert_int_eq(vdev_setup_queues(&vd, 1, 64), 0);
-	ck_assert_int_eq(vdev_driver_ok(&vd), 0);
+	driver_resets_and_sets_up(&vd);
 	restart_daemon_after(remove_record, &vd);
 	ck_assert(harness_log_wait(&host, "d1 virtio/1: no record of the device", 0));
-
-	ck_assert_int_eq(vdev_reset(&vd), 0);
-	ck_assert_int_eq(vdev_negotiate(&vd, vd.features), 0);
-	ck_assert_int_eq(vdev_setup_queues(&vd, 1, 64), 0);
-	ck_assert_int_eq(vdev_driver_ok(&vd), 0);
+	driver_resets_and_sets_up(&vd);
 	ck_assert_int_eq(vblk_do(&vd, 0, VIRTIO_BLK_T_IN, 0, got, sizeof(got)), 0);
 	ck_assert(!memcmp(got, data, sizeof(got)));
 	ck_assert_int_eq(vdev_close(&vd), 0);
