@@ -638,6 +638,111 @@ static const struct virtio_config_ops vxb_config_ops = {
 
 /* ---- the device's life on xenbus ---- */
 
+static int vxb_watch(struct vxb_device *vxb, struct xenbus_watch *watch,
+		     void (*callback)(struct xenbus_watch *, const char *,
+				      const char *), const char *node)
+{
+	return xenbus_watch_pathfmt(vxb->xbdev, watch, NULL, callback, "%s/%s",
+				    vxb->xbdev->otherend, node);
+}
+
+static void vxb_unwatch(struct xenbus_watch *watch)
+{
+	if (!watch->node)
+		return;
+	unregister_xenbus_watch(watch);
+	kfree(watch->node);
+	watch->node = NULL;
+}
+
+/* What we follow of the backend: its status answers and config changes. */
+static void vxb_unwatch_backend(struct vxb_device *vxb)
+{
+	vxb_unwatch(&vxb->config_watch);
+	vxb_unwatch(&vxb->status_watch);
+}
+
+static int vxb_watch_backend(struct vxb_device *vxb)
+{
+	int ret;
+
+	ret = vxb_watch(vxb, &vxb->status_watch, status_changed, "device-status");
+	if (!ret)
+		ret = vxb_watch(vxb, &vxb->config_watch, config_changed,
+				"config-generation");
+	if (ret)
+		vxb_unwatch_backend(vxb);
+	return ret;
+}
+
+#ifdef CONFIG_PM_SLEEP
+/*
+ * Xen's save and migration freeze every device before the domain suspends.
+ * If the hypervisor cancels the suspend (a checkpoint, or a save that
+ * failed), the domain carries on with the same backend and xenbus tells no
+ * driver: our thaw restores the device at once.  Otherwise the domain wakes
+ * with a new backend, and the restore waits for it to publish the device
+ * (InitWait); the grants of before were freed at the freeze.
+ */
+static int vxb_freeze(struct device *dev)
+{
+	struct vxb_device *vxb = to_vxb(dev_to_virtio(dev));
+	int ret;
+
+	cancel_work_sync(&vxb->connect_work);
+	mutex_lock(&vxb->lock);
+	ret = virtio_device_freeze(&vxb->vv->vdev);
+	vxb->frozen = !ret;
+	mutex_unlock(&vxb->lock);
+	return ret;
+}
+
+static int vxb_thaw(struct device *dev)
+{
+	schedule_work(&to_vxb(dev_to_virtio(dev))->connect_work);
+	return 0;
+}
+
+static int vxb_restore(struct device *dev)
+{
+	struct vxb_device *vxb = to_vxb(dev_to_virtio(dev));
+	struct xenbus_device *xbdev = vxb->xbdev;
+	int ret;
+
+	/*
+	 * xenbus has found the new backend, whose directory may be elsewhere
+	 * (another domain id); the toolstack wrote ours afresh.
+	 */
+	vxb_unwatch_backend(vxb);
+	ret = vxb_watch_backend(vxb);
+	if (ret) {
+		dev_err(dev, "cannot watch the new backend: %d\n", ret);
+		return ret;
+	}
+	read_status_seq(vxb);
+	if (xenbus_read_driver_state(xbdev->otherend) == XenbusStateInitWait)
+		schedule_work(&vxb->connect_work);
+	return 0;
+}
+
+static const struct dev_pm_ops vxb_vdev_pm_ops = {
+	.freeze = vxb_freeze,
+	.thaw = vxb_thaw,
+	.restore = vxb_restore,
+};
+#endif
+
+/*
+ * The virtio bus has no power management of its own; the transport gives
+ * its devices theirs, as virtio_pci does through the PCI driver.
+ */
+static const struct device_type vxb_vdev_type = {
+	.name = "virtio-xenbus",
+#ifdef CONFIG_PM_SLEEP
+	.pm = &vxb_vdev_pm_ops,
+#endif
+};
+
 static void vxb_release_vdev(struct device *dev)
 {
 	kfree(container_of(dev_to_virtio(dev), struct vxb_virtio, vdev));
@@ -662,6 +767,7 @@ static void vxb_register(struct vxb_device *vxb)
 	vv->vdev.id.vendor = VXB_VENDOR;
 	vv->vdev.config = &vxb_config_ops;
 	vv->vdev.dev.parent = &xbdev->dev;
+	vv->vdev.dev.type = &vxb_vdev_type;
 	vv->vdev.dev.release = vxb_release_vdev;
 	ret = register_virtio_device(&vv->vdev);
 	if (ret) {
@@ -745,23 +851,6 @@ static void vxb_backend_changed(struct xenbus_device *xbdev,
 	}
 }
 
-static int vxb_watch(struct vxb_device *vxb, struct xenbus_watch *watch,
-		     void (*callback)(struct xenbus_watch *, const char *,
-				      const char *), const char *node)
-{
-	return xenbus_watch_pathfmt(vxb->xbdev, watch, NULL, callback, "%s/%s",
-				    vxb->xbdev->otherend, node);
-}
-
-static void vxb_unwatch(struct xenbus_watch *watch)
-{
-	if (!watch->node)
-		return;
-	unregister_xenbus_watch(watch);
-	kfree(watch->node);
-	watch->node = NULL;
-}
-
 static int vxb_probe(struct xenbus_device *xbdev,
 		     const struct xenbus_device_id *id)
 {
@@ -782,10 +871,7 @@ static int vxb_probe(struct xenbus_device *xbdev,
 	dev_set_drvdata(&xbdev->dev, vxb);
 	vxb_use_grant_dma(xbdev);
 
-	ret = vxb_watch(vxb, &vxb->status_watch, status_changed, "device-status");
-	if (!ret)
-		ret = vxb_watch(vxb, &vxb->config_watch, config_changed,
-				"config-generation");
+	ret = vxb_watch_backend(vxb);
 	if (ret)
 		goto err;
 	ret = xenbus_switch_state(xbdev, XenbusStateInitialising);
@@ -797,8 +883,7 @@ static int vxb_probe(struct xenbus_device *xbdev,
 	return 0;
 
 err:
-	vxb_unwatch(&vxb->config_watch);
-	vxb_unwatch(&vxb->status_watch);
+	vxb_unwatch_backend(vxb);
 	dev_set_drvdata(&xbdev->dev, NULL);
 	kfree(vxb);
 	return ret;
@@ -813,37 +898,9 @@ static void vxb_remove(struct xenbus_device *xbdev)
 	mutex_lock(&vxb->lock);
 	vxb_unregister(vxb);
 	mutex_unlock(&vxb->lock);
-	vxb_unwatch(&vxb->config_watch);
-	vxb_unwatch(&vxb->status_watch);
+	vxb_unwatch_backend(vxb);
 	dev_set_drvdata(&xbdev->dev, NULL);
 	kfree(vxb);
-}
-
-/* Save or migration: the backend after resume is a new one. */
-static int vxb_suspend(struct xenbus_device *xbdev)
-{
-	struct vxb_device *vxb = dev_get_drvdata(&xbdev->dev);
-	int ret = 0;
-
-	cancel_work_sync(&vxb->connect_work);
-	mutex_lock(&vxb->lock);
-	if (vxb->vv) {
-		ret = virtio_device_freeze(&vxb->vv->vdev);
-		vxb->frozen = !ret;
-	}
-	mutex_unlock(&vxb->lock);
-	return ret;
-}
-
-static int vxb_resume(struct xenbus_device *xbdev)
-{
-	struct vxb_device *vxb = dev_get_drvdata(&xbdev->dev);
-
-	/* Restored when the backend publishes the device again (InitWait). */
-	read_status_seq(vxb);
-	if (xenbus_read_driver_state(xbdev->otherend) == XenbusStateInitWait)
-		schedule_work(&vxb->connect_work);
-	return 0;
 }
 
 static const struct xenbus_device_id vxb_ids[] = {
@@ -856,8 +913,6 @@ static struct xenbus_driver vxb_driver = {
 	.probe = vxb_probe,
 	.remove = vxb_remove,
 	.otherend_changed = vxb_backend_changed,
-	.suspend = vxb_suspend,
-	.resume = vxb_resume,
 	.not_essential = true,
 };
 

@@ -55,6 +55,12 @@ static void usage(FILE *f)
 		"  nic-detach [-f] DOMAIN DEV     detach a nic (DEV: devid or mac)\n"
 		"  nic-link DOMAIN DEV up|down    plug or unplug a nic's cable\n"
 		"  list [DOMAIN]                  list virtio devices\n"
+		"  save [xl save options] DOMAIN FILE\n"
+		"                                 xl save the guest, its virtio devices\n"
+		"                                 to FILE.virtio\n"
+		"  restore [-e] [-F] [-p] FILE    xl restore the guest, paused, give it its\n"
+		"                                 virtio devices again, unpause it (not\n"
+		"                                 with -p) and follow its reboots as create\n"
 		"  help                           show this help\n\n"
 		"DOMAIN is a name or a domid, as in xl.  DISKSPEC is xl's disk syntax\n"
 		"(xl-disk-configuration(5)): [target,][format,][vdev,][access] or\n"
@@ -248,6 +254,14 @@ static void find_vdev(uint32_t guest, uint32_t devid, uint32_t be,
 	free(mac);
 }
 
+static bool node_exists(const char *path)
+{
+	char *v = xs_readf("%s", path);
+
+	free(v);
+	return v != NULL;
+}
+
 /* The lowest device id the guest does not use yet. */
 static uint32_t free_devid(uint32_t guest)
 {
@@ -392,18 +406,21 @@ static bool plan_nic(const struct vx_nicspec *spec, struct device_plan *p,
 }
 
 /*
- * Writes the device as the guest's next one and waits for the backend to
- * publish it; a device the backend refuses (or never answers) is removed
+ * Writes the device as the guest's device @devid and waits for the backend
+ * to publish it; a device the backend refuses (or never answers) is removed
  * again, with the reason in @err.  Returns the devid, or -1.
  */
-static long add_device(const struct device_plan *p, uint32_t guest, char *err,
-		       size_t errlen)
+static long add_device(const struct device_plan *p, uint32_t guest, uint32_t devid,
+		       char *err, size_t errlen)
 {
 	char fe_dir[128], be_dir[128], *error;
-	uint32_t devid = free_devid(guest);
 	int ret;
 
 	vx_ts_paths(p->be, guest, devid, fe_dir, be_dir);
+	if (node_exists(fe_dir)) {
+		failf(err, errlen, "domain %u has a device %u already", guest, devid);
+		return -1;
+	}
 	ret = vx_ts_add_device(xs, p->be, guest, devid, p->type, p->kv);
 	if (ret) {
 		failf(err, errlen, "cannot write the device to xenstore: %s", strerror(-ret));
@@ -431,7 +448,7 @@ static long add_device(const struct device_plan *p, uint32_t guest, char *err,
 static int attach_planned(const struct device_plan *plan, uint32_t guest)
 {
 	char err[400];
-	long devid = add_device(plan, guest, err, sizeof(err));
+	long devid = add_device(plan, guest, free_devid(guest), err, sizeof(err));
 
 	if (devid < 0)
 		die("%s", err);
@@ -787,7 +804,7 @@ static bool attach_all(const struct device_plan *plans, unsigned int n,
 	unsigned int i;
 
 	for (i = 0; i < n; i++)
-		if (add_device(&plans[i], guest, err, errlen) < 0)
+		if (add_device(&plans[i], guest, free_devid(guest), err, errlen) < 0)
 			return false;
 	return true;
 }
@@ -809,14 +826,6 @@ static bool find_by_vm(const char *vm, uint32_t old, uint32_t *domid)
 	}
 	free(doms);
 	return found;
-}
-
-static bool node_exists(const char *path)
-{
-	char *v = xs_readf("%s", path);
-
-	free(v);
-	return v != NULL;
 }
 
 static void logf_ts(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -852,7 +861,7 @@ static int reboot_wait_s(void)
 #define MAX_SAVED_KEYS	16
 
 struct saved_device {
-	uint32_t be;
+	uint32_t devid, be;
 	char *type;
 	const char *kv[2 * MAX_SAVED_KEYS + 1];
 };
@@ -895,6 +904,7 @@ static void save_device(uint32_t guest, uint32_t devid, uint32_t be,
 		return;
 	sv->dev = grown;
 	dev = memset(&grown[sv->n], 0, sizeof(*dev));
+	dev->devid = devid;
 	dev->be = be;
 	dev->type = xs_readf("%s/type", be_dir);
 	if (!dev->type)
@@ -942,22 +952,185 @@ static void save_devices(struct saved_devices *sv, uint32_t guest)
 	strcpy(sv->names, names);
 }
 
+/* Gives @guest a saved device again, with its devid. */
+static bool give_back(const struct saved_device *dev, uint32_t guest, char *err,
+		      size_t errlen)
+{
+	struct device_plan plan = { .be = dev->be, .type = dev->type };
+
+	memcpy(plan.kv, dev->kv, sizeof(dev->kv));
+	return add_device(&plan, guest, dev->devid, err, errlen) >= 0;
+}
+
 static void restore_devices(const struct saved_devices *sv, uint32_t guest)
 {
-	struct device_plan plan;
 	char err[400];
 	unsigned int i;
 
-	for (i = 0; i < sv->n; i++) {
-		memset(&plan, 0, sizeof(plan));
-		plan.be = sv->dev[i].be;
-		plan.type = sv->dev[i].type;
-		memcpy(plan.kv, sv->dev[i].kv, sizeof(sv->dev[i].kv));
-		if (add_device(&plan, guest, err, sizeof(err)) < 0)
+	for (i = 0; i < sv->n; i++)
+		if (!give_back(&sv->dev[i], guest, err, sizeof(err)))
 			logf_ts("domain %u: a %s device could not come back: %s", guest,
-				plan.type, err);
-	}
+				sv->dev[i].type, err);
 	logf_ts("domain %u has its %u virtio devices again", guest, sv->n);
+}
+
+/*
+ * A saved guest's devices travel beside its save file, in FILE.virtio:
+ *
+ *   # virtio-xenbus saved devices 1
+ *   name NAME
+ *   device DEVID BACKEND TYPE KEY=VALUE...
+ *
+ * with each name and value %-escaped (space, '%', controls).  And while
+ * `save` runs, /tool/virtio-xenbus/saving/UUID tells the guest's follower
+ * that the domain about to go is saved, not rebooting.
+ */
+#define SAVED_HEADER	"# virtio-xenbus saved devices 1"
+#define SAVING_DIR	"/tool/virtio-xenbus/saving"
+
+static void put_escaped(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if ((unsigned char)*s <= ' ' || *s == '%' || *s == 0x7f)
+			fprintf(f, "%%%02x", (unsigned char)*s);
+		else
+			fputc(*s, f);
+	}
+}
+
+/* Undoes put_escaped in place; false if @s is not escaped so. */
+static bool unescape(char *s)
+{
+	char *out = s;
+	unsigned int c;
+
+	for (; *s; s++) {
+		if (*s != '%') {
+			*out++ = *s;
+			continue;
+		}
+		if (!isxdigit((unsigned char)s[1]) || !isxdigit((unsigned char)s[2]) ||
+		    sscanf(s + 1, "%2x", &c) != 1 || !c)
+			return false;
+		*out++ = c;
+		s += 2;
+	}
+	*out = '\0';
+	return true;
+}
+
+static bool write_saved(const char *path, const char *name,
+			const struct saved_devices *sv)
+{
+	unsigned int i, k;
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return false;
+	fprintf(f, "%s\nname ", SAVED_HEADER);
+	put_escaped(f, name);
+	fputc('\n', f);
+	for (i = 0; i < sv->n; i++) {
+		fprintf(f, "device %u %u %s", sv->dev[i].devid, sv->dev[i].be, sv->dev[i].type);
+		for (k = 0; sv->dev[i].kv[k]; k += 2) {
+			fprintf(f, " %s=", sv->dev[i].kv[k]);
+			put_escaped(f, sv->dev[i].kv[k + 1]);
+		}
+		fputc('\n', f);
+	}
+	return !fflush(f) && !fsync(fileno(f)) && !fclose(f);
+}
+
+/* The toolstack key @key as one of ours (static), or NULL. */
+static const char *toolstack_key(const char *key)
+{
+	size_t k;
+
+	for (k = 0; k < sizeof(toolstack_keys) / sizeof(toolstack_keys[0]); k++)
+		if (!strcmp(key, toolstack_keys[k]))
+			return toolstack_keys[k];
+	return NULL;
+}
+
+/* One "device" line, split in place into @dev. */
+static bool parse_saved_device(char *line, struct saved_device *dev)
+{
+	char *tok, *eq, *save = NULL;
+	unsigned int i = 0;
+
+	tok = strtok_r(line, " ", &save);
+	if (!tok || !parse_id(tok, UINT32_MAX, &dev->devid))
+		return false;
+	tok = strtok_r(NULL, " ", &save);
+	if (!tok || !parse_id(tok, 0x7fef, &dev->be))
+		return false;
+	tok = strtok_r(NULL, " ", &save);
+	if (!tok || (strcmp(tok, "blk") && strcmp(tok, "net")))
+		return false;
+	dev->type = strdup(tok);
+	while ((tok = strtok_r(NULL, " ", &save))) {
+		eq = strchr(tok, '=');
+		if (!eq || i + 2 >= 2 * MAX_SAVED_KEYS)
+			return false;
+		*eq = '\0';
+		dev->kv[i] = toolstack_key(tok);
+		if (!dev->kv[i] || !unescape(eq + 1))
+			return false;
+		dev->kv[i + 1] = strdup(eq + 1);
+		i += 2;
+	}
+	return dev->type != NULL;
+}
+
+/* Reads a FILE.virtio that write_saved wrote; the reason in @err if not. */
+static bool read_saved(const char *path, char *name, size_t namelen,
+		       struct saved_devices *sv, char *err, size_t errlen)
+{
+	unsigned int line_no = 0;
+	struct saved_device *grown;
+	char line[4096];
+	bool ok = true;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return failf(err, errlen, "%s: %s", path, strerror(errno));
+	name[0] = '\0';
+	while (ok && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (++line_no == 1) {
+			ok = !strcmp(line, SAVED_HEADER);
+		} else if (!strncmp(line, "name ", 5)) {
+			ok = unescape(line + 5) && strlen(line + 5) < namelen;
+			if (ok)
+				strcpy(name, line + 5);
+		} else if (!strncmp(line, "device ", 7)) {
+			grown = realloc(sv->dev, (sv->n + 1) * sizeof(*grown));
+			ok = grown != NULL;
+			if (ok) {
+				sv->dev = grown;
+				memset(&grown[sv->n], 0, sizeof(*grown));
+				ok = parse_saved_device(line + 7, &grown[sv->n]);
+				sv->n++;
+			}
+		} else {
+			ok = false;
+		}
+	}
+	fclose(f);
+	if (ok && !name[0])
+		return failf(err, errlen, "%s: no guest name", path);
+	if (!ok)
+		return failf(err, errlen, "%s: line %u is not what virtio-xenbus save writes",
+			     path, line_no);
+	return true;
+}
+
+/* SAVING_DIR/UUID for the domain whose vm path is @vm. */
+static void saving_path(const char *vm, char *path, size_t len)
+{
+	const char *uuid = strrchr(vm, '/');
+
+	snprintf(path, len, "%s/%s", SAVING_DIR, uuid ? uuid + 1 : vm);
 }
 
 /*
@@ -968,7 +1141,7 @@ static void restore_devices(const struct saved_devices *sv, uint32_t guest)
  */
 static void follow_reboots(const char *name, uint32_t domid)
 {
-	char dom_path[64], devs_path[96], *vm, **w;
+	char dom_path[64], devs_path[96], saving[160], *vm, **w;
 	struct pollfd pfd = { .fd = xs_fileno(xs), .events = POLLIN };
 	struct saved_devices saved = { 0 };
 	time_t gone_since = 0;
@@ -980,6 +1153,7 @@ static void follow_reboots(const char *name, uint32_t domid)
 		logf_ts("domain %u has no vm path: its reboots cannot be followed", domid);
 		return;
 	}
+	saving_path(vm, saving, sizeof(saving));
 	if (!xs_watch(xs, vm, "vm")) {
 		logf_ts("cannot watch xenstore: %s", strerror(errno));
 		return;
@@ -1009,8 +1183,13 @@ static void follow_reboots(const char *name, uint32_t domid)
 					save_devices(&saved, domid);
 				continue;
 			}
-			gone_since = time(NULL);
 			xs_unwatch(xs, dom_path, "domain");
+			if (node_exists(saving)) {
+				logf_ts("domain %u was saved: virtio-xenbus restore gives its devices back",
+					domid);
+				break;
+			}
+			gone_since = time(NULL);
 			logf_ts("domain %u is gone; waiting %d s for its reboot", domid,
 				reboot_wait_s());
 		}
@@ -1033,7 +1212,7 @@ static void follow_reboots(const char *name, uint32_t domid)
  * Runs follow_reboots in the background, as xl follows its guests, with its
  * output in /var/log/xen/virtio-xenbus-NAME.log ($VIRTIO_XENBUS_LOG_DIR).
  */
-static void follow_in_background(const struct vx_guestcfg *gc, uint32_t domid)
+static void follow_in_background(const char *name, uint32_t domid)
 {
 	const char *dir = getenv("VIRTIO_XENBUS_LOG_DIR");
 	char log[PATH_MAX];
@@ -1041,7 +1220,7 @@ static void follow_in_background(const struct vx_guestcfg *gc, uint32_t domid)
 	pid_t pid;
 
 	snprintf(log, sizeof(log), "%s/virtio-xenbus-%s.log", dir ? dir : "/var/log/xen",
-		 gc->name);
+		 name);
 	fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (fd < 0 || null < 0)
@@ -1053,7 +1232,7 @@ static void follow_in_background(const struct vx_guestcfg *gc, uint32_t domid)
 		die("fork: %s", strerror(errno));
 	if (pid > 0) {
 		fprintf(stderr, "virtio-xenbus: following %s's reboots (pid %d, log %s)\n",
-			gc->name, (int)pid, log);
+			name, (int)pid, log);
 		exit(0);
 	}
 	setsid();
@@ -1067,7 +1246,7 @@ static void follow_in_background(const struct vx_guestcfg *gc, uint32_t domid)
 		logf_ts("cannot reach xenstore: %s", strerror(errno));
 		exit(1);
 	}
-	follow_reboots(gc->name, domid);
+	follow_reboots(name, domid);
 	exit(0);
 }
 
@@ -1138,7 +1317,130 @@ static int create(int argc, char **argv)
 		follow_reboots(gc.name, domid);
 		return 0;
 	}
-	follow_in_background(&gc, domid);
+	follow_in_background(gc.name, domid);
+	return 0;
+}
+
+/* ---- save and restore: the devices beside the save file ---- */
+
+static void saved_file(const char *save_file, char path[PATH_MAX])
+{
+	if (snprintf(path, PATH_MAX, "%s.virtio", save_file) >= PATH_MAX)
+		die("%s: name too long", save_file);
+}
+
+/*
+ * xl save, with the guest's virtio devices written to FILE.virtio first.
+ * The guest's drivers let go of the devices as it suspends (docs/protocol.md
+ * 7); after a checkpoint (-c) it carries on with them.
+ */
+static int save(int argc, char **argv)
+{
+	static const char usage_line[] = "usage: save [xl save options] DOMAIN FILE";
+	const char *xl_args[MAX_XL_ARGS + 2] = { "save" };
+	char devices[PATH_MAX], saving[160], *vm, *name;
+	struct saved_devices sv = { 0 };
+	uint32_t domid;
+	int i, first;
+
+	for (first = 1; first < argc && argv[first][0] == '-'; first++)
+		;
+	if (argc - first != 2 || argc > MAX_XL_ARGS)
+		die("%s", usage_line);
+	domid = find_domain(argv[first]);
+	vm = xs_readf("/local/domain/%u/vm", domid);
+	name = xs_readf("/local/domain/%u/name", domid);
+	if (!vm || !name)
+		die("domain %u has no vm path or name: not one of xl's", domid);
+	saved_file(argv[first + 1], devices);
+	for_each_device(domid, save_device, &sv);
+	if (!write_saved(devices, name, &sv))
+		die("%s: %s", devices, strerror(errno));
+	/* Its follower must not take the domain's end for a reboot. */
+	saving_path(vm, saving, sizeof(saving));
+	if (!xs_write(xs, XBT_NULL, saving, argv[first + 1], strlen(argv[first + 1])))
+		die("cannot write %s: %s", saving, strerror(errno));
+
+	for (i = 1; i < argc; i++)
+		xl_args[i] = argv[i];
+	if (run_xl(xl_args)) {
+		xs_rm(xs, XBT_NULL, saving);
+		unlink(devices);
+		die("xl save failed (see above)");
+	}
+	/* After a checkpoint (-c, -p) the domain is still there, and followed. */
+	if (node_exists(vm))
+		xs_rm(xs, XBT_NULL, saving);
+	fprintf(stderr, "virtio-xenbus: %s saved to %s, its %u virtio device%s to %s\n",
+		name, argv[first + 1], sv.n, sv.n == 1 ? "" : "s", devices);
+	saved_free(&sv);
+	free(vm);
+	free(name);
+	return 0;
+}
+
+/*
+ * xl restore, paused; the devices of FILE.virtio at their devids (the
+ * guest's drivers find them where they left them), then unpause and follow
+ * the guest's reboots as create does.
+ */
+static int restore(int argc, char **argv)
+{
+	static const char usage_line[] = "usage: restore [-e] [-F] [-p] FILE";
+	static struct saved_devices sv;
+	bool follow = true, foreground = false, paused = false;
+	char devices[PATH_MAX], err[PATH_MAX + 200], name[256], saving[160], *vm;
+	uint32_t domid;
+	unsigned int i;
+	int c;
+
+	optind = 1;
+	while ((c = getopt(argc, argv, "+eFp")) != -1) {
+		if (c == 'e')
+			follow = false;
+		else if (c == 'F')
+			foreground = true;
+		else if (c == 'p')
+			paused = true;
+		else
+			die("%s", usage_line);
+	}
+	if (argc - optind != 1)
+		die("%s", usage_line);
+	saved_file(argv[optind], devices);
+	if (!read_saved(devices, name, sizeof(name), &sv, err, sizeof(err)))
+		die("%s (was the guest saved with virtio-xenbus save?)", err);
+	if (lookup_domain(name, &domid))
+		die("domain %u is already called '%s'", domid, name);
+
+	if (run_xl((const char *const []){ "restore", "-p", argv[optind], NULL }))
+		die("xl restore failed (see above): no virtio device was attached");
+	if (!lookup_domain(name, &domid))
+		die("xl restored no domain called '%s'", name);
+	for (i = 0; i < sv.n; i++) {
+		if (!give_back(&sv.dev[i], domid, err, sizeof(err))) {
+			xl_domain("destroy", domid);
+			die("device %u: %s; domain %u destroyed, %s kept", sv.dev[i].devid, err,
+			    domid, argv[optind]);
+		}
+	}
+	vm = xs_readf("/local/domain/%u/vm", domid);
+	if (vm) {
+		saving_path(vm, saving, sizeof(saving));
+		xs_rm(xs, XBT_NULL, saving);
+		free(vm);
+	}
+	if (!paused && xl_domain("unpause", domid))
+		die("xl unpause %u failed: the guest is paused, with its devices", domid);
+	fprintf(stderr, "virtio-xenbus: %s is domain %u again, with its %u virtio device%s\n",
+		name, domid, sv.n, sv.n == 1 ? "" : "s");
+	if (!follow || !sv.n)
+		return 0;
+	if (foreground) {
+		follow_reboots(name, domid);
+		return 0;
+	}
+	follow_in_background(name, domid);
 	return 0;
 }
 
@@ -1155,6 +1457,8 @@ int main(int argc, char **argv)
 		{ "nic-detach", detach },
 		{ "nic-link", nic_link },
 		{ "list", list },
+		{ "save", save },
+		{ "restore", restore },
 	};
 	size_t i;
 

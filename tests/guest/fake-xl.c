@@ -11,6 +11,9 @@
  *   unpause DOMID | destroy DOMID
  *   reboot DOMID    what xl does when the guest reboots: destroys the domain
  *                   and makes a new one of the same name and uuid, running
+ *   save [-c] NAME|DOMID FILE   FILE holds the name and uuid; the domain is
+ *                   destroyed (not with -c)
+ *   restore -p FILE a new domain of FILE's name and uuid, paused
  *
  * Whether a domain runs is /local/domain/<id>/fake-xl-paused ("1" or "0").
  */
@@ -53,16 +56,23 @@ static void writef(const char *path, const char *value)
 		die("cannot write ", path);
 }
 
-/* Domain ids grow, as Xen's do: the next one is above every one in use. */
+/* Domain ids grow, as Xen's do: never one used before (kept in xenstore). */
 static unsigned int next_domid(void)
 {
 	unsigned int n, i, max = 0;
 	char **doms = xs_directory(xs, XBT_NULL, "/local/domain", &n);
+	char *last = xs_read(xs, XBT_NULL, "/tool/fake-xl/last-domid", &n);
+	char next[16];
 
+	if (last && (unsigned int)atoi(last) > max)
+		max = atoi(last);
 	for (i = 0; doms && i < n; i++)
 		if ((unsigned int)atoi(doms[i]) > max)
 			max = atoi(doms[i]);
 	free(doms);
+	free(last);
+	snprintf(next, sizeof(next), "%u", max + 1);
+	writef("/tool/fake-xl/last-domid", next);
 	return max + 1;
 }
 
@@ -148,6 +158,66 @@ static int create(int argc, char **argv)
 	return 0;
 }
 
+/* A domain named as xl names it: a name or a domid. */
+static unsigned int find_domain(const char *name)
+{
+	unsigned int n, i, domid = 0;
+	char **doms = xs_directory(xs, XBT_NULL, "/local/domain", &n);
+	char *s;
+
+	for (i = 0; doms && i < n && !domid; i++) {
+		s = read_domain(atoi(doms[i]), "name");
+		if (s && (!strcmp(s, name) || !strcmp(doms[i], name)))
+			domid = atoi(doms[i]);
+		free(s);
+	}
+	free(doms);
+	if (!domid)
+		die("no such domain: ", name);
+	return domid;
+}
+
+static int save(int argc, char **argv)
+{
+	bool keep = argc == 3 && !strcmp(argv[0], "-c");
+	unsigned int domid;
+	char *name, *vm;
+	FILE *f;
+
+	if (argc != 2 + keep)
+		die("usage: save [-c] DOMAIN FILE", NULL);
+	domid = find_domain(argv[keep]);
+	name = read_domain(domid, "name");
+	vm = read_domain(domid, "vm");
+	f = fopen(argv[keep + 1], "w");
+	if (!f || !name || !vm)
+		die("cannot save to ", argv[keep + 1]);
+	fprintf(f, "%s\n%s\n", name, vm);
+	fclose(f);
+	if (!keep)
+		destroy(domid);
+	free(name);
+	free(vm);
+	return 0;
+}
+
+static int restore(int argc, char **argv)
+{
+	char name[128], vm[128];
+	FILE *f;
+
+	if (argc != 2 || strcmp(argv[0], "-p"))
+		die("usage: restore -p FILE", NULL);
+	f = fopen(argv[1], "r");
+	if (!f || !fgets(name, sizeof(name), f) || !fgets(vm, sizeof(vm), f))
+		die("cannot restore from ", argv[1]);
+	fclose(f);
+	name[strcspn(name, "\n")] = 0;
+	vm[strcspn(vm, "\n")] = 0;
+	make_domain(next_domid(), name, vm, true);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *log = getenv("FAKE_XL_LOG");
@@ -168,6 +238,10 @@ int main(int argc, char **argv)
 		die("no xenstore, or no command", NULL);
 	if (!strcmp(argv[1], "create"))
 		return create(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "save"))
+		return save(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "restore"))
+		return restore(argc - 2, argv + 2);
 	if (argc != 3)
 		die("usage: unpause|destroy|reboot DOMID", NULL);
 	domid = atoi(argv[2]);

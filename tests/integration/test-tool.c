@@ -411,6 +411,94 @@ START_TEST(create_gives_a_rebooted_guest_its_devices_again)
 }
 END_TEST
 
+static bool domain_has_device(struct xs_handle *xs, uint32_t domid, uint32_t devid)
+{
+	char *v = xs_get(xs, "/local/domain/%u/device/virtio/%u/backend", domid, devid);
+
+	free(v);
+	return v != NULL;
+}
+
+/*
+ * xl save with FILE.virtio beside the save file; xl restore, paused, gives
+ * the new domain the devices at their devids (a frozen guest driver finds
+ * its device where it left it), then unpauses; the follower stops at the
+ * save instead of waiting for a reboot, and a new one follows the restored
+ * domain.  A checkpoint (-c) leaves the domain and its follower as they are.
+ */
+START_TEST(save_and_restore_give_the_guest_its_devices_at_their_devids)
+{
+	char disk[256], ro[256], save_file[256], *v, *pid_at;
+	struct xs_handle *xs = xs_open(0);
+	const char *cfg = write_good_config(disk, ro);
+	struct vx_guest *g;
+	struct vx_vdev vd;
+	uint64_t capacity;
+	pid_t monitor;
+
+	TOOL_OK("create %s", tool_path(), cfg);
+	pid_at = strstr(out, "(pid ");
+	ck_assert_msg(pid_at, "%s", out);
+	monitor = atoi(pid_at + 5);
+	/* Devices 0 and 2: the gap between them must survive. */
+	TOOL_OK("disk-detach -f web vdb", tool_path());
+	ck_assert(monitor_log_has("domain 1's virtio devices: vda " MAC));
+
+	snprintf(save_file, sizeof(save_file), "%s/web.save", host.dir);
+	TOOL_OK("save web %s", tool_path(), save_file);
+	ck_assert_msg(strstr(out, "web saved to") && strstr(out, "its 2 virtio devices"),
+		      "%s", out);
+	ck_assert_uint_eq(domid_of(xs, "web"), 0);
+	RUN_OK("cat %s.virtio", save_file);
+	ck_assert_msg(strstr(out, "name web\n") && strstr(out, "device 0 0 blk ") &&
+		      strstr(out, "dev=vda") && strstr(out, "device 2 0 net ") &&
+		      strstr(out, "mac=" MAC) && !strstr(out, "vdb"), "%s", out);
+	ck_assert(monitor_log_has("domain 1 was saved: virtio-xenbus restore gives its devices back"));
+	ck_assert_msg(process_gone(monitor, 5000), "the follower outlived the save");
+	ck_assert(harness_log_wait(&host, "the guest is gone", 5000));
+
+	TOOL_OK("restore %s", tool_path(), save_file);
+	ck_assert_msg(strstr(out, "web is domain 2 again, with its 2 virtio devices"), "%s", out);
+	ck_assert(domain_has_device(xs, 2, 0) && domain_has_device(xs, 2, 2) &&
+		  !domain_has_device(xs, 2, 1));
+	v = xs_get(xs, "/local/domain/2/fake-xl-paused");
+	ck_assert_str_eq(v, "0");
+	free(v);
+	RUN_OK("cat %s", xl_log);
+	ck_assert_msg(strstr(out, "restore -p ") && strstr(out, "unpause 2"), "xl calls: %s", out);
+	v = xs_get(xs, "/tool/virtio-xenbus/saving");
+	ck_assert_msg(!v || !*v, "a save marker is left");
+	free(v);
+	g = new_guest(2);
+	ck_assert_int_eq(vdev_probe(&vd, g, 0), 0);
+	memcpy(&capacity, vd.config, sizeof(capacity));
+	ck_assert_uint_eq(capacity, DISK_BYTES / 512);
+	ck_assert_int_eq(vdev_probe(&vd, g, 2), 0);
+	ck_assert_mem_eq(vd.config, ((uint8_t[]){ 0x00, 0x16, 0x3e, 0x0a, 0x0b, 0x0c }), 6);
+	guest_destroy(g);
+	ck_assert(monitor_log_has("following web (domain 2"));
+
+	/* A checkpoint: the domain carries on, and so does its follower. */
+	TOOL_OK("save -c web %s.2", tool_path(), save_file);
+	ck_assert_uint_eq(domid_of(xs, "web"), 2);
+	ck_assert(domain_has_device(xs, 2, 0) && domain_has_device(xs, 2, 2));
+	RUN_OK("%s destroy 2", getenv("FAKE_XL"));
+	ck_assert(monitor_log_has("domain 2 is gone; waiting"));
+
+	/* Restore needs the devices' file, whole; xl is not asked otherwise. */
+	RUN_OK("mv %s.virtio %s.keep", save_file, save_file);
+	TOOL_REFUSES("restore %s", tool_path(), save_file);
+	ck_assert_msg(strstr(out, "web.save.virtio: No such file") &&
+		      strstr(out, "saved with virtio-xenbus save?"), "%s", out);
+	RUN_OK("sed 's/^device 2 0 net/device 2 0 nic/' %s.keep >%s.virtio", save_file, save_file);
+	TOOL_REFUSES("restore %s", tool_path(), save_file);
+	ck_assert_msg(strstr(out, "line 4 is not what virtio-xenbus save writes"), "%s", out);
+	RUN_OK("grep -c restore %s", xl_log);
+	ck_assert_str_eq(out, "1\n");
+	xs_close(xs);
+}
+END_TEST
+
 int main(void)
 {
 	const TTest *const tests[] = {
@@ -419,6 +507,7 @@ int main(void)
 		create_refuses_a_bad_config_before_xl_runs,
 		create_destroys_the_guest_when_the_backend_refuses_a_device,
 		create_gives_a_rebooted_guest_its_devices_again,
+		save_and_restore_give_the_guest_its_devices_at_their_devids,
 	};
 
 	return RUN_TESTS("tool", tests, tool_up, tool_down, 60);
