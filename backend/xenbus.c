@@ -150,7 +150,7 @@ static uint64_t counter(const uint64_t *c)
 }
 
 /*
- * protocol.md 2.7: the toolstack asked for the queues' counters; one line
+ * protocol.md 2.8: the toolstack asked for the queues' counters; one line
  * a queue in `stats`, then `stats-answer`, in one transaction.
  */
 static void answer_stats(struct vx_device *dev)

@@ -64,6 +64,7 @@ struct vxb_device {
 
 	struct mutex status_lock;	/* one status request at a time */
 	u32 status_seq;
+	bool reset_unanswered;		/* the last reset timed out */
 	wait_queue_head_t status_wq;
 	atomic_t status_events;
 	struct xenbus_watch status_watch;
@@ -260,8 +261,10 @@ again:
 	for (;;) {
 		int seen = atomic_read(&vxb->status_events);
 
-		if (status_answered(vxb, seq, answer))
+		if (status_answered(vxb, seq, answer)) {
+			WRITE_ONCE(vxb->reset_unanswered, false);
 			break;
+		}
 		if (time_after(jiffies, deadline)) {
 			ret = -ETIMEDOUT;
 			break;
@@ -345,6 +348,12 @@ static u8 vxb_get_status(struct virtio_device *vdev)
 	struct vxb_device *vxb = to_vxb(vdev);
 	u32 status;
 
+	/*
+	 * The driver has given the device up; what the backend last said is
+	 * from before, and counts again once it answers a request.
+	 */
+	if (READ_ONCE(vxb->reset_unanswered))
+		return 0;
 	if (read_u32(vxb->xbdev->otherend, "device-status", U8_MAX, &status))
 		return VIRTIO_CONFIG_S_FAILED;
 	return status;
@@ -376,7 +385,9 @@ static void vxb_reset(struct virtio_device *vdev)
 	 * buffers may be freed.  Unanswered, grant_dma.c keeps any page the
 	 * backend still maps out of the allocator.
 	 */
-	if (!request_status(vxb, 0, &answer) && answer)
+	if (request_status(vxb, 0, &answer))
+		WRITE_ONCE(vxb->reset_unanswered, true);
+	else if (answer)
 		dev_err(&vdev->dev, "reset answered with status %#x\n", answer);
 }
 

@@ -564,7 +564,7 @@ static const char *state_name(int state)
 	return state >= 0 && state <= VX_STATE_CLOSED ? names[state] : "invalid";
 }
 
-/* ---- queue counters (protocol.md 2.7) ---- */
+/* ---- queue counters (protocol.md 2.8) ---- */
 
 #define STATS_TIMEOUT_MS	2000
 
@@ -1332,7 +1332,7 @@ static void saved_file(const char *save_file, char path[PATH_MAX])
 /*
  * xl save, with the guest's virtio devices written to FILE.virtio first.
  * The guest's drivers let go of the devices as it suspends (docs/protocol.md
- * 7); after a checkpoint (-c) it carries on with them.
+ * 2.7); after a checkpoint (-c) it carries on with them.
  */
 static int save(int argc, char **argv)
 {
