@@ -89,6 +89,34 @@ static bool node_exists(struct vx_daemon *d, const char *path)
 	return s != NULL;
 }
 
+/*
+ * Removes a device's backend directory, and the guest's directory above it
+ * once it holds no other device, as libxl cleans up after a vbd.  In one
+ * transaction: a device the toolstack adds meanwhile stays.
+ */
+static void remove_backend_dir(struct vx_daemon *d, const char *be_path)
+{
+	char parent[128], **left;
+	xs_transaction_t t;
+	unsigned int n;
+	char *slash;
+
+	snprintf(parent, sizeof(parent), "%s", be_path);
+	slash = strrchr(parent, '/');
+	if (slash)
+		*slash = '\0';
+	do {
+		t = xs_transaction_start(d->xs);
+		if (t == XBT_NULL)
+			return;
+		xs_rm(d->xs, t, be_path);
+		left = slash ? xs_directory(d->xs, t, parent, &n) : NULL;
+		if (left && !n)
+			xs_rm(d->xs, t, parent);
+		free(left);
+	} while (!xs_transaction_end(d->xs, t, false) && errno == EAGAIN);
+}
+
 static int read_state(struct vx_daemon *d, const char *dir)
 {
 	uint64_t v;
@@ -683,7 +711,7 @@ static void frontend_changed(struct vx_device *dev)
 		dev_info(dev, "frontend directory removed: the guest is gone");
 		strcpy(be_path, dev->be_path);
 		device_free(dev, false);
-		xs_rm(d->xs, XBT_NULL, be_path);
+		remove_backend_dir(d, be_path);
 		return;
 	}
 	read_dec(d, XBT_NULL, dev->be_path, "online", 1, &online);

@@ -486,6 +486,10 @@ START_TEST(destroyed_guest_mid_io_is_released_and_its_directory_removed)
 	vx_ts_paths(0, 1, 1, fe, be);
 	left = xs_read(g->xs, XBT_NULL, be, &len);
 	ck_assert_msg(!left, "the backend directory of a destroyed guest is left");
+	/* Nor the guest's directory above it, which held no other device. */
+	*strrchr(be, '/') = '\0';
+	left = xs_read(g->xs, XBT_NULL, be, &len);
+	ck_assert_msg(!left, "%s is left", be);
 	ck_assert_int_eq(harness_daemon_threads(&host), threads_before);
 	ck_assert_int_eq(harness_daemon_fds(&host), fds_before);
 	vdev_abandon(&vd);
