@@ -722,7 +722,9 @@ static int vxb_restore(struct device *dev)
 
 	/*
 	 * xenbus has found the new backend, whose directory may be elsewhere
-	 * (another domain id); the toolstack wrote ours afresh.
+	 * (another domain id).  Our status requests count on: the backend
+	 * answers any number but its last, and the device may be restoring
+	 * already (the backend's InitWait can come first).
 	 */
 	vxb_unwatch_backend(vxb);
 	ret = vxb_watch_backend(vxb);
@@ -730,7 +732,6 @@ static int vxb_restore(struct device *dev)
 		dev_err(dev, "cannot watch the new backend: %d\n", ret);
 		return ret;
 	}
-	read_status_seq(vxb);
 	if (xenbus_read_driver_state(xbdev->otherend) == XenbusStateInitWait)
 		schedule_work(&vxb->connect_work);
 	return 0;
