@@ -709,11 +709,13 @@ test_guest_save_and_restore() {
 	ms=$(tcp_from_guest 10.99.0.1) || { echo "$ms"; fail "TCP from the restored guest"; }
 	echo "32 MiB guest -> dom0 in $ms ms after the restore"
 
-	# The checkpoint: same domain, devices restored at the thaw.
+	# The checkpoint: same domain, devices restored at the thaw.  (dom0's
+	# disk holds one 512 MiB image at a time.)
+	rm -f /srv/$GUEST.save /srv/$GUEST.save.virtio
 	d=$(domid)
 	virtio-xenbus save -c $GUEST /srv/$GUEST.ckpt || fail "virtio-xenbus save -c"
 	[ "$(domid)" = "$d" ] || fail "the checkpoint changed the domain"
-	rm -f /srv/$GUEST.ckpt /srv/$GUEST.save
+	rm -f /srv/$GUEST.ckpt /srv/$GUEST.ckpt.virtio
 	out=$(guest_run 120 "$FIND_DISK"'
 		d=$(disk 524288)
 		dd if=/dev/urandom of=/tmp/c bs=64k count=32 2>/dev/null
