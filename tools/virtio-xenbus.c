@@ -1024,6 +1024,7 @@ static bool write_saved(const char *path, const char *name,
 {
 	unsigned int i, k;
 	FILE *f = fopen(path, "w");
+	bool ok;
 
 	if (!f)
 		return false;
@@ -1038,7 +1039,8 @@ static bool write_saved(const char *path, const char *name,
 		}
 		fputc('\n', f);
 	}
-	return !fflush(f) && !fsync(fileno(f)) && !fclose(f);
+	ok = !fflush(f) && !fsync(fileno(f));
+	return !fclose(f) && ok;
 }
 
 /* The toolstack key @key as one of ours (static), or NULL. */
@@ -1250,6 +1252,15 @@ static void follow_in_background(const char *name, uint32_t domid)
 	exit(0);
 }
 
+/* create's and restore's end: follow the guest's reboots, -F in the foreground. */
+static void follow_guest(const char *name, uint32_t domid, bool foreground)
+{
+	if (foreground)
+		follow_reboots(name, domid);
+	else
+		follow_in_background(name, domid);
+}
+
 static int create(int argc, char **argv)
 {
 	static const char usage_line[] =
@@ -1311,13 +1322,8 @@ static int create(int argc, char **argv)
 	fprintf(stderr, "virtio-xenbus: %s is domain %u, with %u virtio disk%s and %u virtio nic%s\n",
 		gc.name, domid, gc.nr_disks, gc.nr_disks == 1 ? "" : "s", gc.nr_nics,
 		gc.nr_nics == 1 ? "" : "s");
-	if (!follow || !n)
-		return 0;
-	if (foreground) {
-		follow_reboots(gc.name, domid);
-		return 0;
-	}
-	follow_in_background(gc.name, domid);
+	if (follow && n)
+		follow_guest(gc.name, domid, foreground);
 	return 0;
 }
 
@@ -1434,13 +1440,8 @@ static int restore(int argc, char **argv)
 		die("xl unpause %u failed: the guest is paused, with its devices", domid);
 	fprintf(stderr, "virtio-xenbus: %s is domain %u again, with its %u virtio device%s\n",
 		name, domid, sv.n, sv.n == 1 ? "" : "s");
-	if (!follow || !sv.n)
-		return 0;
-	if (foreground) {
-		follow_reboots(name, domid);
-		return 0;
-	}
-	follow_in_background(name, domid);
+	if (follow && sv.n)
+		follow_guest(name, domid, foreground);
 	return 0;
 }
 

@@ -248,6 +248,43 @@ wait_disk() {
 	disk $1
 }'
 
+# Guest shell, with $d a disk's name: direct writers for tests that pull
+# the backend away under them.  Writer i rewrites a blob of 64 blocks of
+# BS_KIB KiB ROUNDS times at block FIRST + 64 i; the report waits for each and
+# prints its exit ("dd<i> exit N") and the sums of its region and its blob.
+WRITERS='
+start_writers() { # N BS_KIB ROUNDS FIRST
+	rm -f /tmp/w*.rc
+	for i in $(seq 0 $(($1 - 1))); do
+		dd if=/dev/urandom of=/tmp/w$i bs=${2}k count=64 2>/dev/null
+		sha256sum </tmp/w$i | cut -c1-64 >/tmp/w$i.sum
+	done
+	for i in $(seq 0 $(($1 - 1))); do
+		(rc=0
+		 for r in $(seq $3); do
+			dd if=/tmp/w$i of=/dev/$d bs=${2}k seek=$(($4 + 64 * i)) \
+				oflag=direct 2>/tmp/w$i.err || { rc=$?; break; }
+		 done
+		 echo $rc >/tmp/w$i.rc) >/dev/null 2>&1 &
+	done
+}
+report_writers() { # N BS_KIB FIRST
+	for i in $(seq 0 $(($1 - 1))); do
+		for t in $(seq 500); do [ -s /tmp/w$i.rc ] && break; sleep 0.5; done
+		echo "dd$i exit $(cat /tmp/w$i.rc) $(tail -n 1 /tmp/w$i.err)"
+		echo "sums $(dd if=/dev/$d bs=${2}k skip=$(($3 + 64 * i)) count=64 iflag=direct 2>/dev/null |
+			sha256sum | cut -c1-64) $(cat /tmp/w$i.sum)"
+	done
+}'
+
+# writers_ok REPORT N: all N writers of report_writers exited 0, and each
+# region holds its blob.
+writers_ok() {
+	[ "$(echo "$1" | grep -c "^dd. exit 0 ")" = "$2" ] || { echo "a write failed"; return 1; }
+	echo "$1" | awk '/^sums / { if ($2 != $3) bad = 1 } END { exit bad }' ||
+		{ echo "the disk does not hold what the guest wrote"; return 1; }
+}
+
 test_blk_readonly_hot_attach() {
 	dd if=/dev/urandom of=/srv/ro.img bs=1M count=8 2>/dev/null
 	sha=$(sha256sum /srv/ro.img | cut -d' ' -f1)
@@ -558,26 +595,14 @@ test_guest_destroyed_mid_io_leaves_nothing() {
 test_daemon_killed_mid_io_resumes() {
 	old=$(daemon_pid)
 	device_set >/tmp/devices-before
-	guest_run 60 "$FIND_DISK"'
+	# Each of four writers writes its 16 MiB eight times: long enough to
+	# be still writing when the daemon dies.
+	guest_run 60 "$FIND_DISK$WRITERS"'
 		set -e
 		d=$(disk 524288)
-		rm -f /tmp/dd*.rc
-		for i in 0 1 2 3; do
-			dd if=/dev/urandom of=/tmp/blob$i bs=1M count=16 2>/dev/null
-			sha256sum </tmp/blob$i | cut -c1-64 >/tmp/blob$i.sum
-		done
-		# Each writer writes its blob over its region eight times: long
-		# enough to be still writing when the daemon dies.
-		for i in 0 1 2 3; do
-			(rc=0
-			 for r in 1 2 3 4 5 6 7 8; do
-				dd if=/tmp/blob$i of=/dev/$d bs=256k seek=$((256 + 64 * i)) \
-					oflag=direct 2>/tmp/dd$i.err || { rc=$?; break; }
-			 done
-			 echo $rc >/tmp/dd$i.rc) >/dev/null 2>&1 &
-		done
+		start_writers 4 256 8 256
 		echo started' || fail "cannot start the writes in the guest"
-	ended=$(guest_run 10 'ls /tmp/dd*.rc 2>/dev/null | wc -l')
+	ended=$(guest_run 10 'ls /tmp/w*.rc 2>/dev/null | wc -l')
 	kill -KILL "$old"
 	wait_for 10 sh -c "! kill -0 $old" || fail "the daemon did not die"
 	ls -l /run/virtio-xenbusd/
@@ -585,19 +610,12 @@ test_daemon_killed_mid_io_resumes() {
 	[ "$ended" = 0 ] || fail "$ended writers ended before the kill: make them longer"
 	wait_for 30 grep -q "d$(domid) virtio/0: resumed:" "$DAEMON_LOG" || fail "vda was not resumed"
 	grep "resumed\|needs reset\|record" "$DAEMON_LOG"
-	out=$(guest_run 300 "$FIND_DISK"'
+	out=$(guest_run 300 "$FIND_DISK$WRITERS"'
 		d=$(disk 524288)
-		for i in 0 1 2 3; do
-			for t in $(seq 500); do [ -s /tmp/dd$i.rc ] && break; sleep 0.5; done
-			echo "dd$i exit $(cat /tmp/dd$i.rc) $(tail -n 1 /tmp/dd$i.err)"
-			echo "sums $(dd if=/dev/$d bs=256k skip=$((256 + 64 * i)) count=64 iflag=direct 2>/dev/null |
-				sha256sum | cut -c1-64) $(cat /tmp/blob$i.sum)"
-		done
+		report_writers 4 256 256
 		dmesg | grep -i "error\|reset" | tail -n 5') || { echo "$out"; fail "in the guest"; }
 	echo "$out"
-	[ "$(echo "$out" | grep -c "^dd. exit 0 ")" = 4 ] || fail "a write failed across the restart"
-	echo "$out" | awk '/^sums / { if ($2 != $3) bad = 1 } END { exit bad }' ||
-		fail "the disk does not hold what the guest wrote"
+	writers_ok "$out" 4 || fail "the writes did not come through the restart"
 	echo "$out" | grep -qi "I/O error\|asks for a device reset" && fail "the guest saw errors"
 	wait_for 30 sh -c 'ip link show master xenbr0 | grep -q vxif' ||
 		fail "our interface is not back on the bridge"
@@ -660,20 +678,11 @@ test_backend_never_answers() {
 test_guest_save_and_restore() {
 	old=$(domid)
 	device_set >/tmp/devices-before
-	guest_run 60 "$FIND_DISK"'
+	# Two writers, each its 8 MiB twelve times.
+	guest_run 60 "$FIND_DISK$WRITERS"'
 		set -e
 		d=$(disk 524288)
-		rm -f /tmp/sr*.rc
-		for i in 0 1; do
-			dd if=/dev/urandom of=/tmp/sr$i bs=1M count=8 2>/dev/null
-			sha256sum </tmp/sr$i | cut -c1-64 >/tmp/sr$i.sum
-			(rc=0
-			 for r in 1 2 3 4 5 6 7 8 9 10 11 12; do
-				dd if=/tmp/sr$i of=/dev/$d bs=128k seek=$((512 + 64 * i)) \
-					oflag=direct 2>/tmp/sr$i.err || { rc=$?; break; }
-			 done
-			 echo $rc >/tmp/sr$i.rc) >/dev/null 2>&1 &
-		done
+		start_writers 2 128 12 512
 		echo started' || fail "cannot start the writes in the guest"
 	rm -f /srv/$GUEST.save /srv/$GUEST.save.virtio
 	t0=$(date +%s)
@@ -687,19 +696,12 @@ test_guest_save_and_restore() {
 	t0=$(date +%s)
 	virtio-xenbus restore /srv/$GUEST.save || fail "virtio-xenbus restore"
 	echo "restored in $(( $(date +%s) - t0 )) s as domain $(domid)"
-	out=$(guest_run 300 "$FIND_DISK"'
+	out=$(guest_run 300 "$FIND_DISK$WRITERS"'
 		d=$(disk 524288)
-		for i in 0 1; do
-			for t in $(seq 500); do [ -s /tmp/sr$i.rc ] && break; sleep 0.5; done
-			echo "dd$i exit $(cat /tmp/sr$i.rc) $(tail -n 1 /tmp/sr$i.err)"
-			echo "sums $(dd if=/dev/$d bs=128k skip=$((512 + 64 * i)) count=64 iflag=direct 2>/dev/null |
-				sha256sum | cut -c1-64) $(cat /tmp/sr$i.sum)"
-		done
+		report_writers 2 128 512
 		dmesg | grep -i "virtio\|xenbus\|error" | tail -n 12') || { echo "$out"; fail "in the restored guest"; }
 	echo "$out"
-	[ "$(echo "$out" | grep -c "^dd. exit 0 ")" = 2 ] || fail "a write failed across the save"
-	echo "$out" | awk '/^sums / { if ($2 != $3) bad = 1 } END { exit bad }' ||
-		fail "the disk does not hold what the guest wrote"
+	writers_ok "$out" 2 || fail "the writes did not come through the save"
 	echo "$out" | grep -qi "I/O error\|cannot restore" && fail "the guest saw errors"
 	wait_for 60 all_connected || { cat /tmp/list; fail "not every device is connected after the restore"; }
 	device_set >/tmp/devices-after

@@ -369,19 +369,27 @@ static bool monitor_log_has(const char *needle)
 	return file_wait_for(path, needle, 5000);
 }
 
-START_TEST(create_gives_a_rebooted_guest_its_devices_again)
+/* create, following in the background: the follower's pid. */
+static pid_t create_followed(const char *cfg)
 {
-	char disk[256], ro[256], extra[256], *pid_at;
-	struct xs_handle *xs = xs_open(0);
-	const char *cfg = write_good_config(disk, ro);
-	uint32_t domid;
-	pid_t monitor;
+	char *pid_at;
+	pid_t follower;
 
 	TOOL_OK("create %s", tool_path(), cfg);
 	pid_at = strstr(out, "(pid ");
 	ck_assert_msg(pid_at, "%s", out);
-	monitor = atoi(pid_at + 5);
-	ck_assert_int_gt(monitor, 0);
+	follower = atoi(pid_at + 5);
+	ck_assert_int_gt(follower, 0);
+	return follower;
+}
+
+START_TEST(create_gives_a_rebooted_guest_its_devices_again)
+{
+	char disk[256], ro[256], extra[256];
+	struct xs_handle *xs = xs_open(0);
+	pid_t monitor = create_followed(write_good_config(disk, ro));
+	uint32_t domid;
+
 	ck_assert(monitor_log_has("domain 1's virtio devices: vda vdb " MAC));
 	/* Hot changes count too, as for xl's vbds: vdb goes, vdc comes. */
 	make_disk("extra.img", extra);
@@ -428,18 +436,13 @@ static bool domain_has_device(struct xs_handle *xs, uint32_t domid, uint32_t dev
  */
 START_TEST(save_and_restore_give_the_guest_its_devices_at_their_devids)
 {
-	char disk[256], ro[256], save_file[256], *v, *pid_at;
+	char disk[256], ro[256], save_file[256], *v;
 	struct xs_handle *xs = xs_open(0);
-	const char *cfg = write_good_config(disk, ro);
+	pid_t monitor = create_followed(write_good_config(disk, ro));
 	struct vx_guest *g;
 	struct vx_vdev vd;
 	uint64_t capacity;
-	pid_t monitor;
 
-	TOOL_OK("create %s", tool_path(), cfg);
-	pid_at = strstr(out, "(pid ");
-	ck_assert_msg(pid_at, "%s", out);
-	monitor = atoi(pid_at + 5);
 	/* Devices 0 and 2: the gap between them must survive. */
 	TOOL_OK("disk-detach -f web vdb", tool_path());
 	ck_assert(monitor_log_has("domain 1's virtio devices: vda " MAC));
