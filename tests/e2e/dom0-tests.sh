@@ -706,6 +706,7 @@ test_guest_save_and_restore() {
 		d=$(disk 524288)
 		start_writers 2 128 12 512
 		echo started' || fail "cannot start the writes in the guest"
+	ended=$(guest_run 10 'ls /tmp/w*.rc 2>/dev/null | wc -l')
 	rm -f /srv/$GUEST.save /srv/$GUEST.save.virtio
 	t0=$(date +%s)
 	virtio-xenbus save $GUEST /srv/$GUEST.save || fail "virtio-xenbus save"
@@ -725,6 +726,7 @@ test_guest_save_and_restore() {
 		dmesg | grep -i "virtio\|xenbus\|error" | tail -n 12') || { echo "$out"; fail "in the restored guest"; }
 	echo "$out"
 	writers_ok "$out" 2 || fail "the writes did not come through the save"
+	[ "$ended" = 0 ] || fail "$ended writers ended before the save: make them longer"
 	echo "$out" | grep -qi "I/O error\|cannot restore" && fail "the guest saw errors"
 	wait_for 60 all_connected || { cat /tmp/list; fail "not every device is connected after the restore"; }
 	device_set >/tmp/devices-after
@@ -790,6 +792,122 @@ CFG
 	kill -0 "$(daemon_pid)" || fail "the daemon died"
 }
 
+# issue 5: the module on Linux 6.12 from bookworm-backports (virtio and
+# virtio_ring built in, another virtqueue-creation API than 6.1's).  A third
+# guest boots it with a two-queue virtio disk and a nic from its config:
+# virtio_blk and virtio_net drive them, direct writes from both vcpus land
+# in dom0's image, TCP carries 32 MiB each way; the module unloads and
+# reloads; writers run across a save and restore.
+test_linux_6_12_guest() {
+	GUEST=guest3
+	mac=00:16:3e:e2:e0:06
+	bridge_up || fail "cannot make the bridge"
+	truncate -s 96M /srv/g3.img
+	cat >/tmp/$GUEST.cfg <<CFG
+name = "$GUEST"
+type = "pv"
+kernel = "/payload/guest-6.12/vmlinuz"
+ramdisk = "/payload/guest-6.12/initrd.gz"
+extra = "console=hvc0 loglevel=4"
+memory = 384
+vcpus = 2
+virtio_disk = [ "/srv/g3.img,raw,vda,rw,queues=2" ]
+virtio_nic = [ "mac=$mac,bridge=xenbr0" ]
+CFG
+	virtio-xenbus create -e /tmp/$GUEST.cfg || fail "virtio-xenbus create $GUEST"
+	wait_for 120 xs_read /local/domain/"$(domid)"/data/e2e-ready ||
+		{ tail -n 30 /var/log/xen/console/guest-$GUEST.log; fail "$GUEST's agent did not start"; }
+	out=$(guest_run 120 "$FIND_NIC"'
+		set -e
+		uname -r
+		for i in $(seq 150); do [ -b /dev/vda ] && break; sleep 0.2; done
+		cat /sys/block/vda/size
+		ls /sys/block/vda/mq | wc -l
+		d=$(readlink /sys/block/vda/device/driver)
+		echo ${d##*/}
+		cat /sys/block/vda/device/features
+		n=$(nic '$mac')
+		d=$(readlink /sys/class/net/$n/device/driver)
+		echo ${d##*/}
+		ip link set $n up
+		ip addr add 10.99.0.3/24 dev $n') || { echo "$out"; fail "in $GUEST"; }
+	echo "$out"
+	case "$(echo "$out" | sed -n 1p)" in 6.12.*) ;; *) fail "$GUEST does not run Linux 6.12" ;; esac
+	[ "$(echo "$out" | sed -n 2p)" = $((96 * MiB / 512)) ] || fail "vda is not 96 MiB"
+	[ "$(echo "$out" | sed -n 3p)" = 2 ] || fail "vda does not have two queues"
+	[ "$(echo "$out" | sed -n 4p)" = virtio_blk ] || fail "vda is not driven by virtio_blk"
+	# VIRTIO_F_VERSION_1 and VIRTIO_F_ACCESS_PLATFORM (bits 32, 33) negotiated.
+	[ "$(echo "$out" | sed -n 5p | cut -c33-34)" = 11 ] || fail "VERSION_1 and ACCESS_PLATFORM not negotiated"
+	[ "$(echo "$out" | sed -n 6p)" = virtio_net ] || fail "the nic is not driven by virtio_net"
+
+	# Both queues: each vcpu writes 8 MiB; dom0 reads them in the image.
+	out=$(guest_run 120 'set -e
+		dd if=/dev/urandom of=/tmp/a bs=1M count=8 2>/dev/null
+		taskset 1 dd if=/tmp/a of=/dev/vda bs=64k oflag=direct 2>/dev/null & p=$!
+		taskset 2 dd if=/tmp/a of=/dev/vda bs=64k seek=128 oflag=direct 2>/dev/null
+		wait $p
+		grep virtio /proc/interrupts | wc -l
+		sha256sum </tmp/a | cut -c1-64') || { echo "$out"; fail "writes in $GUEST"; }
+	echo "$out"
+	a=$(echo "$out" | tail -n 1)
+	for skip in 0 128; do
+		[ "$(dd if=/srv/g3.img bs=64k skip=$skip count=128 2>/dev/null | sha256sum | cut -c1-64)" = "$a" ] ||
+			fail "dom0's image does not hold what $GUEST wrote at block $skip"
+	done
+
+	busybox ping -c 3 -W 5 10.99.0.3 || fail "dom0 cannot ping $GUEST"
+	ms=$(tcp_from_guest 10.99.0.1) || { echo "$ms"; fail "TCP from $GUEST"; }
+	echo "32 MiB $GUEST -> dom0 in $ms ms"
+	ms=$(tcp_to_guest 10.99.0.3) || { echo "$ms"; fail "TCP to $GUEST"; }
+	echo "32 MiB dom0 -> $GUEST in $ms ms"
+
+	out=$(guest_run 180 "$FIND_NIC"'
+		set -e
+		if rmmod virtio_xenbus 2>/dev/null; then echo "unloaded with devices bound"; exit 1; fi
+		for dev in /sys/bus/xen/devices/virtio-*; do echo ${dev##*/} >$dev/driver/unbind; done
+		rmmod virtio_xenbus
+		[ ! -e /sys/block/vda ] || { echo "vda left after the unload"; exit 1; }
+		insmod /modules/virtio_xenbus.ko
+		for i in $(seq 150); do [ -b /dev/vda ] && break; sleep 0.2; done
+		dd if=/dev/vda bs=64k count=128 iflag=direct 2>/dev/null | sha256sum | cut -c1-64
+		n=$(nic '$mac')
+		ip link set $n up
+		ip addr add 10.99.0.3/24 dev $n
+		ping -c 2 -W 5 10.99.0.1 >/dev/null && echo "nic after the reload"') ||
+		{ echo "$out"; fail "unload and reload in $GUEST"; }
+	echo "$out"
+	[ "$(echo "$out" | grep -c "^$a$")" = 1 ] || fail "vda after the reload does not hold the data"
+	echo "$out" | grep -q "nic after the reload" || fail "the nic does not work after the reload"
+
+	guest_run 60 "$FIND_DISK$WRITERS"'
+		set -e
+		d=vda
+		start_writers 2 128 12 512
+		echo started' || fail "cannot start the writes in $GUEST"
+	ended=$(guest_run 10 'ls /tmp/w*.rc 2>/dev/null | wc -l')
+	rm -f /srv/$GUEST.save /srv/$GUEST.save.virtio
+	virtio-xenbus save $GUEST /srv/$GUEST.save || fail "virtio-xenbus save $GUEST"
+	virtio-xenbus restore -e /srv/$GUEST.save || fail "virtio-xenbus restore $GUEST"
+	rm -f /srv/$GUEST.save /srv/$GUEST.save.virtio
+	out=$(guest_run 300 "$FIND_DISK$WRITERS"'
+		d=vda
+		report_writers 2 128 512
+		ping -c 2 -W 5 10.99.0.1 >/dev/null && echo "nic after the restore"
+		echo "kernel warnings: $(dmesg | grep -c "WARNING:\|BUG:")"') ||
+		{ echo "$out"; fail "in the restored $GUEST"; }
+	echo "$out"
+	writers_ok "$out" 2 || fail "the writes did not come through the save"
+	[ "$ended" = 0 ] || fail "$ended writers ended before the save: make them longer"
+	echo "$out" | grep -q "nic after the restore" || fail "the nic does not work after the restore"
+	echo "$out" | grep -q "kernel warnings: 0" || fail "$GUEST's kernel warned"
+
+	d=$(domid)
+	xl destroy $GUEST
+	wait_for 20 eval '[ -z "$(xenstore-list /local/domain/0/backend/virtio/$d 2>/dev/null)" ]' ||
+		fail "$GUEST's backend directories are left"
+	kill -0 "$(daemon_pid)" || fail "the daemon died"
+}
+
 test_daemon_stops_cleanly() {
 	pid=$(daemon_pid)
 	kill -TERM "$pid"
@@ -814,6 +932,7 @@ run_test daemon_killed_mid_io_resumes test_daemon_killed_mid_io_resumes
 run_test backend_never_answers test_backend_never_answers
 run_test guest_save_and_restore test_guest_save_and_restore
 run_test grant_exhaustion test_grant_exhaustion
+run_test linux_6_12_guest test_linux_6_12_guest
 run_test net_hot_detach test_net_hot_detach
 # Late: a failed reload leaves the guest without its disks.
 run_test module_unload_and_reload test_module_unload_and_reload

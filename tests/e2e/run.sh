@@ -8,6 +8,8 @@
 #   E2E_TIMEOUT: seconds for the whole boot (default 1500)
 #   E2E_ONLY: names of the tests to run (default all)
 #   E2E_SKIP: names of tests not to run
+# Guests boot dom0's kernel (Debian 12's 6.1) or Linux 6.12 from
+# bookworm-backports, each with its own build of the module.
 set -eu
 src=$(cd "$1" && pwd)
 build=$(cd "$2" && pwd)
@@ -40,10 +42,45 @@ make -C "$build" -s module LINUX_DIR="$kdir" MODULE_DIR=e2e/module >"$e2e/module
 	exit 1
 }
 
-echo "== payload: the project installed, the guest's kernel and initramfs"
+# The second guest kernel: Linux 6.12 from bookworm-backports, as its
+# headers are installed (tools/setup-debian.sh --e2e).  Its vmlinuz and the
+# modules the guest loads are cached, the modules decompressed for busybox's
+# insmod; virtio and virtio_ring are built in there.
+k612dir=$(ls -d /usr/src/linux-headers-6.12.*-amd64 2>/dev/null | sort -V | tail -n 1)
+[ -n "$k612dir" ] || { echo "check-e2e: no Linux 6.12 headers: run tools/setup-debian.sh --e2e"; exit 1; }
+k612=${k612dir#/usr/src/linux-headers-}
+echo "== Linux $k612 for the second guest kernel"
+k612cache=$e2e/cache/linux-$k612
+if [ ! -f "$k612cache/vmlinuz" ]; then
+	rm -rf "$k612cache.tmp"
+	mkdir -p "$k612cache.tmp/modules"
+	(cd "$k612cache.tmp" && apt-get download "linux-image-$k612" >download.log 2>&1) || {
+		cat "$k612cache.tmp/download.log"
+		echo "check-e2e: cannot download linux-image-$k612 (bookworm-backports)"
+		exit 1
+	}
+	dpkg-deb --fsys-tarfile "$k612cache.tmp"/linux-image-*.deb |
+		tar -x -C "$k612cache.tmp" --wildcards "./boot/vmlinuz-$k612" \
+			$(for m in virtio_blk failover net_failover virtio_net crc16 mbcache \
+				   jbd2 crc32c_generic ext4; do echo "*/$m.ko.xz"; done)
+	find "$k612cache.tmp/lib" -name '*.ko.xz' -exec mv {} "$k612cache.tmp/modules/" \;
+	xz -d "$k612cache.tmp"/modules/*.ko.xz
+	mv "$k612cache.tmp/boot/vmlinuz-$k612" "$k612cache.tmp/vmlinuz"
+	rm -rf "$k612cache.tmp/boot" "$k612cache.tmp/lib" "$k612cache.tmp"/*.deb \
+	       "$k612cache.tmp/download.log"
+	rm -rf "$k612cache"
+	mv "$k612cache.tmp" "$k612cache"
+fi
+make -C "$build" -s module LINUX_DIR="$k612dir" MODULE_DIR=e2e/module-6.12 \
+	>"$e2e/module-6.12.log" 2>&1 || {
+	cat "$e2e/module-6.12.log"
+	exit 1
+}
+
+echo "== payload: the project installed, the guests' kernels and initramfs"
 payload=$e2e/payload
 rm -rf "$payload" "$e2e/guest-root"
-mkdir -p "$payload/guest"
+mkdir -p "$payload"
 make -C "$build" -s install DESTDIR="$payload/root" prefix=/usr/local >"$e2e/install.log" 2>&1 || {
 	cat "$e2e/install.log"
 	exit 1
@@ -51,16 +88,27 @@ make -C "$build" -s install DESTDIR="$payload/root" prefix=/usr/local >"$e2e/ins
 cp "$src/tests/e2e/dom0-init" "$src/tests/e2e/dom0-tests.sh" "$payload/"
 printf %s "${E2E_ONLY:-}" >"$payload/only"
 printf %s "${E2E_SKIP:-}" >"$payload/skip"
-cp "$img/vmlinuz" "$payload/guest/vmlinuz"
 
-groot=$e2e/guest-root
-mkdir -p "$groot/bin" "$groot/etc"
-cp -a "$img/guest/." "$groot/"
-cp "$(command -v busybox)" "$groot/bin/busybox"
-cp /etc/mke2fs.conf "$groot/etc/"
-cp "$build/e2e/module/virtio_xenbus.ko" "$groot/modules/"
-cp "$src/tests/e2e/guest-init" "$groot/init"
-(cd "$groot" && find . | cpio -o -H newc --quiet | gzip -1) >"$payload/guest/initrd.gz"
+# guest_kernel DIR VMLINUZ MODULES_DIR MODULE: /payload/DIR holds a guest
+# kernel and its busybox initramfs with MODULES_DIR's modules and MODULE.
+guest_kernel() {
+	groot=$e2e/guest-root
+	rm -rf "$groot"
+	mkdir -p "$payload/$1" "$groot/bin" "$groot/etc"
+	cp "$2" "$payload/$1/vmlinuz"
+	cp -a "$img/guest/." "$groot/"
+	rm -rf "$groot/modules"
+	mkdir "$groot/modules"
+	cp "$3"/*.ko "$4" "$groot/modules/"
+	cp "$(command -v busybox)" "$groot/bin/busybox"
+	cp /etc/mke2fs.conf "$groot/etc/"
+	cp "$src/tests/e2e/guest-init" "$groot/init"
+	(cd "$groot" && find . | cpio -o -H newc --quiet | gzip -1) >"$payload/$1/initrd.gz"
+	rm -rf "$groot"
+}
+guest_kernel guest "$img/vmlinuz" "$img/guest/modules" "$build/e2e/module/virtio_xenbus.ko"
+guest_kernel guest-6.12 "$k612cache/vmlinuz" "$k612cache/modules" \
+	"$build/e2e/module-6.12/virtio_xenbus.ko"
 
 rm -f "$e2e/payload.img" "$e2e/results.img"
 mke2fs -q -t ext4 -d "$payload" -L payload "$e2e/payload.img" \
