@@ -792,13 +792,13 @@ CFG
 	kill -0 "$(daemon_pid)" || fail "the daemon died"
 }
 
-# issue 5: the module on Linux 6.12 from bookworm-backports (virtio and
-# virtio_ring built in, another virtqueue-creation API than 6.1's).  A third
+# issue 5: the module on another guest kernel, /payload/$1 (run.sh).  A third
 # guest boots it with a two-queue virtio disk and a nic from its config:
 # virtio_blk and virtio_net drive them, direct writes from both vcpus land
 # in dom0's image, TCP carries 32 MiB each way; the module unloads and
 # reloads; writers run across a save and restore.
-test_linux_6_12_guest() {
+guest_on_kernel() {
+	kdir=/payload/$1
 	GUEST=guest3
 	mac=00:16:3e:e2:e0:06
 	bridge_up || fail "cannot make the bridge"
@@ -806,8 +806,8 @@ test_linux_6_12_guest() {
 	cat >/tmp/$GUEST.cfg <<CFG
 name = "$GUEST"
 type = "pv"
-kernel = "/payload/guest-6.12/vmlinuz"
-ramdisk = "/payload/guest-6.12/initrd.gz"
+kernel = "$kdir/vmlinuz"
+ramdisk = "$kdir/initrd.gz"
 extra = "console=hvc0 loglevel=4"
 memory = 384
 vcpus = 2
@@ -832,7 +832,7 @@ CFG
 		ip link set $n up
 		ip addr add 10.99.0.3/24 dev $n') || { echo "$out"; fail "in $GUEST"; }
 	echo "$out"
-	case "$(echo "$out" | sed -n 1p)" in 6.12.*) ;; *) fail "$GUEST does not run Linux 6.12" ;; esac
+	[ "$(echo "$out" | sed -n 1p)" = "$(cat $kdir/release)" ] || fail "$GUEST does not run $kdir's kernel"
 	[ "$(echo "$out" | sed -n 2p)" = $((96 * MiB / 512)) ] || fail "vda is not 96 MiB"
 	[ "$(echo "$out" | sed -n 3p)" = 2 ] || fail "vda does not have two queues"
 	[ "$(echo "$out" | sed -n 4p)" = virtio_blk ] || fail "vda is not driven by virtio_blk"
@@ -893,9 +893,11 @@ CFG
 		d=vda
 		report_writers 2 128 512
 		ping -c 2 -W 5 10.99.0.1 >/dev/null && echo "nic after the restore"
-		echo "kernel warnings: $(dmesg | grep -c "WARNING:\|BUG:")"') ||
+		echo "kernel warnings: $(dmesg | grep -c "WARNING:\|BUG:")"
+		echo "upstream grant DMA ops: $(dmesg | grep -c "Using dom0 as backend")"') ||
 		{ echo "$out"; fail "in the restored $GUEST"; }
 	echo "$out"
+	echo "$out" | sed -n 's/^upstream grant DMA ops: //p' >/tmp/$GUEST.upstream-dma
 	writers_ok "$out" 2 || fail "the writes did not come through the save"
 	[ "$ended" = 0 ] || fail "$ended writers ended before the save: make them longer"
 	echo "$out" | grep -q "nic after the restore" || fail "the nic does not work after the restore"
@@ -906,6 +908,22 @@ CFG
 	wait_for 20 eval '[ -z "$(xenstore-list /local/domain/0/backend/virtio/$d 2>/dev/null)" ]' ||
 		fail "$GUEST's backend directories are left"
 	kill -0 "$(daemon_pid)" || fail "the daemon died"
+}
+
+# Linux 6.12 from bookworm-backports: virtio and virtio_ring built in, and
+# another virtqueue-creation API than 6.1's.
+test_linux_6_12_guest() {
+	guest_on_kernel guest-6.12
+}
+
+# E2E_GUEST_KERNEL's kernel.  With CONFIG_XEN_VIRTIO, the virtio core puts
+# upstream's grant DMA ops (for dom0) on our device at FEATURES_OK, and
+# find_vqs puts ours back: the guest must have seen the first happen.
+test_custom_kernel_guest() {
+	guest_on_kernel guest-custom
+	[ -e /payload/guest-custom/xen-virtio ] || return 0
+	[ "$(cat /tmp/guest3.upstream-dma)" -gt 0 ] ||
+		fail "the CONFIG_XEN_VIRTIO kernel did not put its grant DMA ops on the device"
 }
 
 test_daemon_stops_cleanly() {
@@ -933,6 +951,7 @@ run_test backend_never_answers test_backend_never_answers
 run_test guest_save_and_restore test_guest_save_and_restore
 run_test grant_exhaustion test_grant_exhaustion
 run_test linux_6_12_guest test_linux_6_12_guest
+[ ! -d /payload/guest-custom ] || run_test custom_kernel_guest test_custom_kernel_guest
 run_test net_hot_detach test_net_hot_detach
 # Late: a failed reload leaves the guest without its disks.
 run_test module_unload_and_reload test_module_unload_and_reload

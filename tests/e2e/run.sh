@@ -8,6 +8,7 @@
 #   E2E_TIMEOUT: seconds for the whole boot (default 1500)
 #   E2E_ONLY: names of the tests to run (default all)
 #   E2E_SKIP: names of tests not to run
+#   E2E_GUEST_KERNEL: a built kernel tree for one more guest (see below)
 # Guests boot dom0's kernel (Debian 12's 6.1) or Linux 6.12 from
 # bookworm-backports, each with its own build of the module.
 set -eu
@@ -89,26 +90,48 @@ cp "$src/tests/e2e/dom0-init" "$src/tests/e2e/dom0-tests.sh" "$payload/"
 printf %s "${E2E_ONLY:-}" >"$payload/only"
 printf %s "${E2E_SKIP:-}" >"$payload/skip"
 
-# guest_kernel DIR VMLINUZ MODULES_DIR MODULE: /payload/DIR holds a guest
-# kernel and its busybox initramfs with MODULES_DIR's modules and MODULE.
+# guest_kernel DIR RELEASE VMLINUZ MODULES_DIR MODULE: /payload/DIR holds
+# a guest kernel, its release, and its busybox initramfs with MODULE and the
+# modules in MODULES_DIR ("" when its drivers are built in).
 guest_kernel() {
 	groot=$e2e/guest-root
 	rm -rf "$groot"
 	mkdir -p "$payload/$1" "$groot/bin" "$groot/etc"
-	cp "$2" "$payload/$1/vmlinuz"
+	echo "$2" >"$payload/$1/release"
+	cp "$3" "$payload/$1/vmlinuz"
 	cp -a "$img/guest/." "$groot/"
 	rm -rf "$groot/modules"
 	mkdir "$groot/modules"
-	cp "$3"/*.ko "$4" "$groot/modules/"
+	[ -z "$4" ] || cp "$4"/*.ko "$groot/modules/"
+	cp "$5" "$groot/modules/"
 	cp "$(command -v busybox)" "$groot/bin/busybox"
 	cp /etc/mke2fs.conf "$groot/etc/"
 	cp "$src/tests/e2e/guest-init" "$groot/init"
 	(cd "$groot" && find . | cpio -o -H newc --quiet | gzip -1) >"$payload/$1/initrd.gz"
 	rm -rf "$groot"
 }
-guest_kernel guest "$img/vmlinuz" "$img/guest/modules" "$build/e2e/module/virtio_xenbus.ko"
-guest_kernel guest-6.12 "$k612cache/vmlinuz" "$k612cache/modules" \
+guest_kernel guest "$kver" "$img/vmlinuz" "$img/guest/modules" \
+	"$build/e2e/module/virtio_xenbus.ko"
+guest_kernel guest-6.12 "$k612" "$k612cache/vmlinuz" "$k612cache/modules" \
 	"$build/e2e/module-6.12/virtio_xenbus.ko"
+
+# E2E_GUEST_KERNEL: a built kernel tree (bzImage, its guest drivers built
+# in), for one more guest; say one with CONFIG_XEN_VIRTIO, which no Debian
+# kernel has.
+if [ -n "${E2E_GUEST_KERNEL:-}" ]; then
+	ktree=$(cd "$E2E_GUEST_KERNEL" && pwd)
+	echo "== $ktree for one more guest"
+	make -C "$build" -s module LINUX_DIR="$ktree" MODULE_DIR=e2e/module-custom \
+		>"$e2e/module-custom.log" 2>&1 || {
+		cat "$e2e/module-custom.log"
+		exit 1
+	}
+	guest_kernel guest-custom "$(make -s --no-print-directory -C "$ktree" kernelrelease)" \
+		"$ktree/arch/x86/boot/bzImage" "" "$build/e2e/module-custom/virtio_xenbus.ko"
+	if grep -q '^CONFIG_XEN_VIRTIO=y' "$ktree/.config"; then
+		touch "$payload/guest-custom/xen-virtio"
+	fi
+fi
 
 rm -f "$e2e/payload.img" "$e2e/results.img"
 mke2fs -q -t ext4 -d "$payload" -L payload "$e2e/payload.img" \
