@@ -81,6 +81,7 @@ struct net_nic {
 	bool link_up;			/* the toolstack's `link` key */
 	bool driver_running;		/* between DRIVER_OK and reset */
 	bool announce;			/* VIRTIO_NET_S_ANNOUNCE until the driver acks */
+	bool tap_unknown;		/* no driver has run on our TAP yet */
 
 	pthread_mutex_t lock;		/* filter, for the receive threads */
 	struct net_filter filter;
@@ -518,6 +519,7 @@ static int net_open(struct vx_device *dev)
 	}
 	if (tap_configure(dev, nic))
 		goto err;
+	nic->tap_unknown = true;
 	/* Until a driver runs, the host sees no carrier and one queue. */
 	set_carrier(nic);
 	set_active_pairs(dev, nic, 1);
@@ -653,16 +655,19 @@ static void nic_driver_ok(struct vx_device *dev, struct net_nic *nic)
 	free(nic->filter.uni);
 	free(nic->filter.multi);
 	memset(&nic->filter, 0, sizeof(nic->filter));
+	/*
+	 * A TAP interface we just made (a first boot, a restore or migration,
+	 * a daemon restart): no bridge or switch knows where the guest is.
+	 * The driver sends gratuitous ARPs and neighbour advertisements for
+	 * us, as netfront does at each connect.
+	 */
+	if (nic->tap_unknown && dev_has_feature(dev, VIRTIO_NET_F_GUEST_ANNOUNCE)) {
+		__atomic_store_n(&nic->announce, true, __ATOMIC_RELEASE);
+		device_config_check(dev);
+	}
+	nic->tap_unknown = false;
 	if (dev->resumed && dev->model_state) {
 		pairs = net_restore(dev, nic);
-		/*
-		 * A new TAP: the bridge forgot where the guest is.  The driver
-		 * sends gratuitous ARPs and neighbour advertisements for us.
-		 */
-		if (dev_has_feature(dev, VIRTIO_NET_F_GUEST_ANNOUNCE)) {
-			__atomic_store_n(&nic->announce, true, __ATOMIC_RELEASE);
-			net_update_status(dev, nic);
-		}
 	} else {
 		/* As a NIC after reset: everything until the driver says otherwise. */
 		nic->filter.promisc = true;
@@ -1109,7 +1114,7 @@ static uint8_t ctrl_mq(struct vx_device *dev, struct net_nic *nic, uint8_t cmd,
 	return VIRTIO_NET_OK;
 }
 
-/* The driver announced itself (after a resume): the status bit goes. */
+/* The driver announced itself: the status bit goes. */
 static uint8_t ctrl_announce(struct vx_device *dev, struct net_nic *nic,
 			     uint8_t cmd, const uint8_t *data, size_t len)
 {

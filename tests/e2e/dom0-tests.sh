@@ -95,6 +95,9 @@ start_daemon() {
 daemon_files() { ls -l /proc/"$(daemon_pid)"/fd 2>/dev/null | grep -c ' /srv/'; }
 daemon_threads() { ls /proc/"$(daemon_pid)"/task | wc -l; }
 daemon_gntdev_maps() { grep -c gntdev /proc/"$(daemon_pid)"/maps; }
+# How often the guest's nics announced themselves (protocol.md 6: at the
+# first DRIVER_OK on each new TAP interface).
+announcements() { grep -c "^.*d$(domid) virtio/[0-9]*: the guest announced itself" "$DAEMON_LOG"; }
 
 
 # The devices of the guest as list shows them: type, vdev, target.
@@ -603,6 +606,7 @@ test_daemon_killed_mid_io_resumes() {
 		start_writers 4 256 8 256
 		echo started' || fail "cannot start the writes in the guest"
 	ended=$(guest_run 10 'ls /tmp/w*.rc 2>/dev/null | wc -l')
+	announced=$(announcements)
 	kill -KILL "$old"
 	wait_for 10 sh -c "! kill -0 $old" || fail "the daemon did not die"
 	ls -l /run/virtio-xenbusd/
@@ -619,8 +623,8 @@ test_daemon_killed_mid_io_resumes() {
 	echo "$out" | grep -qi "I/O error\|asks for a device reset" && fail "the guest saw errors"
 	wait_for 30 sh -c 'ip link show master xenbr0 | grep -q vxif' ||
 		fail "our interface is not back on the bridge"
-	wait_for 30 grep -q "the guest announced itself" "$DAEMON_LOG" ||
-		fail "the guest did not announce itself"
+	wait_for 30 eval '[ "$(announcements)" -gt "$announced" ]' ||
+		fail "the guest did not announce itself after the restart"
 	busybox ping -c 3 -W 5 10.99.0.2 || fail "dom0 cannot ping the guest after the restart"
 	ms=$(tcp_from_guest 10.99.0.1) || { echo "$ms"; fail "TCP from the guest after the restart"; }
 	echo "32 MiB guest -> dom0 in $ms ms after the restart"
@@ -732,6 +736,8 @@ test_guest_save_and_restore() {
 	device_set >/tmp/devices-after
 	diff /tmp/devices-before /tmp/devices-after || fail "other devices after the restore"
 	wait_for 30 sh -c 'ip link show master xenbr0 | grep -q vxif' || fail "our nic is not on the bridge"
+	wait_for 30 eval '[ "$(announcements)" -gt 0 ]' ||
+		fail "the restored guest did not announce itself on its new TAP"
 	busybox ping -c 3 -W 5 10.99.0.2 || fail "dom0 cannot ping the restored guest"
 	ms=$(tcp_from_guest 10.99.0.1) || { echo "$ms"; fail "TCP from the restored guest"; }
 	echo "32 MiB guest -> dom0 in $ms ms after the restore"
@@ -901,6 +907,8 @@ CFG
 	writers_ok "$out" 2 || fail "the writes did not come through the save"
 	[ "$ended" = 0 ] || fail "$ended writers ended before the save: make them longer"
 	echo "$out" | grep -q "nic after the restore" || fail "the nic does not work after the restore"
+	wait_for 30 eval '[ "$(announcements)" -gt 0 ]' ||
+		fail "the restored $GUEST did not announce itself on its new TAP"
 	echo "$out" | grep -q "kernel warnings: 0" || fail "$GUEST's kernel warned"
 
 	d=$(domid)

@@ -164,6 +164,19 @@ bool harness_log_wait(struct harness *h, const char *needle, int ms)
 	return file_wait_for(h->log, needle, ms);
 }
 
+int harness_log_count(struct harness *h, const char *needle)
+{
+	FILE *f = fopen(h->log, "r");
+	char line[1024];
+	int n = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != NULL;
+	if (f)
+		fclose(f);
+	return n;
+}
+
 static int count_dir(pid_t pid, const char *what)
 {
 	char path[64];

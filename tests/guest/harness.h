@@ -28,6 +28,8 @@ void harness_stop(struct harness *h);
 bool file_wait_for(const char *path, const char *needle, int ms);
 /* Waits up to @ms for the daemon's log to contain @needle. */
 bool harness_log_wait(struct harness *h, const char *needle, int ms);
+/* How many lines of the daemon's log (all its runs) hold @needle. */
+int harness_log_count(struct harness *h, const char *needle);
 /* Counts the daemon's open file descriptors and threads. */
 int harness_daemon_fds(struct harness *h);
 int harness_daemon_threads(struct harness *h);
