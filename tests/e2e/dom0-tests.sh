@@ -113,18 +113,25 @@ all_connected() {
 
 # ---- the guest ----
 
+# guest_cfg DIR MEMORY VCPUS: the head of $GUEST's xl config, a PV guest on
+# the kernel and initramfs in /payload/DIR (run.sh).
+guest_cfg() {
+	cat <<CFG
+name = "$GUEST"
+type = "pv"
+kernel = "/payload/$1/vmlinuz"
+ramdisk = "/payload/$1/initrd.gz"
+extra = "console=hvc0 loglevel=4"
+memory = $2
+vcpus = $3
+CFG
+}
+
 # The guest's config names its virtio disk as xl names its own disks;
 # virtio-xenbus create makes it with xl, attaches the disk while the domain is
 # paused (as at boot), unpauses it, and follows its reboots.
 boot_guest() {
-	cat >/tmp/$GUEST.cfg <<CFG
-name = "$GUEST"
-type = "pv"
-kernel = "/payload/guest/vmlinuz"
-ramdisk = "/payload/guest/initrd.gz"
-extra = "console=hvc0 loglevel=4"
-memory = 512
-vcpus = 2
+	{ guest_cfg guest 512 2; cat <<CFG; } >/tmp/$GUEST.cfg
 on_poweroff = "destroy"
 on_reboot = "restart"
 on_crash = "destroy"
@@ -137,6 +144,23 @@ CFG
 		sed -u 's/^/[guest-console] /' >/dev/console &
 	wait_for 120 xs_read /local/domain/"$(domid)"/data/e2e-ready ||
 		fail "the guest's agent did not start in 120 s"
+}
+
+# Another guest, $GUEST from /tmp/$GUEST.cfg, whose reboots nobody follows:
+# made, and its agent up.
+boot_extra_guest() {
+	virtio-xenbus create -e /tmp/$GUEST.cfg || fail "virtio-xenbus create $GUEST"
+	wait_for 120 xs_read /local/domain/"$(domid)"/data/e2e-ready ||
+		{ tail -n 30 /var/log/xen/console/guest-$GUEST.log; fail "$GUEST's agent did not start"; }
+}
+
+# Destroys $GUEST: its backend directories go, the daemon carries on.
+destroy_extra_guest() {
+	d=$(domid)
+	xl destroy $GUEST
+	wait_for 20 eval '[ -z "$(xenstore-list /local/domain/0/backend/virtio/$d 2>/dev/null)" ]' ||
+		fail "$GUEST's backend directories are left"
+	kill -0 "$(daemon_pid)" || fail "the daemon died"
 }
 
 # ---- tests ----
@@ -752,20 +776,11 @@ test_guest_save_and_restore() {
 test_grant_exhaustion() {
 	GUEST=guest2
 	truncate -s 128M /srv/g2.img
-	cat >/tmp/$GUEST.cfg <<CFG
-name = "$GUEST"
-type = "pv"
-kernel = "/payload/guest/vmlinuz"
-ramdisk = "/payload/guest/initrd.gz"
-extra = "console=hvc0 loglevel=4"
-memory = 256
-vcpus = 1
+	{ guest_cfg guest 256 1; cat <<CFG; } >/tmp/$GUEST.cfg
 max_grant_frames = 2
 virtio_disk = [ "/srv/g2.img,raw,vda,rw" ]
 CFG
-	virtio-xenbus create -e /tmp/$GUEST.cfg || fail "virtio-xenbus create $GUEST"
-	wait_for 120 xs_read /local/domain/"$(domid)"/data/e2e-ready ||
-		{ tail -n 30 /var/log/xen/console/guest-$GUEST.log; fail "$GUEST's agent did not start"; }
+	boot_extra_guest
 	out=$(guest_run 900 'set -e
 		for i in $(seq 150); do [ -b /dev/vda ] && break; sleep 0.2; done
 		cat /sys/block/vda/queue/max_sectors_kb
@@ -791,11 +806,7 @@ CFG
 	n=$(echo "$out" | sed -n 's/^grant failures: //p')
 	[ "${n:-0}" -gt 0 ] || fail "the guest never ran out of grant references: the test proves nothing"
 	echo "$out" | grep -qi "I/O error\|leaking" && fail "the guest saw errors"
-	d=$(domid)
-	xl destroy $GUEST
-	wait_for 20 eval '[ -z "$(xenstore-list /local/domain/0/backend/virtio/$d 2>/dev/null)" ]' ||
-		fail "$GUEST's backend directories are left"
-	kill -0 "$(daemon_pid)" || fail "the daemon died"
+	destroy_extra_guest
 }
 
 # issue 5: the module on another guest kernel, /payload/$1 (run.sh).  A third
@@ -804,25 +815,15 @@ CFG
 # in dom0's image, TCP carries 32 MiB each way; the module unloads and
 # reloads; writers run across a save and restore.
 guest_on_kernel() {
-	kdir=/payload/$1
 	GUEST=guest3
 	mac=00:16:3e:e2:e0:06
 	bridge_up || fail "cannot make the bridge"
 	truncate -s 96M /srv/g3.img
-	cat >/tmp/$GUEST.cfg <<CFG
-name = "$GUEST"
-type = "pv"
-kernel = "$kdir/vmlinuz"
-ramdisk = "$kdir/initrd.gz"
-extra = "console=hvc0 loglevel=4"
-memory = 384
-vcpus = 2
+	{ guest_cfg "$1" 384 2; cat <<CFG; } >/tmp/$GUEST.cfg
 virtio_disk = [ "/srv/g3.img,raw,vda,rw,queues=2" ]
 virtio_nic = [ "mac=$mac,bridge=xenbr0" ]
 CFG
-	virtio-xenbus create -e /tmp/$GUEST.cfg || fail "virtio-xenbus create $GUEST"
-	wait_for 120 xs_read /local/domain/"$(domid)"/data/e2e-ready ||
-		{ tail -n 30 /var/log/xen/console/guest-$GUEST.log; fail "$GUEST's agent did not start"; }
+	boot_extra_guest
 	out=$(guest_run 120 "$FIND_NIC"'
 		set -e
 		uname -r
@@ -838,7 +839,7 @@ CFG
 		ip link set $n up
 		ip addr add 10.99.0.3/24 dev $n') || { echo "$out"; fail "in $GUEST"; }
 	echo "$out"
-	[ "$(echo "$out" | sed -n 1p)" = "$(cat $kdir/release)" ] || fail "$GUEST does not run $kdir's kernel"
+	[ "$(echo "$out" | sed -n 1p)" = "$(cat /payload/$1/release)" ] || fail "$GUEST does not run /payload/$1's kernel"
 	[ "$(echo "$out" | sed -n 2p)" = $((96 * MiB / 512)) ] || fail "vda is not 96 MiB"
 	[ "$(echo "$out" | sed -n 3p)" = 2 ] || fail "vda does not have two queues"
 	[ "$(echo "$out" | sed -n 4p)" = virtio_blk ] || fail "vda is not driven by virtio_blk"
@@ -899,6 +900,7 @@ CFG
 		d=vda
 		report_writers 2 128 512
 		ping -c 2 -W 5 10.99.0.1 >/dev/null && echo "nic after the restore"
+		dmesg | grep -A 4 "WARNING:\|BUG:" | head -n 10
 		echo "kernel warnings: $(dmesg | grep -c "WARNING:\|BUG:")"
 		echo "upstream grant DMA ops: $(dmesg | grep -c "Using dom0 as backend")"') ||
 		{ echo "$out"; fail "in the restored $GUEST"; }
@@ -911,11 +913,7 @@ CFG
 		fail "the restored $GUEST did not announce itself on its new TAP"
 	echo "$out" | grep -q "kernel warnings: 0" || fail "$GUEST's kernel warned"
 
-	d=$(domid)
-	xl destroy $GUEST
-	wait_for 20 eval '[ -z "$(xenstore-list /local/domain/0/backend/virtio/$d 2>/dev/null)" ]' ||
-		fail "$GUEST's backend directories are left"
-	kill -0 "$(daemon_pid)" || fail "the daemon died"
+	destroy_extra_guest
 }
 
 # Linux 6.12 from bookworm-backports: virtio and virtio_ring built in, and

@@ -27,6 +27,15 @@ done
 xen=/boot/xen-4.17-amd64.gz
 [ -f $xen ] || { echo "check-e2e: $xen is missing: run tools/setup-debian.sh --e2e"; exit 1; }
 
+# build_module KDIR NAME: virtio_xenbus.ko for the kernel build dir KDIR, in
+# $e2e/NAME (its log in $e2e/NAME.log).
+build_module() {
+	make -C "$build" -s module LINUX_DIR="$1" MODULE_DIR="e2e/$2" >"$e2e/$2.log" 2>&1 || {
+		cat "$e2e/$2.log"
+		exit 1
+	}
+}
+
 echo "== dom0 image (cached by content in $e2e/cache)"
 img=$("$src/tests/e2e/build-dom0.sh" "$e2e/cache")
 kver=$(cat "$img/kernel-version")
@@ -38,10 +47,7 @@ if [ ! -f "$kdir/Makefile" ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 		"linux-headers-$kver" >/dev/null
 fi
-make -C "$build" -s module LINUX_DIR="$kdir" MODULE_DIR=e2e/module >"$e2e/module.log" 2>&1 || {
-	cat "$e2e/module.log"
-	exit 1
-}
+build_module "$kdir" module
 
 # The second guest kernel: Linux 6.12 from bookworm-backports, as its
 # headers are installed (tools/setup-debian.sh --e2e).  Its vmlinuz and the
@@ -72,11 +78,7 @@ if [ ! -f "$k612cache/vmlinuz" ]; then
 	rm -rf "$k612cache"
 	mv "$k612cache.tmp" "$k612cache"
 fi
-make -C "$build" -s module LINUX_DIR="$k612dir" MODULE_DIR=e2e/module-6.12 \
-	>"$e2e/module-6.12.log" 2>&1 || {
-	cat "$e2e/module-6.12.log"
-	exit 1
-}
+build_module "$k612dir" module-6.12
 
 echo "== payload: the project installed, the guests' kernels and initramfs"
 payload=$e2e/payload
@@ -121,11 +123,7 @@ guest_kernel guest-6.12 "$k612" "$k612cache/vmlinuz" "$k612cache/modules" \
 if [ -n "${E2E_GUEST_KERNEL:-}" ]; then
 	ktree=$(cd "$E2E_GUEST_KERNEL" && pwd)
 	echo "== $ktree for one more guest"
-	make -C "$build" -s module LINUX_DIR="$ktree" MODULE_DIR=e2e/module-custom \
-		>"$e2e/module-custom.log" 2>&1 || {
-		cat "$e2e/module-custom.log"
-		exit 1
-	}
+	build_module "$ktree" module-custom
 	guest_kernel guest-custom "$(make -s --no-print-directory -C "$ktree" kernelrelease)" \
 		"$ktree/arch/x86/boot/bzImage" "" "$build/e2e/module-custom/virtio_xenbus.ko"
 	if grep -q '^CONFIG_XEN_VIRTIO=y' "$ktree/.config"; then
