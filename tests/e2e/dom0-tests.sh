@@ -809,6 +809,74 @@ CFG
 	destroy_extra_guest
 }
 
+# issue 5: a backend outside dom0.  The driver domain "driverdom" (the guests'
+# kernel, virtio-xenbusd in its initramfs) has a disk of its own from dom0's
+# blkback, and serves it to guest1 as a virtio disk.  Xen lets it map only
+# grants made to it, so the disk works only if the guest grants its rings
+# and buffers to the device's otherend_id.  What the guest writes and
+# flushes is in the file behind the driver domain's disk in dom0.
+test_driver_domain_backend() {
+	sectors=$((48 * MiB / 512))
+	truncate -s 48M /srv/dd-xvda.img
+	loop=$(losetup -f --show /srv/dd-xvda.img) || fail "losetup"
+	GUEST=driverdom
+	{ guest_cfg driver-domain 256 1; cat <<CFG; } >/tmp/$GUEST.cfg
+driver_domain = 1
+disk = [ "phy:$loop,xvda,w" ]
+CFG
+	boot_extra_guest
+	dd_domid=$(domid)
+	out=$(guest_run 60 'set -e
+		mkdir -p /run
+		/usr/local/sbin/virtio-xenbusd --foreground --pidfile /run/virtio-xenbusd.pid \
+			</dev/null >/tmp/virtio-xenbusd.log 2>&1 &
+		for i in $(seq 50); do [ -s /run/virtio-xenbusd.pid ] && break; sleep 0.2; done
+		cat /sys/block/xvda/size
+		cat /tmp/virtio-xenbusd.log') || { echo "$out"; fail "virtio-xenbusd does not start in the driver domain"; }
+	echo "$out"
+	[ "$(echo "$out" | sed -n 1p)" = $sectors ] || fail "the driver domain has no 48 MiB xvda"
+
+	GUEST=guest1
+	virtio-xenbus disk-attach $GUEST /dev/xvda,raw,vdx,rw,backend=driverdom ||
+		{ GUEST=driverdom guest_run 10 'cat /tmp/virtio-xenbusd.log'; fail "disk-attach with backend=driverdom"; }
+	out=$(guest_run 120 "$FIND_DISK"'
+		set -e
+		d=$(wait_disk '$sectors')
+		[ -n "$d" ]
+		cut -c34 /sys/block/$d/device/features
+		dd if=/dev/urandom of=/tmp/dd.data bs=1M count=16 2>/dev/null
+		dd if=/tmp/dd.data of=/dev/$d bs=64k seek=16 oflag=direct conv=fsync 2>/dev/null
+		dd if=/dev/$d bs=64k skip=16 count=256 iflag=direct 2>/dev/null | sha256sum | cut -c1-64
+		sha256sum </tmp/dd.data | cut -c1-64') || { echo "$out"; fail "vdx in the guest"; }
+	echo "$out"
+	[ "$(echo "$out" | sed -n 1p)" = 1 ] || fail "ACCESS_PLATFORM not negotiated"
+	a=$(echo "$out" | sed -n 3p)
+	[ "$(echo "$out" | sed -n 2p)" = "$a" ] || fail "the guest reads back other data"
+	[ "$(dd if=/srv/dd-xvda.img bs=64k skip=16 count=256 2>/dev/null | sha256sum | cut -c1-64)" = "$a" ] ||
+		fail "the file behind the driver domain's disk does not hold what the guest wrote"
+	virtio-xenbus list $GUEST | tee /tmp/list
+	[ "$(awk '$4 == "vdx" { print $5, $6, $7 }' /tmp/list)" = "$dd_domid connected connected" ] ||
+		fail "vdx is not served by the driver domain, connected at both ends"
+	grep -A 1 ' vdx ' /tmp/list | grep -q "queue 0: [1-9][0-9]* requests" ||
+		fail "the driver domain's daemon did not give its counters"
+
+	virtio-xenbus disk-detach $GUEST vdx || fail "disk-detach vdx"
+	guest_run 30 "$FIND_DISK"'
+		for i in $(seq 50); do [ -z "$(disk '$sectors')" ] && exit 0; sleep 0.2; done; exit 1' ||
+		fail "vdx is still in the guest"
+	wait_for 20 eval '[ -z "$(xenstore-list /local/domain/$dd_domid/backend/virtio/$(domid) 2>/dev/null)" ]' ||
+		fail "the driver domain's backend directory is left"
+
+	GUEST=driverdom
+	out=$(guest_run 30 'cat /tmp/virtio-xenbusd.log
+		echo "grant maps: $(grep -c gntdev /proc/$(cat /run/virtio-xenbusd.pid)/maps)"') ||
+		{ echo "$out"; fail "the driver domain's daemon is not running"; }
+	echo "$out"
+	echo "$out" | grep -q "^grant maps: 0$" || fail "the driver domain's daemon still maps the guest's grants"
+	destroy_extra_guest
+	losetup -d "$loop"
+}
+
 # issue 5: the module on another guest kernel, /payload/$1 (run.sh).  A third
 # guest boots it with a two-queue virtio disk and a nic from its config:
 # virtio_blk and virtio_net drive them, direct writes from both vcpus land
@@ -956,6 +1024,7 @@ run_test daemon_killed_mid_io_resumes test_daemon_killed_mid_io_resumes
 run_test backend_never_answers test_backend_never_answers
 run_test guest_save_and_restore test_guest_save_and_restore
 run_test grant_exhaustion test_grant_exhaustion
+run_test driver_domain_backend test_driver_domain_backend
 run_test linux_6_12_guest test_linux_6_12_guest
 [ ! -d /payload/guest-custom ] || run_test custom_kernel_guest test_custom_kernel_guest
 run_test net_hot_detach test_net_hot_detach

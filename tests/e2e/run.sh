@@ -92,9 +92,10 @@ cp "$src/tests/e2e/dom0-init" "$src/tests/e2e/dom0-tests.sh" "$payload/"
 printf %s "${E2E_ONLY:-}" >"$payload/only"
 printf %s "${E2E_SKIP:-}" >"$payload/skip"
 
-# guest_kernel DIR RELEASE VMLINUZ MODULES_DIR MODULE: /payload/DIR holds
-# a guest kernel, its release, and its busybox initramfs with MODULE and the
-# modules in MODULES_DIR ("" when its drivers are built in).
+# guest_kernel DIR RELEASE VMLINUZ MODULES_DIR MODULE [EXTRA_ROOT]:
+# /payload/DIR holds a guest kernel, its release, and its busybox initramfs
+# with MODULE, the modules in MODULES_DIR ("" when its drivers are built in)
+# and the files of EXTRA_ROOT.
 guest_kernel() {
 	groot=$e2e/guest-root
 	rm -rf "$groot"
@@ -109,6 +110,7 @@ guest_kernel() {
 	cp "$(command -v busybox)" "$groot/bin/busybox"
 	cp /etc/mke2fs.conf "$groot/etc/"
 	cp "$src/tests/e2e/guest-init" "$groot/init"
+	[ -z "${6:-}" ] || cp -a "$6/." "$groot/"
 	(cd "$groot" && find . | cpio -o -H newc --quiet | gzip -1) >"$payload/$1/initrd.gz"
 	rm -rf "$groot"
 }
@@ -116,6 +118,20 @@ guest_kernel guest "$kver" "$img/vmlinuz" "$img/guest/modules" \
 	"$build/e2e/module/virtio_xenbus.ko"
 guest_kernel guest-6.12 "$k612" "$k612cache/vmlinuz" "$k612cache/modules" \
 	"$build/e2e/module-6.12/virtio_xenbus.ko"
+
+# The driver domain: the guest's kernel and initramfs, plus virtio-xenbusd
+# and the libraries it links (this machine's, as it was built here).
+ddroot=$e2e/driver-domain-root
+rm -rf "$ddroot"
+mkdir -p "$ddroot/usr/local/sbin"
+cp "$payload/root/usr/local/sbin/virtio-xenbusd" "$ddroot/usr/local/sbin/"
+for lib in $(ldd "$ddroot/usr/local/sbin/virtio-xenbusd" | grep -o '/[^ ]*'); do
+	mkdir -p "$ddroot$(dirname "$lib")"
+	cp -L "$lib" "$ddroot$lib"
+done
+guest_kernel driver-domain "$kver" "$img/vmlinuz" "$img/guest/modules" \
+	"$build/e2e/module/virtio_xenbus.ko" "$ddroot"
+rm -rf "$ddroot"
 
 # E2E_GUEST_KERNEL: a built kernel tree (bzImage, its guest drivers built
 # in), for one more guest; say one with CONFIG_XEN_VIRTIO, which no Debian
