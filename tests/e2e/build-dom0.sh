@@ -52,14 +52,14 @@ DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -qq \
 chroot "$root" apt-get clean
 
 # The guest boots the same kernel from a busybox initramfs; these are the
-# parts of Debian it needs beside busybox (xen-evtchn and xen-gntdev for the
-# driver domain's virtio-xenbusd).
+# parts of Debian it needs beside busybox (xen-evtchn, xen-gntdev, tun and
+# the bridge for the driver domain's virtio-xenbusd).
 guest=$root/../guest
 kver=$(ls "$root/lib/modules" | sort -V | tail -n 1)
 mkdir -p "$guest/modules"
 for m in virtio_ring virtio virtio_blk failover net_failover virtio_net \
 	 xen-blkfront xen-netfront crc16 mbcache jbd2 crc32c_generic ext4 \
-	 xen-evtchn xen-gntdev; do
+	 xen-evtchn xen-gntdev tun llc stp bridge; do
 	cp "$(find "$root/lib/modules/$kver" -name "$m.ko*" | head -n 1)" "$guest/modules/"
 done
 # xenstore-* are the guest's half of the test agent (guest-init).

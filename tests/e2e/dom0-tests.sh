@@ -811,10 +811,11 @@ CFG
 
 # issue 5: a backend outside dom0.  The driver domain "driverdom" (the guests'
 # kernel, virtio-xenbusd in its initramfs) has a disk of its own from dom0's
-# blkback, and serves it to guest1 as a virtio disk.  Xen lets it map only
-# grants made to it, so the disk works only if the guest grants its rings
-# and buffers to the device's otherend_id.  What the guest writes and
-# flushes is in the file behind the driver domain's disk in dom0.
+# blkback, and serves it to guest1 as a virtio disk, then a nic on its own
+# bridge.  Xen lets it map only grants made to it, so the devices work only
+# if the guest grants its rings and buffers to the device's otherend_id.
+# What the guest writes and flushes is in the file behind the driver
+# domain's disk in dom0.
 test_driver_domain_backend() {
 	sectors=$((48 * MiB / 512))
 	truncate -s 48M /srv/dd-xvda.img
@@ -867,11 +868,54 @@ CFG
 	wait_for 20 eval '[ -z "$(xenstore-list /local/domain/$dd_domid/backend/virtio/$(domid) 2>/dev/null)" ]' ||
 		fail "the driver domain's backend directory is left"
 
+	# A nic: its TAP on the driver domain's bridge; ping both ways, and the
+	# guest's 16 MiB by TCP to the driver domain, checked there.
+	GUEST=driverdom
+	out=$(guest_run 30 'set -e
+		brctl addbr br0
+		ip addr add 10.98.0.1/24 dev br0
+		ip link set br0 up
+		(sleep 600 | nc -l -p 5003 >/tmp/from-guest &) >/dev/null 2>&1') ||
+		{ echo "$out"; fail "no bridge in the driver domain"; }
+	GUEST=guest1
+	mac=00:16:3e:e2:e0:0d
+	virtio-xenbus nic-attach $GUEST mac=$mac,bridge=br0,backend=driverdom ||
+		fail "nic-attach with backend=driverdom"
+	out=$(guest_run 120 "$FIND_NIC"'
+		set -e
+		n=$(nic '$mac')
+		ip link set $n up
+		ip addr add 10.98.0.2/24 dev $n
+		ping -c 3 -W 5 10.98.0.1 >/dev/null
+		nc 10.98.0.1 5003 </tmp/dd.data
+		echo "sent"') || { echo "$out"; fail "the nic in the guest"; }
+	echo "$out"
+	GUEST=driverdom
+	out=$(guest_run 60 'ls /sys/class/net/br0/brif
+		ping -c 3 -W 5 10.98.0.2 >/dev/null && echo "pinged the guest"
+		for i in $(seq 100); do pidof nc >/dev/null || break; sleep 0.2; done
+		echo "received $(sha256sum </tmp/from-guest | cut -c1-64)"') ||
+		{ echo "$out"; fail "in the driver domain"; }
+	echo "$out"
+	echo "$out" | grep -q "vxif" || fail "the nic's TAP is not on the driver domain's bridge"
+	echo "$out" | grep -q "^pinged the guest$" || fail "the driver domain cannot ping the guest"
+	echo "$out" | grep -q "^received $a$" || fail "the driver domain received other bytes"
+	GUEST=guest1
+	virtio-xenbus list $GUEST | tee /tmp/list
+	[ "$(awk '$3 == "net" && $5 == '$dd_domid' { print $6, $7 }' /tmp/list)" = "connected connected" ] ||
+		fail "the nic is not served by the driver domain, connected at both ends"
+	virtio-xenbus nic-detach $GUEST $mac || fail "nic-detach"
+	guest_run 30 'for i in $(seq 50); do
+			grep -qx '$mac' /sys/class/net/*/address || exit 0; sleep 0.2; done; exit 1' ||
+		fail "the nic is still in the guest"
+
 	GUEST=driverdom
 	out=$(guest_run 30 'cat /tmp/virtio-xenbusd.log
+		echo "interfaces: $(ip -o link | grep -c vxif)"
 		echo "grant maps: $(grep -c gntdev /proc/$(cat /run/virtio-xenbusd.pid)/maps)"') ||
 		{ echo "$out"; fail "the driver domain's daemon is not running"; }
 	echo "$out"
+	echo "$out" | grep -q "^interfaces: 0$" || fail "the nic's TAP is left in the driver domain"
 	echo "$out" | grep -q "^grant maps: 0$" || fail "the driver domain's daemon still maps the guest's grants"
 	destroy_extra_guest
 	losetup -d "$loop"

@@ -119,12 +119,14 @@ guest_kernel guest "$kver" "$img/vmlinuz" "$img/guest/modules" \
 guest_kernel guest-6.12 "$k612" "$k612cache/vmlinuz" "$k612cache/modules" \
 	"$build/e2e/module-6.12/virtio_xenbus.ko"
 
-# The driver domain: the guest's kernel and initramfs, plus virtio-xenbusd
-# and the libraries it links (this machine's, as it was built here).
+# The driver domain: the guest's kernel and initramfs, plus virtio-xenbusd,
+# its hotplug scripts and the libraries it links (this machine's, as it was
+# built here).
 ddroot=$e2e/driver-domain-root
 rm -rf "$ddroot"
-mkdir -p "$ddroot/usr/local/sbin"
+mkdir -p "$ddroot/usr/local/sbin" "$ddroot/usr/local/libexec"
 cp "$payload/root/usr/local/sbin/virtio-xenbusd" "$ddroot/usr/local/sbin/"
+cp -a "$payload/root/usr/local/libexec/virtio-xenbus" "$ddroot/usr/local/libexec/"
 for lib in $(ldd "$ddroot/usr/local/sbin/virtio-xenbusd" | grep -o '/[^ ]*'); do
 	mkdir -p "$ddroot$(dirname "$lib")"
 	cp -L "$lib" "$ddroot$lib"
