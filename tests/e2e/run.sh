@@ -10,7 +10,8 @@
 #   E2E_SKIP: names of tests not to run
 #   E2E_GUEST_KERNEL: a built kernel tree for one more guest (see below)
 # Guests boot dom0's kernel (Debian 12's 6.1) or Linux 6.12 from
-# bookworm-backports, each with its own build of the module.
+# bookworm-backports, each with its own build of the module; a driver
+# domain boots the 6.1 kernel with virtio-xenbusd.
 set -eu
 src=$(cd "$1" && pwd)
 build=$(cd "$2" && pwd)
