@@ -188,3 +188,11 @@ void vxb_use_grant_dma(struct xenbus_device *xbdev)
 	xbdev->dev.coherent_dma_mask = DMA_BIT_MASK(64);
 	xbdev->dev.dma_mask = &xbdev->dev.coherent_dma_mask;
 }
+
+/* The xenbus device outlives our driver: leave it no pointer into us. */
+void vxb_drop_grant_dma(struct xenbus_device *xbdev)
+{
+	set_dma_ops(&xbdev->dev, NULL);
+	xbdev->dev.dma_mask = NULL;
+	xbdev->dev.coherent_dma_mask = 0;
+}

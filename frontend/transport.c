@@ -896,6 +896,7 @@ static int vxb_probe(struct xenbus_device *xbdev,
 
 err:
 	vxb_unwatch_backend(vxb);
+	vxb_drop_grant_dma(xbdev);
 	dev_set_drvdata(&xbdev->dev, NULL);
 	kfree(vxb);
 	return ret;
@@ -911,6 +912,7 @@ static void vxb_remove(struct xenbus_device *xbdev)
 	vxb_unregister(vxb);
 	mutex_unlock(&vxb->lock);
 	vxb_unwatch_backend(vxb);
+	vxb_drop_grant_dma(xbdev);
 	dev_set_drvdata(&xbdev->dev, NULL);
 	kfree(vxb);
 }
