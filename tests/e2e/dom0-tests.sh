@@ -1012,7 +1012,7 @@ CFG
 		d=vda
 		report_writers 2 128 512
 		ping -c 2 -W 5 10.99.0.1 >/dev/null && echo "nic after the restore"
-		dmesg | grep -A 4 "WARNING:\|BUG:" | head -n 10
+		dmesg | grep -B 2 -A 40 "WARNING:\|BUG:" | head -n 60
 		echo "kernel warnings: $(dmesg | grep -c "WARNING:\|BUG:")"
 		echo "upstream grant DMA ops: $(dmesg | grep -c "Using dom0 as backend")"') ||
 		{ echo "$out"; fail "in the restored $GUEST"; }
