@@ -96,9 +96,12 @@ struct vx_queue {
 	struct vx_evtchn *evtchn;
 
 	pthread_t thread;
-	bool running;
+	bool running;			/* the thread exists (main thread's) */
+	bool stopping;			/* asked to stop (main thread's) */
+	bool done;			/* the thread has drained and ends (atomic) */
 	int stop_fd;			/* eventfd: the main thread asks to stop */
 	bool failed;			/* set by the queue thread */
+	unsigned int epoch;		/* dev->queue_epoch when started */
 	struct queue_stats stats;
 	void *model_priv;
 };
@@ -140,11 +143,36 @@ struct vx_device {
 	void *model_state;		/* in the record: model->state_bytes */
 	bool resumed;			/* the queues took up a previous daemon's */
 
-	/* A queue thread's report of a guest error; read by the main thread. */
+	/*
+	 * While the queues drain (xenbus.c), what the device owes xenstore
+	 * waits in @due, and its watch events wait in @events_missed.
+	 */
+	bool draining;
+	bool keep_record;		/* of the drain under way */
+	unsigned int due;		/* DUE_* */
+	char error_due[200];		/* the `error` of DUE_ERROR */
+	enum { RELEASE_NONE, RELEASE_FORGET, RELEASE_GUEST_GONE } release;
+	bool events_missed;
+
+	/*
+	 * A queue thread's report of a guest error; read by the main thread.
+	 * queue_epoch counts the stops of the queues: a report of a queue
+	 * started in an earlier epoch is not this device's any more.
+	 */
 	pthread_mutex_t error_lock;
 	char error[200];
 	bool error_pending;
+	unsigned int queue_epoch;
 	bool config_check;		/* device_config_check was called */
+};
+
+/* What device_commit writes, in one transaction. */
+enum {
+	DUE_STATUS = 1 << 0,		/* device-status */
+	DUE_ANSWER = 1 << 1,		/* device-status-seq: the answer */
+	DUE_STATE = 1 << 2,		/* our XenbusState */
+	DUE_ERROR = 1 << 3,		/* error */
+	DUE_DEVICE = 1 << 4,		/* all of protocol.md 1.2 */
 };
 
 static inline bool dev_has_feature(const struct vx_device *dev, unsigned int bit)
@@ -154,7 +182,15 @@ static inline bool dev_has_feature(const struct vx_device *dev, unsigned int bit
 
 /* queue.c */
 int queue_start(struct vx_queue *q);
-void queue_stop(struct vx_queue *q);
+/*
+ * Stopping a queue never blocks the main thread: queue_stop_begin asks its
+ * thread to stop; the thread finishes what the medium holds, then wakes the
+ * main thread (daemon_wake), where queue_stopped becomes true and
+ * queue_stop_end releases the rings and the event channel at once.
+ */
+void queue_stop_begin(struct vx_queue *q);
+bool queue_stopped(const struct vx_queue *q);
+void queue_stop_end(struct vx_queue *q);
 /* Reports a guest protocol error from a queue thread (protocol.md 2.4). */
 void queue_fail(struct vx_queue *q, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -5,6 +5,11 @@
  * thread sleeps in epoll on three descriptors: the event channel (a kick),
  * the model's completion descriptor, and the stop request of the main
  * thread.
+ *
+ * The main thread never waits for a queue to drain: it asks the thread to
+ * stop (queue_stop_begin), and the thread, once every request it gave the
+ * medium has finished, marks itself done and wakes the main thread, which
+ * then releases the rings (queue_stop_end).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -32,7 +37,8 @@ void queue_fail(struct vx_queue *q, const char *fmt, ...)
 
 	q->failed = true;
 	pthread_mutex_lock(&dev->error_lock);
-	if (!dev->error_pending) {
+	/* A queue the main thread is stopping reports to nobody (2.2, 2.4). */
+	if (!dev->error_pending && q->epoch == dev->queue_epoch) {
 		snprintf(dev->error, sizeof(dev->error), "queue %u: %s",
 			 q->index, msg);
 		dev->error_pending = true;
@@ -208,6 +214,8 @@ out_close:
 out:
 	finish_in_flight(q);
 	gmem_thread_exit();
+	__atomic_store_n(&q->done, true, __ATOMIC_RELEASE);
+	daemon_wake(q->dev->daemon);
 	return NULL;
 }
 
@@ -245,6 +253,11 @@ int queue_start(struct vx_queue *q)
 		dev_err(dev, "queue %u: cannot start", q->index);
 		goto err_evtchn;
 	}
+	pthread_mutex_lock(&dev->error_lock);
+	q->epoch = dev->queue_epoch;
+	pthread_mutex_unlock(&dev->error_lock);
+	q->done = false;
+	q->stopping = false;
 	if (pthread_create(&q->thread, NULL, queue_thread, q))
 		goto err_model;
 	q->running = true;
@@ -266,16 +279,30 @@ err_stopfd:
 	return -1;
 }
 
-void queue_stop(struct vx_queue *q)
+void queue_stop_begin(struct vx_queue *q)
 {
 	uint64_t one = 1;
 
-	if (!q->running)
+	if (!q->running || q->stopping)
 		return;
+	q->stopping = true;
 	if (write(q->stop_fd, &one, sizeof(one)) != sizeof(one))
 		dev_err(q->dev, "queue %u: cannot signal stop", q->index);
+}
+
+bool queue_stopped(const struct vx_queue *q)
+{
+	return !q->running || __atomic_load_n(&q->done, __ATOMIC_ACQUIRE);
+}
+
+void queue_stop_end(struct vx_queue *q)
+{
+	if (!q->running)
+		return;
+	/* The thread has marked itself done: this join does not wait. */
 	pthread_join(q->thread, NULL);
 	q->running = false;
+	q->stopping = false;
 	xen_evtchn_close(q->evtchn);
 	q->evtchn = NULL;
 	vq_destroy(&q->vq);

@@ -7,6 +7,14 @@
  * /local/domain/<self>/backend/virtio/<guest>/<id>; they go when it is
  * removed.  The frontend directory is watched per device; a write of
  * status-seq is a status request, answered with device-status-seq.
+ *
+ * The main thread never waits for a device's I/O.  What stops queues (a
+ * reset, FAILED, an error, Closing, removal, a guest's death) only asks
+ * them to stop; what the device then owes xenstore (the answer, its state,
+ * NEEDS_RESET, the release) is kept in dev->due and written by
+ * device_commit once the last queue thread has drained and woken us.  The
+ * device's own events meanwhile are looked at again after the drain; every
+ * other device is served at once.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -126,28 +134,14 @@ static int read_state(struct vx_daemon *d, const char *dir)
 	return (int)v;
 }
 
+static void device_commit(struct vx_device *dev);
+
+/* Our state is written by device_commit, after any drain (Closed holds nothing). */
 static void set_be_state(struct vx_device *dev, int state)
 {
-	if (!xs_printf(dev->daemon, XBT_NULL, dev->be_path, "state", "%d", state))
-		dev_err(dev, "cannot write state %d: %s", state, strerror(errno));
 	dev->be_state = state;
-}
-
-/* Writes device-status (and its seq, when answering) atomically. */
-static void publish_status(struct vx_device *dev, bool answer)
-{
-	struct vx_daemon *d = dev->daemon;
-	xs_transaction_t t;
-
-	do {
-		t = xs_transaction_start(d->xs);
-		if (t == XBT_NULL)
-			break;
-		xs_printf(d, t, dev->be_path, "device-status", "%u", dev->status);
-		if (answer)
-			xs_printf(d, t, dev->be_path, "device-status-seq", "%u",
-				  dev->status_seq);
-	} while (!xs_transaction_end(d->xs, t, false) && errno == EAGAIN);
+	dev->due |= DUE_STATE;
+	device_commit(dev);
 }
 
 /* protocol.md 2.4: stop the device and tell the driver it needs a reset. */
@@ -221,17 +215,27 @@ static void answer_stats(struct vx_device *dev)
 	free(text);
 }
 
-/* With @keep_record, the device's record stays for the next daemon (2.5). */
-static void stop_queues(struct vx_device *dev, bool keep_record)
+static bool queues_drained(const struct vx_device *dev)
+{
+	unsigned int i;
+
+	for (i = 0; i < dev->nr_queues; i++)
+		if (!queue_stopped(&dev->queues[i]))
+			return false;
+	return true;
+}
+
+/* Every queue thread has ended: nothing of the guest is held any more. */
+static void release_queues(struct vx_device *dev)
 {
 	unsigned int i;
 
 	for (i = 0; i < dev->nr_queues; i++) {
-		queue_stop(&dev->queues[i]);
+		queue_stop_end(&dev->queues[i]);
 		log_queue_stats(dev, &dev->queues[i]);
 	}
 	/* Also when a previous daemon's record found nothing to resume. */
-	if (keep_record)
+	if (dev->keep_record)
 		record_close(dev);
 	else
 		record_remove(dev);
@@ -239,6 +243,41 @@ static void stop_queues(struct vx_device *dev, bool keep_record)
 	free(dev->queues);
 	dev->queues = NULL;
 	dev->nr_queues = 0;
+	dev->draining = false;
+}
+
+/*
+ * Asks every queue to stop.  Without queue threads the device is stopped on
+ * return; otherwise it drains, and handle_queue_reports finishes the stop.
+ * With @keep_record, the device's record stays for the next daemon (2.5).
+ */
+static void stop_queues(struct vx_device *dev, bool keep_record)
+{
+	unsigned int i;
+
+	/* Whatever the stopping queues still report is not this device's now. */
+	pthread_mutex_lock(&dev->error_lock);
+	dev->queue_epoch++;
+	dev->error_pending = false;
+	pthread_mutex_unlock(&dev->error_lock);
+	dev->keep_record = keep_record && (!dev->draining || dev->keep_record);
+	dev->draining = true;
+	for (i = 0; i < dev->nr_queues; i++)
+		queue_stop_begin(&dev->queues[i]);
+	if (queues_drained(dev))
+		release_queues(dev);
+}
+
+/* For the daemon's own stop, which may wait: the queue threads end now. */
+static void stop_queues_and_wait(struct vx_device *dev, bool keep_record)
+{
+	unsigned int i;
+
+	stop_queues(dev, keep_record);
+	for (i = 0; i < dev->nr_queues; i++)
+		queue_stop_end(&dev->queues[i]);
+	if (dev->draining)
+		release_queues(dev);
 }
 
 static bool read_queue(struct vx_device *dev, struct vx_queue *q)
@@ -324,8 +363,9 @@ static void device_error(struct vx_device *dev, const char *reason)
 	dev_err(dev, "device error, needs reset: %s", reason);
 	stop_queues(dev, false);
 	dev->status |= VX_S_NEEDS_RESET;
-	xs_printf(dev->daemon, XBT_NULL, dev->be_path, "error", "%s", reason);
-	publish_status(dev, false);
+	snprintf(dev->error_due, sizeof(dev->error_due), "%s", reason);
+	dev->due |= DUE_ERROR | DUE_STATUS;
+	device_commit(dev);
 }
 
 /* Back to the state after InitWait: nothing of the guest held. */
@@ -393,27 +433,61 @@ static void handle_status(struct vx_device *dev, uint8_t s)
 		}
 		if (!start_queues(dev, false))
 			return;		/* device_error set NEEDS_RESET */
-		set_be_state(dev, VX_STATE_CONNECTED);
+		/* A removal the toolstack asked for stands (2.6). */
+		if (dev->be_state != VX_STATE_CLOSING)
+			set_be_state(dev, VX_STATE_CONNECTED);
 	}
 }
 
-/* Reads status and status-seq as the one transaction wrote them. */
-static bool read_status_request(struct vx_device *dev, uint64_t *status,
-				uint64_t *seq)
+enum status_request {
+	REQ_NONE,		/* no status-seq: nothing asked yet */
+	REQ_OK,
+	REQ_BAD_SEQ,		/* status-seq is malformed: nothing to answer */
+	REQ_BAD_STATUS,		/* a request whose status is malformed */
+};
+
+/* 1 for a well-formed value, 0 if the key is missing, -1 if malformed. */
+static int read_dec_key(struct vx_daemon *d, xs_transaction_t t,
+			const char *dir, const char *key, uint64_t max,
+			uint64_t *out)
+{
+	char *s = xs_read_path(d, t, dir, key);
+	int ret = !s ? 0 : vx_parse_dec(s, max, out) ? 1 : -1;
+
+	free(s);
+	return ret;
+}
+
+/*
+ * Reads status and status-seq as the one transaction wrote them.  The
+ * transaction is committed, and retried if anything it read changed: C
+ * xenstored checks what a transaction read only when it commits.
+ */
+static enum status_request read_status_request(struct vx_device *dev,
+					       uint64_t *status, uint64_t *seq)
 {
 	struct vx_daemon *d = dev->daemon;
-	bool ok;
+	int have_seq, have_status;
 
 	for (;;) {
 		xs_transaction_t t = xs_transaction_start(d->xs);
 
 		if (t == XBT_NULL)
-			return false;
-		ok = read_dec(d, t, dev->fe_path, "status-seq", UINT32_MAX, seq) &&
-		     read_dec(d, t, dev->fe_path, "status", 255, status);
-		if (xs_transaction_end(d->xs, t, true) || errno != EAGAIN)
-			return ok;
+			return REQ_NONE;
+		have_seq = read_dec_key(d, t, dev->fe_path, "status-seq",
+					UINT32_MAX, seq);
+		have_status = read_dec_key(d, t, dev->fe_path, "status", 255,
+					   status);
+		if (xs_transaction_end(d->xs, t, false))
+			break;
+		if (errno != EAGAIN)
+			return REQ_NONE;
 	}
+	if (!have_seq)
+		return REQ_NONE;
+	if (have_seq < 0)
+		return REQ_BAD_SEQ;
+	return have_status > 0 ? REQ_OK : REQ_BAD_STATUS;
 }
 
 /* ---- publishing ---- */
@@ -429,32 +503,67 @@ static void write_config(struct vx_device *dev, xs_transaction_t t)
 		  dev->config_generation);
 }
 
-static bool publish_device(struct vx_device *dev, int state)
+/* The keys of protocol.md 1.2 a frontend reads before it negotiates. */
+static void write_device_keys(struct vx_device *dev, xs_transaction_t t)
 {
 	struct vx_daemon *d = dev->daemon;
-	xs_transaction_t t;
 
+	xs_printf(d, t, dev->be_path, "protocol-version", "%d",
+		  VX_PROTOCOL_VERSION);
+	xs_printf(d, t, dev->be_path, "device-id", "%u", dev->model->virtio_id);
+	xs_printf(d, t, dev->be_path, "features", "0x%llx",
+		  (unsigned long long)dev->features);
+	xs_printf(d, t, dev->be_path, "max-queues", "%u", dev->max_queues);
+	xs_printf(d, t, dev->be_path, "max-queue-size", "%u",
+		  dev->max_queue_size);
+	write_config(dev, t);
+}
+
+/*
+ * Writes, in one transaction, what the device owes xenstore (dev->due);
+ * while its queues drain, that waits for the drain (see the top of the
+ * file).  A state below Closing never overwrites the toolstack's Closing:
+ * its removal request is then handled when its watch event is.
+ */
+static void device_commit(struct vx_device *dev)
+{
+	struct vx_daemon *d = dev->daemon;
+	unsigned int due = dev->due;
+	xs_transaction_t t;
+	uint64_t state;
+	bool ok;
+
+	if (dev->draining || !due)
+		return;
+	if (due & DUE_DEVICE)
+		due |= DUE_STATUS | DUE_ANSWER | DUE_STATE;
 	do {
 		t = xs_transaction_start(d->xs);
-		if (t == XBT_NULL)
-			return false;
-		xs_printf(d, t, dev->be_path, "protocol-version", "%d",
-			  VX_PROTOCOL_VERSION);
-		xs_printf(d, t, dev->be_path, "device-id", "%u",
-			  dev->model->virtio_id);
-		xs_printf(d, t, dev->be_path, "features", "0x%llx",
-			  (unsigned long long)dev->features);
-		xs_printf(d, t, dev->be_path, "max-queues", "%u", dev->max_queues);
-		xs_printf(d, t, dev->be_path, "max-queue-size", "%u",
-			  dev->max_queue_size);
-		write_config(dev, t);
-		xs_printf(d, t, dev->be_path, "device-status", "%u", dev->status);
-		xs_printf(d, t, dev->be_path, "device-status-seq", "%u",
-			  dev->status_seq);
-		xs_printf(d, t, dev->be_path, "state", "%d", state);
-	} while (!xs_transaction_end(d->xs, t, false) && errno == EAGAIN);
-	dev->be_state = state;
-	return true;
+		if (t == XBT_NULL) {
+			dev_err(dev, "cannot start a transaction: %s", strerror(errno));
+			return;
+		}
+		if ((due & DUE_STATE) && dev->be_state < VX_STATE_CLOSING &&
+		    read_dec_key(d, t, dev->be_path, "state", VX_STATE_CLOSED,
+				 &state) > 0 && state == VX_STATE_CLOSING)
+			due &= ~DUE_STATE;
+		if (due & DUE_DEVICE)
+			write_device_keys(dev, t);
+		if (due & DUE_ERROR)
+			xs_printf(d, t, dev->be_path, "error", "%s", dev->error_due);
+		if (due & DUE_STATUS)
+			xs_printf(d, t, dev->be_path, "device-status", "%u",
+				  dev->status);
+		if (due & DUE_ANSWER)
+			xs_printf(d, t, dev->be_path, "device-status-seq", "%u",
+				  dev->status_seq);
+		if (due & DUE_STATE)
+			xs_printf(d, t, dev->be_path, "state", "%d", dev->be_state);
+		ok = xs_transaction_end(d->xs, t, false);
+	} while (!ok && errno == EAGAIN);
+	if (!ok)
+		dev_err(dev, "cannot write the device's keys: %s", strerror(errno));
+	dev->due = 0;
 }
 
 /* The config space changed while the device exists. */
@@ -558,13 +667,17 @@ out:
 	return ok;
 }
 
-/* @keep_record: the daemon stops, and the device's next daemon resumes it. */
+/*
+ * Frees a device whose queues have stopped, or, at the daemon's stop, stops
+ * them first.  @keep_record: the daemon stops, and the device's next daemon
+ * resumes it.
+ */
 static void device_free(struct vx_device *dev, bool keep_record)
 {
 	struct vx_daemon *d = dev->daemon;
 	struct vx_device **pp;
 
-	stop_queues(dev, keep_record);
+	stop_queues_and_wait(dev, keep_record);
 	if (dev->model_priv)
 		dev->model->close(dev);
 	xen_gnttab_close(dev->gnttab);
@@ -579,6 +692,37 @@ static void device_free(struct vx_device *dev, bool keep_record)
 	dev_info(dev, "released: no grant, port, thread or file of it is held");
 	pthread_mutex_destroy(&dev->error_lock);
 	free(dev);
+}
+
+static void backend_changed(struct vx_daemon *d, uint32_t guest, uint32_t id);
+
+/* The drain of a device being released is over: forget it (2.6). */
+static void finish_release(struct vx_device *dev)
+{
+	struct vx_daemon *d = dev->daemon;
+	bool guest_gone = dev->release == RELEASE_GUEST_GONE;
+	char be_path[sizeof(dev->be_path)];
+	uint32_t guest = dev->guest, id = dev->id;
+
+	strcpy(be_path, dev->be_path);
+	device_free(dev, false);
+	if (guest_gone)
+		remove_backend_dir(d, be_path);
+	else
+		backend_changed(d, guest, id);	/* made again meanwhile? */
+}
+
+/*
+ * Releases the device once its queues have drained.  @guest_gone: the
+ * guest was destroyed, and its backend directory goes too.  The caller no
+ * longer touches @dev: it may be freed on return.
+ */
+static void device_release(struct vx_device *dev, bool guest_gone)
+{
+	dev->release = guest_gone ? RELEASE_GUEST_GONE : RELEASE_FORGET;
+	stop_queues(dev, false);
+	if (!dev->draining)
+		finish_release(dev);
 }
 
 /*
@@ -617,7 +761,8 @@ static bool device_resume(struct vx_device *dev)
 static void device_add(struct vx_daemon *d, uint32_t guest, uint32_t id)
 {
 	struct vx_device *dev = calloc(1, sizeof(*dev));
-	uint64_t status, seq;
+	enum status_request req;
+	uint64_t status = 0, seq = 0;
 	int state;
 
 	if (!dev)
@@ -655,24 +800,26 @@ static void device_add(struct vx_daemon *d, uint32_t guest, uint32_t id)
 		return;
 	}
 
-	if (read_status_request(dev, &status, &seq) &&
-	    !(status && device_resume(dev))) {
+	req = read_status_request(dev, &status, &seq);
+	if (req == REQ_OK && status && device_resume(dev)) {
+		dev->be_state = VX_STATE_CONNECTED;
+	} else if (dev->be_state = VX_STATE_INITWAIT, req != REQ_NONE) {
 		/* Requests written before we came are not ours to answer... */
-		dev->status_seq = seq;
+		if (req != REQ_BAD_SEQ)
+			dev->status_seq = seq;
 		/* ...and a driver past reset whose queues cannot be taken up must reset. */
-		if (status) {
-			dev->status = status | VX_S_NEEDS_RESET;
-			xs_printf(d, XBT_NULL, dev->be_path, "error", "%s",
-				  "backend restarted: reset the device");
+		if (req != REQ_OK || status) {
+			dev->status = (req == REQ_OK ? status : 0) | VX_S_NEEDS_RESET;
+			snprintf(dev->error_due, sizeof(dev->error_due), "%s",
+				 "backend restarted: reset the device");
+			dev->due |= DUE_ERROR;
 			dev_warn(dev, "driver status %#x from before this daemon ran: device needs reset",
-				 (unsigned int)status);
+				 (unsigned int)dev->status);
 		}
 	}
-	if (!publish_device(dev, dev->nr_queues ? VX_STATE_CONNECTED :
-			    VX_STATE_INITWAIT)) {
-		device_fatal(dev, "cannot publish the device");
-		return;
-	}
+	/* After a failed resume's drain, if there is one. */
+	dev->due |= DUE_DEVICE;
+	device_commit(dev);
 	if (!xs_watch(d->xs, dev->fe_path, dev->token)) {
 		device_fatal(dev, "cannot watch the frontend");
 		return;
@@ -688,18 +835,31 @@ static bool release_if_removed(struct vx_device *dev)
 	if (node_exists(dev->daemon, dev->be_path))
 		return false;
 	dev_info(dev, "backend directory removed: releasing the device");
-	device_free(dev, false);
+	device_release(dev, false);
 	return true;
+}
+
+/* A status request that cannot be answered as written (protocol.md 1.4). */
+static void bad_status_request(struct vx_device *dev, const char *reason)
+{
+	/* A guest that writes it again is told once. */
+	if (dev->status & VX_S_NEEDS_RESET)
+		return;
+	device_error(dev, reason);
 }
 
 static void frontend_changed(struct vx_device *dev)
 {
 	struct vx_daemon *d = dev->daemon;
-	int fe_state = read_state(d, dev->fe_path);
+	int fe_state;
+	enum status_request req;
 	uint64_t status, seq;
 	uint64_t online = 1;
-	char be_path[sizeof(dev->be_path)];
 
+	if (dev->draining || dev->release) {
+		dev->events_missed = true;	/* looked at after the drain */
+		return;
+	}
 	if (!node_exists(d, dev->fe_path)) {
 		/* The toolstack removed both (whichever watch fires first). */
 		if (release_if_removed(dev))
@@ -709,11 +869,10 @@ static void frontend_changed(struct vx_device *dev)
 		 * no toolstack will remove our directory: we do (protocol.md 2.6).
 		 */
 		dev_info(dev, "frontend directory removed: the guest is gone");
-		strcpy(be_path, dev->be_path);
-		device_free(dev, false);
-		remove_backend_dir(d, be_path);
+		device_release(dev, true);
 		return;
 	}
+	fe_state = read_state(d, dev->fe_path);
 	read_dec(d, XBT_NULL, dev->be_path, "online", 1, &online);
 
 	if (fe_state == VX_STATE_CLOSING || fe_state == VX_STATE_CLOSED) {
@@ -739,7 +898,14 @@ static void frontend_changed(struct vx_device *dev)
 	    online) {
 		/* The guest came back (module reload, kexec). */
 		device_reset(dev);
-		publish_device(dev, VX_STATE_INITWAIT);
+		dev->be_state = VX_STATE_INITWAIT;
+		dev->due |= DUE_DEVICE;
+		device_commit(dev);
+		if (dev->draining) {
+			/* Its status request, if any, is answered after the drain. */
+			dev->events_missed = true;
+			return;
+		}
 	}
 	/* A driver resets the device while releasing it, so Closing answers too. */
 	if (dev->be_state != VX_STATE_INITWAIT &&
@@ -747,13 +913,23 @@ static void frontend_changed(struct vx_device *dev)
 	    dev->be_state != VX_STATE_CLOSING)
 		return;
 
-	if (!read_status_request(dev, &status, &seq))
-		return;		/* nothing asked yet, or a torn write */
+	req = read_status_request(dev, &status, &seq);
+	if (req == REQ_NONE)
+		return;		/* nothing asked yet */
+	if (req == REQ_BAD_SEQ) {
+		bad_status_request(dev, "status-seq is malformed");
+		return;
+	}
 	if (seq == dev->status_seq)
 		return;
-	handle_status(dev, status);
 	dev->status_seq = seq;
-	publish_status(dev, true);
+	if (req == REQ_BAD_STATUS)
+		bad_status_request(dev, "status is malformed");
+	else
+		handle_status(dev, status);
+	/* Written now, or when the queues this request stopped have drained. */
+	dev->due |= DUE_STATUS | DUE_ANSWER;
+	device_commit(dev);
 }
 
 static void backend_changed(struct vx_daemon *d, uint32_t guest, uint32_t id)
@@ -771,6 +947,10 @@ static void backend_changed(struct vx_daemon *d, uint32_t guest, uint32_t id)
 	if (release_if_removed(dev))
 		return;
 	answer_stats(dev);
+	if (dev->draining || dev->release) {
+		dev->events_missed = true;	/* looked at after the drain */
+		return;
+	}
 	state = read_state(d, dev->be_path);
 	if (dev->be_state == VX_STATE_UNKNOWN) {
 		if (state == VX_STATE_INITIALISING) {
@@ -864,8 +1044,32 @@ static void handle_watch(struct vx_daemon *d, const char *path,
 }
 
 /*
- * A queue thread reported a guest error, or asked for the config space to
- * be looked at again: handle it here, in order.
+ * The drain of @dev is over: write what it owed, then look at what its
+ * watches said meanwhile.  @dev may be freed on return.
+ */
+static void drain_done(struct vx_device *dev)
+{
+	struct vx_daemon *d = dev->daemon;
+	uint32_t guest = dev->guest, id = dev->id;
+
+	release_queues(dev);
+	if (dev->release) {
+		finish_release(dev);
+		return;
+	}
+	device_commit(dev);
+	if (!dev->events_missed)
+		return;
+	dev->events_missed = false;
+	backend_changed(d, guest, id);
+	dev = find_device(d, guest, id);
+	if (dev && dev->watching_fe)
+		frontend_changed(dev);
+}
+
+/*
+ * A queue thread drained, reported a guest error, or asked for the config
+ * space to be looked at again: handle it here, in order.
  */
 static void handle_queue_reports(struct vx_daemon *d)
 {
@@ -874,10 +1078,20 @@ static void handle_queue_reports(struct vx_daemon *d)
 
 	if (read(d->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		log_err("wake: %s", strerror(errno));
+again:
+	/* What a finished drain does may add, free or stop devices: look again. */
+	for (dev = d->devices; dev; dev = dev->next) {
+		if (dev->draining && queues_drained(dev)) {
+			drain_done(dev);
+			goto again;
+		}
+	}
 	for (dev = d->devices; dev; dev = dev->next) {
 		char reason[sizeof(dev->error)];
 		bool pending;
 
+		if (dev->draining || dev->release)
+			continue;	/* a config check waits for the drain's end */
 		pthread_mutex_lock(&dev->error_lock);
 		pending = dev->error_pending;
 		dev->error_pending = false;
@@ -993,6 +1207,19 @@ out:
 
 void daemon_shutdown(struct vx_daemon *d)
 {
+	struct vx_device *dev;
+	unsigned int i;
+
+	/* Drains under way finish as they would have, releases included. */
+again:
+	for (dev = d->devices; dev; dev = dev->next) {
+		if (dev->draining) {
+			for (i = 0; i < dev->nr_queues; i++)
+				queue_stop_end(&dev->queues[i]);	/* may wait */
+			drain_done(dev);
+			goto again;
+		}
+	}
 	while (d->devices) {
 		dev_info(d->devices, "stopping");
 		device_free(d->devices, true);
