@@ -19,6 +19,8 @@ struct vx_daemon {
 	char state_dir[256];		/* the devices' records (record.c) */
 };
 
+/* Connects to xenstore, waiting (with a log line) for as long as it takes. */
+struct xs_handle *daemon_xs_open(void);
 /* @state_dir is made (mode 0700) if missing. */
 int daemon_init(struct vx_daemon *d, uint32_t self_domid, const char *state_dir);
 /* Handles xenstore watch events and queue error reports until *stop. */

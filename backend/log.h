@@ -16,6 +16,7 @@ void dev_log(const struct vx_device *dev, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 #define log_err(...)	log_msg(LOG_ERR, __VA_ARGS__)
+#define log_warn(...)	log_msg(LOG_WARNING, __VA_ARGS__)
 #define log_info(...)	log_msg(LOG_INFO, __VA_ARGS__)
 #define dev_err(dev, ...)	dev_log(dev, LOG_ERR, __VA_ARGS__)
 #define dev_warn(dev, ...)	dev_log(dev, LOG_WARNING, __VA_ARGS__)

@@ -135,12 +135,7 @@ int main(int argc, char **argv)
 	if (!state_dir)
 		state_dir = VX_STATE_DIR;
 
-	probe = xs_open(0);
-	if (!probe) {
-		fprintf(stderr, "virtio-xenbusd: cannot connect to xenstore: %s\n",
-			strerror(errno));
-		return 1;
-	}
+	probe = daemon_xs_open();
 	domid = self_domid(probe, domid);
 	xs_close(probe);
 

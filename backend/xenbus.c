@@ -1119,6 +1119,31 @@ void daemon_wake(struct vx_daemon *d)
 		log_err("cannot wake the main thread: %s", strerror(errno));
 }
 
+struct xs_handle *daemon_xs_open(void)
+{
+	unsigned int delay_ms = 10, waited_ms = 0, next_log_ms = 0;
+	struct xs_handle *xs;
+
+	/*
+	 * xenstored makes its socket before it listens, and systemd may start
+	 * us beside it: a refused connection means "not yet", never "gone".
+	 */
+	while (!(xs = xs_open(0))) {
+		if (waited_ms >= next_log_ms) {
+			log_warn("xenstore is not reachable yet (%s): still trying after %u s",
+				 strerror(errno), waited_ms / 1000);
+			next_log_ms = waited_ms + 30000;
+		}
+		usleep(delay_ms * 1000);
+		waited_ms += delay_ms;
+		if (delay_ms < 1000)
+			delay_ms *= 2;
+	}
+	if (waited_ms)
+		log_info("xenstore reached after %u ms", waited_ms);
+	return xs;
+}
+
 int daemon_init(struct vx_daemon *d, uint32_t self_domid, const char *state_dir)
 {
 	memset(d, 0, sizeof(*d));
@@ -1138,11 +1163,7 @@ int daemon_init(struct vx_daemon *d, uint32_t self_domid, const char *state_dir)
 	d->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (d->wake_fd < 0)
 		return -1;
-	d->xs = xs_open(0);
-	if (!d->xs) {
-		log_err("cannot connect to xenstore: %s", strerror(errno));
-		return -1;
-	}
+	d->xs = daemon_xs_open();
 	if (!xs_watch(d->xs, d->be_root, "be")) {
 		log_err("cannot watch %s: %s", d->be_root, strerror(errno));
 		return -1;

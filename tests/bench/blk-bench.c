@@ -101,7 +101,7 @@ static void *queue_worker(void *arg)
 		if (n && running) {
 			dvq_kick(&vd->vqs[j->q]);
 		} else if (!n && !dvq_enable_cb(&vd->vqs[j->q])) {
-			dvq_wait(&vd->vqs[j->q], 1000);
+			dvq_wait(&vd->vqs[j->q], PATIENCE_MS);
 		}
 	}
 	for (i = 0; i < j->depth; i++) {

@@ -11,19 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <xenstore.h>
+
 #include "harness.h"
-
-static bool wait_for_file(const char *path, int ms)
-{
-	struct stat st;
-
-	for (; ms > 0; ms -= 5) {
-		if (!stat(path, &st))
-			return true;
-		poll(NULL, 0, 5);
-	}
-	return false;
-}
 
 static pid_t spawn(char *const argv[], const char *log, bool preload_shim)
 {
@@ -46,10 +36,43 @@ static pid_t spawn(char *const argv[], const char *log, bool preload_shim)
 	_exit(127);
 }
 
+
+static bool exited(pid_t *pid)
+{
+	if (*pid > 0 && waitpid(*pid, NULL, WNOHANG) == *pid) {
+		*pid = 0;
+		return true;
+	}
+	return *pid <= 0;
+}
+
+int harness_start_xenstored(struct harness *h)
+{
+	char xs_log[200];
+	char *xs_argv[] = { XENSTORED_BIN, "--no-fork", "--internal-db", NULL };
+	struct xs_handle *xs = NULL;
+	int ms;
+
+	snprintf(xs_log, sizeof(xs_log), "%s/xenstored.log", h->dir);
+	h->xenstored = spawn(xs_argv, xs_log, true);
+	/* It makes its socket before it listens: wait for a connection, or its exit. */
+	for (ms = 0; h->xenstored > 0 && ms < PATIENCE_MS; ms += 5) {
+		xs = xs_open(0);
+		if (xs || exited(&h->xenstored))
+			break;
+		poll(NULL, 0, 5);
+	}
+	if (!xs) {
+		fprintf(stderr, "harness: xenstored did not start (see %s)\n", xs_log);
+		return -1;
+	}
+	xs_close(xs);
+	return 0;
+}
+
 int harness_start(struct harness *h)
 {
-	char sock[200], xs_log[200];
-	char *xs_argv[] = { XENSTORED_BIN, "--no-fork", "--internal-db", NULL };
+	char sock[200];
 
 	memset(h, 0, sizeof(*h));
 	snprintf(h->dir, sizeof(h->dir), "/tmp/vx-test.XXXXXX");
@@ -58,57 +81,73 @@ int harness_start(struct harness *h)
 	snprintf(h->sim_dir, sizeof(h->sim_dir), "%s/sim", h->dir);
 	snprintf(h->log, sizeof(h->log), "%s/virtio-xenbusd.log", h->dir);
 	snprintf(sock, sizeof(sock), "%s/socket", h->dir);
-	snprintf(xs_log, sizeof(xs_log), "%s/xenstored.log", h->dir);
 	if (mkdir(h->sim_dir, 0700))
 		return -1;
 
 	setenv("XENSTORED_RUNDIR", h->dir, 1);
 	/* xenstored binds to XENSTORED_PATH when set: a previous run's value. */
 	setenv("XENSTORED_PATH", sock, 1);
-	h->xenstored = spawn(xs_argv, xs_log, true);
-	if (h->xenstored < 0 || !wait_for_file(sock, 5000)) {
-		fprintf(stderr, "harness: xenstored did not start (see %s)\n", xs_log);
-		return -1;
-	}
 	setenv("VIRTIO_XENBUS_SIM_DIR", h->sim_dir, 1);
+	if (harness_start_xenstored(h))
+		return -1;
 	return harness_start_daemon(h);
 }
 
-int harness_start_daemon(struct harness *h)
+void harness_stop_xenstored(struct harness *h)
+{
+	char sock[200];
+
+	if (h->xenstored > 0) {
+		kill(h->xenstored, SIGTERM);
+		waitpid(h->xenstored, NULL, 0);
+		h->xenstored = 0;
+	}
+	snprintf(sock, sizeof(sock), "%s/socket", h->dir);
+	unlink(sock);
+}
+
+static int count_lines(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	char line[1024];
+	int n = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != NULL;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+int harness_spawn_daemon(struct harness *h)
 {
 	char *argv[] = { DAEMON_BIN, "--foreground", "--sim", "--domid", "0",
 			 "--verbose", NULL };
-	int runs = 0;
-	FILE *f;
-	char line[512];
 
-	/* Each start adds one "serving" line; wait for ours. */
-	f = fopen(h->log, "r");
-	while (f && fgets(line, sizeof(line), f))
-		runs += strstr(line, "serving") != NULL;
-	if (f)
-		fclose(f);
+	/* Each start adds one "serving" line; harness_wait_daemon waits for ours. */
+	h->daemon_runs = count_lines(h->log, "serving");
 	h->daemon = spawn(argv, h->log, false);
-	if (h->daemon < 0)
-		return -1;
-	for (int ms = 0; ms < 10000; ms += 10) {
-		int seen = 0;
+	return h->daemon < 0 ? -1 : 0;
+}
 
-		f = fopen(h->log, "r");
-		while (f && fgets(line, sizeof(line), f))
-			seen += strstr(line, "serving") != NULL;
-		if (f)
-			fclose(f);
-		if (seen > runs)
+int harness_wait_daemon(struct harness *h)
+{
+	for (int ms = 0; ms < PATIENCE_MS; ms += 10) {
+		if (count_lines(h->log, "serving") > h->daemon_runs)
 			return 0;
-		if (waitpid(h->daemon, NULL, WNOHANG) == h->daemon) {
-			h->daemon = 0;
+		if (exited(&h->daemon))
 			break;
-		}
 		poll(NULL, 0, 10);
 	}
 	fprintf(stderr, "harness: virtio-xenbusd did not start (see %s)\n", h->log);
 	return -1;
+}
+
+int harness_start_daemon(struct harness *h)
+{
+	if (harness_spawn_daemon(h))
+		return -1;
+	return harness_wait_daemon(h);
 }
 
 int harness_stop_daemon(struct harness *h, int sig)
@@ -128,11 +167,7 @@ void harness_stop(struct harness *h)
 	char cmd[200];
 
 	harness_stop_daemon(h, SIGTERM);
-	if (h->xenstored > 0) {
-		kill(h->xenstored, SIGTERM);
-		waitpid(h->xenstored, NULL, 0);
-		h->xenstored = 0;
-	}
+	harness_stop_xenstored(h);
 	if (h->dir[0] && !getenv("VX_KEEP_TEST_DIR")) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", h->dir);
 		if (system(cmd))
@@ -166,15 +201,7 @@ bool harness_log_wait(struct harness *h, const char *needle, int ms)
 
 int harness_log_count(struct harness *h, const char *needle)
 {
-	FILE *f = fopen(h->log, "r");
-	char line[1024];
-	int n = 0;
-
-	while (f && fgets(line, sizeof(line), f))
-		n += strstr(line, needle) != NULL;
-	if (f)
-		fclose(f);
-	return n;
+	return count_lines(h->log, needle);
 }
 
 static int count_dir(pid_t pid, const char *what)

@@ -10,17 +10,30 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "patience.h"
+
 struct harness {
 	char dir[128];
 	char sim_dir[160];
 	char log[160];
 	pid_t xenstored;
 	pid_t daemon;
+	int daemon_runs;	/* "serving" lines before the daemon's start */
 };
 
-/* Starts xenstored and the daemon; exports XENSTORED_PATH for this process. */
+/*
+ * Starts xenstored and the daemon; exports XENSTORED_PATH for this process.
+ * Each start waits for the process to be ready, or to exit.
+ */
 int harness_start(struct harness *h);
 int harness_start_daemon(struct harness *h);
+/* The two halves of harness_start_daemon: start it; wait until it serves. */
+int harness_spawn_daemon(struct harness *h);
+int harness_wait_daemon(struct harness *h);
+/* xenstored alone, in the host's directory (its store starts empty). */
+int harness_start_xenstored(struct harness *h);
+/* Stops it and removes its socket: nothing listens at XENSTORED_PATH. */
+void harness_stop_xenstored(struct harness *h);
 /* Sends @sig to the daemon and reaps it; returns its wait status. */
 int harness_stop_daemon(struct harness *h, int sig);
 void harness_stop(struct harness *h);

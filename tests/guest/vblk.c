@@ -132,7 +132,7 @@ int vblk_do(struct vx_vdev *vd, unsigned int q, uint32_t type, uint64_t sector,
 	for (waited = 0; !io.done; waited += 10) {
 		if (vblk_reap(vd, q, &done, 1))
 			break;
-		if (waited > VDEV_TIMEOUT_MS) {
+		if (waited > PATIENCE_MS) {
 			ret = -ETIMEDOUT;
 			goto out;
 		}

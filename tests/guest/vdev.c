@@ -80,7 +80,7 @@ int vdev_probe(struct vx_vdev *vd, struct vx_guest *g, uint32_t devid)
 		return -ENOENT;
 	snprintf(vd->be, sizeof(vd->be), "%s", s);
 	free(s);
-	if (!vdev_wait_backend_state(vd, VX_STATE_INITWAIT, VDEV_TIMEOUT_MS))
+	if (!vdev_wait_backend_state(vd, VX_STATE_INITWAIT, PATIENCE_MS))
 		return -ETIMEDOUT;
 
 	s = vdev_read_backend(vd, "protocol-version");
@@ -110,7 +110,7 @@ int vdev_probe(struct vx_vdev *vd, struct vx_guest *g, uint32_t devid)
 		free(cfg);
 		cfg = read_key(vd, t, vd->be, "config");
 		ok = read_dec(vd, t, "config-generation", UINT32_MAX, &v);
-	} while (!xs_transaction_end(g->xs, t, true) && errno == EAGAIN);
+	} while (!xs_transaction_end(g->xs, t, false) && errno == EAGAIN);
 	ok = ok && vx_parse_hexbytes(cfg, vd->config, sizeof(vd->config),
 				     &vd->config_len);
 	free(cfg);
@@ -145,10 +145,23 @@ int vdev_set_status(struct vx_vdev *vd, uint8_t status)
 		xs_write(vd->g->xs, t, path, val, strlen(val));
 	} while (!xs_transaction_end(vd->g->xs, t, false) && errno == EAGAIN);
 
-	for (ms = 0; ms < VDEV_TIMEOUT_MS; ms++) {
+	/*
+	 * As virtio_xenbus.ko: wait while the backend is there (its state is
+	 * neither Closed nor gone), saying so now and then.
+	 */
+	for (ms = 0; ms < PATIENCE_MS; ms++) {
 		if (read_dec(vd, XBT_NULL, "device-status-seq", UINT32_MAX, &seq) &&
 		    seq == vd->status_seq)
 			return vdev_read_status(vd);
+		if (!(ms % 100)) {
+			int state = vdev_backend_state(vd);
+
+			if (state < 0 || state == VX_STATE_CLOSED)
+				return -ENODEV;
+		}
+		if (ms && !(ms % 5000))
+			fprintf(stderr, "%s: status %#x: still waiting for the backend after %d s\n",
+				vd->fe, status, ms / 1000);
 		poll(NULL, 0, 1);
 	}
 	return -ETIMEDOUT;

@@ -12,9 +12,9 @@
 
 #include "driver_vq.h"
 #include "guest.h"
+#include "patience.h"
 #include "protocol.h"
 
-#define VDEV_TIMEOUT_MS	5000
 
 struct vx_vdev {
 	struct vx_guest *g;

@@ -349,7 +349,7 @@ int vnet_ctrl(struct vnet *n, uint8_t class, uint8_t cmd, const void *data,
 	if (dvq_add(vq, b, 2, n) < 0)
 		return -ENOSPC;
 	dvq_kick(vq);
-	for (waited = 0; waited < VDEV_TIMEOUT_MS; waited += 10) {
+	for (waited = 0; waited < PATIENCE_MS; waited += 10) {
 		if (dvq_get(vq, NULL))
 			return *ack;
 		dvq_enable_cb(vq);

@@ -84,10 +84,10 @@ static inline void attach_disk(struct vx_guest *g, uint32_t devid, const char *m
 
 static uint64_t all_features __attribute__((unused)) = ~0ULL;
 
-/* Waits up to 3 s for the device to ask for a reset (protocol.md 2.4). */
+/* Waits for the device to ask for a reset (protocol.md 2.4). */
 static inline bool needs_reset(struct vx_vdev *vd)
 {
-	for (int ms = 0; ms < 3000; ms++) {
+	for (int ms = 0; ms < PATIENCE_MS; ms++) {
 		int s = vdev_read_status(vd);
 
 		if (s >= 0 && (s & VX_S_NEEDS_RESET))

@@ -189,14 +189,14 @@ START_TEST(reset_releases_every_grant_and_the_device_reconnects)
 
 	attach_disk(g, 1, "w", "2", "map", disk);
 	ck_assert_int_eq(vdev_connect(&vd, g, 1, 2, all_features), 0);
-	ck_assert(vdev_wait_backend_state(&vd, VX_STATE_CONNECTED, 1000));
+	ck_assert(vdev_wait_backend_state(&vd, VX_STATE_CONNECTED, PATIENCE_MS));
 	fill_pattern(data, sizeof(data), 7);
 	ck_assert_int_eq(vblk_do(&vd, 1, VIRTIO_BLK_T_OUT, 8, data, sizeof(data)),
 			 VIRTIO_BLK_S_OK);
 	/* After the answer to reset every ring grant can be ended. */
 	ck_assert_int_eq(vdev_reset(&vd), 0);
 	ck_assert_uint_eq(g->leaked_refs, 0);
-	ck_assert(vdev_wait_backend_state(&vd, VX_STATE_INITWAIT, 1000));
+	ck_assert(vdev_wait_backend_state(&vd, VX_STATE_INITWAIT, PATIENCE_MS));
 	ck_assert_int_eq(vdev_negotiate(&vd, vd.features), 0);
 	ck_assert_int_eq(vdev_setup_queues(&vd, 2, 64), 0);
 	ck_assert_int_eq(vdev_driver_ok(&vd), 0);
@@ -234,10 +234,10 @@ START_TEST(hot_unplug_with_io_in_flight_completes_and_releases_everything)
 	for (i = 0; i < 32; i++)
 		vblk_release(&vd, &ios[i]);
 	ck_assert_uint_eq(g->leaked_refs, 0);
-	ck_assert(vdev_wait_backend_state(&vd, VX_STATE_CLOSED, 2000));
+	ck_assert(vdev_wait_backend_state(&vd, VX_STATE_CLOSED, PATIENCE_MS));
 	ck_assert_int_eq(vx_ts_remove_device(g->xs, 0, 1, 1, true, 0), 0);
-	ck_assert(harness_log_wait(&host, "d1 virtio/1: backend directory removed", 2000));
-	ck_assert(harness_log_wait(&host, "d1 virtio/1: released", 2000));
+	ck_assert(harness_log_wait(&host, "d1 virtio/1: backend directory removed", PATIENCE_MS));
+	ck_assert(harness_log_wait(&host, "d1 virtio/1: released", PATIENCE_MS));
 	/* No thread or descriptor of the device is left in the daemon. */
 	ck_assert_int_eq(harness_daemon_threads(&host), threads_before);
 	ck_assert_int_eq(harness_daemon_fds(&host), fds_before);
@@ -481,8 +481,8 @@ START_TEST(destroyed_guest_mid_io_is_released_and_its_directory_removed)
 	dvq_kick(&vd.vqs[1]);
 	/* xl destroy removes /local/domain/<guest>, and nothing of ours. */
 	ck_assert(xs_rm(g->xs, XBT_NULL, "/local/domain/1"));
-	ck_assert(harness_log_wait(&host, "d1 virtio/1: frontend directory removed", 2000));
-	ck_assert(harness_log_wait(&host, "d1 virtio/1: released", 2000));
+	ck_assert(harness_log_wait(&host, "d1 virtio/1: frontend directory removed", PATIENCE_MS));
+	ck_assert(harness_log_wait(&host, "d1 virtio/1: released", PATIENCE_MS));
 	vx_ts_paths(0, 1, 1, fe, be);
 	left = xs_read(g->xs, XBT_NULL, be, &len);
 	ck_assert_msg(!left, "the backend directory of a destroyed guest is left");
@@ -506,13 +506,13 @@ START_TEST(removal_asked_after_the_guest_closed_still_completes)
 	attach_disk(g, 1, "w", "1", "copy", disk);
 	ck_assert_int_eq(vdev_connect(&vd, g, 1, 1, all_features), 0);
 	ck_assert_int_eq(vdev_close(&vd), 0);
-	ck_assert(vdev_wait_backend_state(&vd, VX_STATE_CLOSED, 2000));
+	ck_assert(vdev_wait_backend_state(&vd, VX_STATE_CLOSED, PATIENCE_MS));
 	/* What a toolstack that does not look first writes. */
 	snprintf(path, sizeof(path), "%s/online", vd.be);
 	ck_assert(xs_write(g->xs, XBT_NULL, path, "0", 1));
 	snprintf(path, sizeof(path), "%s/state", vd.be);
 	ck_assert(xs_write(g->xs, XBT_NULL, path, "5", 1));
-	ck_assert(vdev_wait_backend_state(&vd, VX_STATE_CLOSED, 2000));
+	ck_assert(vdev_wait_backend_state(&vd, VX_STATE_CLOSED, PATIENCE_MS));
 	ck_assert_int_eq(vx_ts_remove_device(g->xs, 0, 1, 1, false, 2000), 0);
 	guest_destroy(g);
 }

@@ -35,7 +35,7 @@ static void assert_only_victim_failed(const char *reason)
 	ck_assert_msg(strstr(err, reason), "error key '%s' lacks '%s'", err, reason);
 	free(err);
 	ck_assert(harness_log_wait(&host, "d1 virtio/1: ", 0));
-	ck_assert(harness_log_wait(&host, reason, 1000));
+	ck_assert(harness_log_wait(&host, reason, PATIENCE_MS));
 	ck_assert_int_eq(kill(host.daemon, 0), 0);
 
 	fill_pattern(data, sizeof(data), 42);
@@ -247,7 +247,7 @@ START_TEST(driver_features_malformed_are_refused)
 	vdev_write(&victim, "driver-features", "%s", "lots");
 	ck_assert_int_eq(vdev_set_status(&victim, VX_S_ACKNOWLEDGE | VX_S_DRIVER |
 					 VX_S_FEATURES_OK) & VX_S_FEATURES_OK, 0);
-	ck_assert(harness_log_wait(&host, "d1 virtio/1: FEATURES_OK refused", 1000));
+	ck_assert(harness_log_wait(&host, "d1 virtio/1: FEATURES_OK refused", PATIENCE_MS));
 }
 END_TEST
 

@@ -179,7 +179,7 @@ static uint64_t logged_queue_bytes(unsigned int queue)
 	FILE *f;
 
 	snprintf(needle, sizeof(needle), "d%u virtio/%u: queue %u: ", GUEST_DOMID, NIC_ID, queue);
-	ck_assert_msg(harness_log_wait(&host, needle, 2000), "no '%s' in the log", needle);
+	ck_assert_msg(harness_log_wait(&host, needle, PATIENCE_MS), "no '%s' in the log", needle);
 	f = fopen(host.log, "r");
 	ck_assert_ptr_nonnull(f);
 	while (fgets(line, sizeof(line), f)) {
@@ -522,7 +522,7 @@ START_TEST(hostile_frames_fail_only_that_device_and_reset_recovers)
 		ck_assert_ptr_nonnull(err);
 		ck_assert_msg(strstr(err, b->what), "error key '%s' lacks '%s'", err, b->what);
 		free(err);
-		ck_assert(harness_log_wait(&host, b->what, 1000));
+		ck_assert(harness_log_wait(&host, b->what, PATIENCE_MS));
 		ck_assert_int_eq(kill(host.daemon, 0), 0);
 
 		/* The disk of the same guest never noticed. */
@@ -573,7 +573,7 @@ START_TEST(bridge_script_puts_the_nic_on_the_bridge)
 
 	/* A bridge that does not exist: the device fails, saying why. */
 	attach_nic(1, KV("script", script, "bridge", "nosuchbr"));
-	ck_assert(harness_log_wait(&host, "bridge nosuchbr does not exist", 5000));
+	ck_assert(harness_log_wait(&host, "bridge nosuchbr does not exist", PATIENCE_MS));
 	ck_assert(vx_ts_wait_backend(g->xs, 0, g->domid, 1, closing, 5000));
 	ck_assert_msg(host_if_exists("vxif3.1", false), "the failed nic left its interface");
 	ck_assert_int_eq(kill(host.daemon, 0), 0);
@@ -776,7 +776,7 @@ START_TEST(daemon_killed_mid_transfer_resumes_the_nic)
 	ck_assert_msg(!__atomic_load_n(&job.done, __ATOMIC_ACQUIRE),
 		      "the transfer ended before the kill");
 	ck_assert_int_eq(harness_start_daemon(&host), 0);
-	ck_assert(harness_log_wait(&host, "d3 virtio/0: resumed: 9 queue(s)", 3000));
+	ck_assert(harness_log_wait(&host, "d3 virtio/0: resumed: 9 queue(s)", PATIENCE_MS));
 	pthread_join(t, NULL);
 	ck_assert_msg(job.ret == 0, "the transfer across the restart: %s", job.why);
 

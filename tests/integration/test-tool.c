@@ -331,7 +331,7 @@ START_TEST(create_destroys_the_guest_when_the_backend_refuses_a_device)
 	RUN_OK("cat %s", xl_log);
 	ck_assert_msg(strstr(out, "destroy 1") && !strstr(out, "unpause"), "xl calls: %s", out);
 	/* The daemon lets go of what the destroyed guest had. */
-	ck_assert(harness_log_wait(&host, "the guest is gone", 5000));
+	ck_assert(harness_log_wait(&host, "the guest is gone", PATIENCE_MS));
 	xs_close(xs);
 }
 END_TEST
@@ -366,7 +366,7 @@ static bool monitor_log_has(const char *needle)
 	char path[256];
 
 	snprintf(path, sizeof(path), "%s/virtio-xenbus-web.log", host.dir);
-	return file_wait_for(path, needle, 5000);
+	return file_wait_for(path, needle, PATIENCE_MS);
 }
 
 /* create, following in the background: the follower's pid. */
@@ -407,7 +407,7 @@ START_TEST(create_gives_a_rebooted_guest_its_devices_again)
 	ck_assert_msg(strstr(out, "vda") && strstr(out, "vdc") && strstr(out, extra) &&
 		      strstr(out, MAC) && !strstr(out, "vdb"), "%s", out);
 	ck_assert_msg(strstr(out, " 3      "), "vdc lost its queues: %s", out);
-	ck_assert(harness_log_wait(&host, "the guest is gone", 5000));
+	ck_assert(harness_log_wait(&host, "the guest is gone", PATIENCE_MS));
 
 	/* Destroyed for good: the monitor stops after the reboot wait (2 s here). */
 	RUN_OK("%s destroy 2", getenv("FAKE_XL"));
@@ -458,7 +458,7 @@ START_TEST(save_and_restore_give_the_guest_its_devices_at_their_devids)
 		      strstr(out, "mac=" MAC) && !strstr(out, "vdb"), "%s", out);
 	ck_assert(monitor_log_has("domain 1 was saved: virtio-xenbus restore gives its devices back"));
 	ck_assert_msg(process_gone(monitor, 5000), "the follower outlived the save");
-	ck_assert(harness_log_wait(&host, "the guest is gone", 5000));
+	ck_assert(harness_log_wait(&host, "the guest is gone", PATIENCE_MS));
 
 	TOOL_OK("restore %s", tool_path(), save_file);
 	ck_assert_msg(strstr(out, "web is domain 2 again, with its 2 virtio devices"), "%s", out);
