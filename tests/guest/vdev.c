@@ -127,16 +127,17 @@ int vdev_read_status(struct vx_vdev *vd)
 	return read_dec(vd, XBT_NULL, "device-status", 255, &v) ? (int)v : -EPROTO;
 }
 
-int vdev_set_status(struct vx_vdev *vd, uint8_t status)
+int vdev_request_status(struct vx_vdev *vd, uint8_t status)
 {
 	xs_transaction_t t;
 	char path[256], val[16];
-	uint64_t seq;
-	int ms;
 
 	vd->status_seq++;
+	vd->requested = status;
 	do {
 		t = xs_transaction_start(vd->g->xs);
+		if (t == XBT_NULL)
+			return -errno;
 		snprintf(path, sizeof(path), "%s/status", vd->fe);
 		snprintf(val, sizeof(val), "%u", status);
 		xs_write(vd->g->xs, t, path, val, strlen(val));
@@ -144,15 +145,31 @@ int vdev_set_status(struct vx_vdev *vd, uint8_t status)
 		snprintf(val, sizeof(val), "%u", vd->status_seq);
 		xs_write(vd->g->xs, t, path, val, strlen(val));
 	} while (!xs_transaction_end(vd->g->xs, t, false) && errno == EAGAIN);
+	return 0;
+}
+
+int vdev_status_answer(struct vx_vdev *vd)
+{
+	uint64_t seq;
+
+	if (read_dec(vd, XBT_NULL, "device-status-seq", UINT32_MAX, &seq) &&
+	    seq == vd->status_seq)
+		return vdev_read_status(vd);
+	return -EAGAIN;
+}
+
+int vdev_wait_status_answer(struct vx_vdev *vd)
+{
+	int ms, s;
 
 	/*
 	 * As virtio_xenbus.ko: wait while the backend is there (its state is
 	 * neither Closed nor gone), saying so now and then.
 	 */
 	for (ms = 0; ms < PATIENCE_MS; ms++) {
-		if (read_dec(vd, XBT_NULL, "device-status-seq", UINT32_MAX, &seq) &&
-		    seq == vd->status_seq)
-			return vdev_read_status(vd);
+		s = vdev_status_answer(vd);
+		if (s != -EAGAIN)
+			return s;
 		if (!(ms % 100)) {
 			int state = vdev_backend_state(vd);
 
@@ -161,10 +178,17 @@ int vdev_set_status(struct vx_vdev *vd, uint8_t status)
 		}
 		if (ms && !(ms % 5000))
 			fprintf(stderr, "%s: status %#x: still waiting for the backend after %d s\n",
-				vd->fe, status, ms / 1000);
+				vd->fe, vd->requested, ms / 1000);
 		poll(NULL, 0, 1);
 	}
 	return -ETIMEDOUT;
+}
+
+int vdev_set_status(struct vx_vdev *vd, uint8_t status)
+{
+	int ret = vdev_request_status(vd, status);
+
+	return ret ? ret : vdev_wait_status_answer(vd);
 }
 
 int vdev_negotiate(struct vx_vdev *vd, uint64_t features)
@@ -239,7 +263,7 @@ int vdev_connect(struct vx_vdev *vd, struct vx_guest *g, uint32_t devid,
 	return vdev_driver_ok(vd);
 }
 
-static int free_queues(struct vx_vdev *vd)
+int vdev_free_queues(struct vx_vdev *vd)
 {
 	unsigned int i;
 	int ret = 0;
@@ -258,7 +282,7 @@ int vdev_reset(struct vx_vdev *vd)
 	if (s != 0)
 		return s < 0 ? s : -EIO;
 	/* The answer came after the backend unmapped: grants may end now. */
-	return free_queues(vd);
+	return vdev_free_queues(vd);
 }
 
 void vdev_abandon(struct vx_vdev *vd)

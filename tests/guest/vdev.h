@@ -30,14 +30,23 @@ struct vx_vdev {
 	size_t config_len;
 	uint32_t config_generation;
 	uint32_t status_seq;
+	uint8_t requested;		/* the status last asked for */
 	unsigned int nr_queues;
 	struct driver_vq vqs[VX_MAX_QUEUES];
 };
 
 /* Waits for the backend's InitWait and reads what it published. */
 int vdev_probe(struct vx_vdev *vd, struct vx_guest *g, uint32_t devid);
-/* Writes a status request and waits for its answer: device-status, or -errno. */
+/*
+ * Writes a status request and waits for its answer: device-status, or
+ * -errno (-ENODEV once the backend is Closed or gone).
+ */
 int vdev_set_status(struct vx_vdev *vd, uint8_t status);
+/* The two halves of vdev_set_status: the request, the wait for its answer. */
+int vdev_request_status(struct vx_vdev *vd, uint8_t status);
+int vdev_wait_status_answer(struct vx_vdev *vd);
+/* The answer to the last request if it has come, else -EAGAIN. */
+int vdev_status_answer(struct vx_vdev *vd);
 int vdev_read_status(struct vx_vdev *vd);
 /* ACKNOWLEDGE, DRIVER, driver-features, FEATURES_OK; 0 if accepted. */
 int vdev_negotiate(struct vx_vdev *vd, uint64_t features);
@@ -46,6 +55,8 @@ int vdev_driver_ok(struct vx_vdev *vd);
 /* Probe, negotiate everything offered (masked), queues, DRIVER_OK. */
 int vdev_connect(struct vx_vdev *vd, struct vx_guest *g, uint32_t devid,
 		 unsigned int nr_queues, uint64_t feature_mask);
+/* After a reset's answer, frees the queues: -EBUSY if a grant was still mapped. */
+int vdev_free_queues(struct vx_vdev *vd);
 /* Resets the device and frees the queues: -EBUSY if a grant was still mapped. */
 int vdev_reset(struct vx_vdev *vd);
 /* Releases the device as a guest driver unloading does. */

@@ -59,7 +59,7 @@ static void random_io(struct vx_vdev *vd, uint8_t *shadow, unsigned int rounds,
 				}
 				pending -= n;
 			}
-			ck_assert_int_lt(waited, 5000);
+			ck_assert_int_lt(waited, PATIENCE_MS);
 			if (pending && !dvq_enable_cb(&vd->vqs[0]))
 				dvq_wait(&vd->vqs[0], 1);
 		}
