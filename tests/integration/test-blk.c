@@ -365,7 +365,7 @@ START_TEST(daemon_killed_mid_io_resumes_and_loses_nothing)
 		for (completed = 0, waited = 0; completed < 64; waited += 10) {
 			for (q = 0; q < 2; q++)
 				completed += vblk_reap(&vd, q, done, 64);
-			ck_assert_msg(waited < 5000, "round %u: %u of 64 requests completed",
+			ck_assert_msg(waited < PATIENCE_MS, "round %u: %u of 64 requests completed",
 				      round, completed);
 			if (completed < 64)
 				usleep(10000);
@@ -400,7 +400,7 @@ static void restart_daemon_after(void (*damage)(struct vx_vdev *vd), struct vx_v
 	harness_stop_daemon(&host, SIGKILL);
 	damage(vd);
 	ck_assert_int_eq(harness_start_daemon(&host), 0);
-	for (int ms = 0; ms < 2000 && !(vdev_read_status(vd) & VX_S_NEEDS_RESET); ms++)
+	for (int ms = 0; ms < PATIENCE_MS && !(vdev_read_status(vd) & VX_S_NEEDS_RESET); ms++)
 		usleep(1000);
 	ck_assert(vdev_read_status(vd) & VX_S_NEEDS_RESET);
 }
@@ -513,7 +513,7 @@ START_TEST(removal_asked_after_the_guest_closed_still_completes)
 	snprintf(path, sizeof(path), "%s/state", vd.be);
 	ck_assert(xs_write(g->xs, XBT_NULL, path, "5", 1));
 	ck_assert(vdev_wait_backend_state(&vd, VX_STATE_CLOSED, PATIENCE_MS));
-	ck_assert_int_eq(vx_ts_remove_device(g->xs, 0, 1, 1, false, 2000), 0);
+	ck_assert_int_eq(vx_ts_remove_device(g->xs, 0, 1, 1, false, PATIENCE_MS), 0);
 	guest_destroy(g);
 }
 END_TEST

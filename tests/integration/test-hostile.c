@@ -181,7 +181,7 @@ START_TEST(length_that_overflows_is_an_io_error_only)
 	data = guest_alloc(g, 4096);
 	ck_assert_int_eq(guest_dma_map(g, data, 4096, false, &dma), 0);
 	bad_buffer_request(VIRTIO_BLK_T_IN, dma, 0xfffffe00);
-	for (int ms = 0; ms < 2000 && !(done = dvq_get(&victim.vqs[0], &len)); ms++)
+	for (int ms = 0; ms < PATIENCE_MS && !(done = dvq_get(&victim.vqs[0], &len)); ms++)
 		usleep(1000);
 	ck_assert_ptr_nonnull(done);
 	ck_assert_int_eq(*((uint8_t *)done + 64), VIRTIO_BLK_S_IOERR);

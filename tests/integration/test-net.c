@@ -74,7 +74,7 @@ static bool host_if_exists(const char *ifname, bool exists)
 	char path[96];
 
 	snprintf(path, sizeof(path), "/sys/class/net/%s", ifname);
-	for (int ms = 0; ms < 3000; ms += 10) {
+	for (int ms = 0; ms < PATIENCE_MS; ms += 10) {
 		if ((access(path, F_OK) == 0) == exists)
 			return true;
 		usleep(10000);
@@ -574,7 +574,7 @@ START_TEST(bridge_script_puts_the_nic_on_the_bridge)
 	/* A bridge that does not exist: the device fails, saying why. */
 	attach_nic(1, KV("script", script, "bridge", "nosuchbr"));
 	ck_assert(harness_log_wait(&host, "bridge nosuchbr does not exist", PATIENCE_MS));
-	ck_assert(vx_ts_wait_backend(g->xs, 0, g->domid, 1, closing, 5000));
+	ck_assert(vx_ts_wait_backend(g->xs, 0, g->domid, 1, closing, PATIENCE_MS));
 	ck_assert_msg(host_if_exists("vxif3.1", false), "the failed nic left its interface");
 	ck_assert_int_eq(kill(host.daemon, 0), 0);
 }
@@ -651,7 +651,7 @@ static bool link_up_at_generation(uint32_t want)
 	uint32_t gen = 0;
 	bool up = false;
 
-	for (int ms = 0; ms < 3000; ms += 10) {
+	for (int ms = 0; ms < PATIENCE_MS; ms += 10) {
 		up = published_link_up(&gen);
 		if (gen == want)
 			return up;
@@ -701,7 +701,7 @@ static uint32_t wait_status_bit(uint32_t after, uint16_t bit, bool set)
 	uint32_t gen = 0;
 	uint16_t status = 0;
 
-	for (int ms = 0; ms < 3000; ms += 10) {
+	for (int ms = 0; ms < PATIENCE_MS; ms += 10) {
 		status = published_status(&gen);
 		if (gen > after && !!(status & bit) == set)
 			return gen;
@@ -763,7 +763,7 @@ START_TEST(daemon_killed_mid_transfer_resumes_the_nic)
 	ck_assert_int_eq(vnet_ctrl(&vn, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC,
 				   &off, 1), VIRTIO_NET_OK);
 	/* A new TAP at the first connect too: the driver announces, the bit goes. */
-	ck_assert(published_status(&gen0) & VIRTIO_NET_S_ANNOUNCE);
+	gen0 = wait_status_bit(0, VIRTIO_NET_S_ANNOUNCE, true);
 	ck_assert_int_eq(vnet_ctrl(&vn, VIRTIO_NET_CTRL_ANNOUNCE, VIRTIO_NET_CTRL_ANNOUNCE_ACK,
 				   NULL, 0), VIRTIO_NET_OK);
 	gen0 = wait_status_bit(gen0, VIRTIO_NET_S_ANNOUNCE, false);

@@ -402,7 +402,7 @@ START_TEST(create_gives_a_rebooted_guest_its_devices_again)
 	domid = atoi(out);
 	ck_assert_uint_eq(domid, 2);
 	for (unsigned int devid = 0; devid < 3; devid++)
-		ck_assert(vx_ts_wait_backend(xs, 0, domid, devid, initwait, 10000));
+		ck_assert(vx_ts_wait_backend(xs, 0, domid, devid, initwait, PATIENCE_MS));
 	TOOL_OK("list 2", tool_path());
 	ck_assert_msg(strstr(out, "vda") && strstr(out, "vdc") && strstr(out, extra) &&
 		      strstr(out, MAC) && !strstr(out, "vdb"), "%s", out);
@@ -411,7 +411,7 @@ START_TEST(create_gives_a_rebooted_guest_its_devices_again)
 
 	/* Destroyed for good: the monitor stops after the reboot wait (2 s here). */
 	RUN_OK("%s destroy 2", getenv("FAKE_XL"));
-	ck_assert_msg(process_gone(monitor, 8000), "the monitor outlived its guest");
+	ck_assert_msg(process_gone(monitor, PATIENCE_MS), "the monitor outlived its guest");
 	ck_assert(monitor_log_has("web rebooted as domain 2"));
 	ck_assert(monitor_log_has("domain 2 has its 3 virtio devices again"));
 	ck_assert(monitor_log_has("web did not come back within 2 s"));
@@ -457,7 +457,7 @@ START_TEST(save_and_restore_give_the_guest_its_devices_at_their_devids)
 		      strstr(out, "dev=vda") && strstr(out, "device 2 0 net ") &&
 		      strstr(out, "mac=" MAC) && !strstr(out, "vdb"), "%s", out);
 	ck_assert(monitor_log_has("domain 1 was saved: virtio-xenbus restore gives its devices back"));
-	ck_assert_msg(process_gone(monitor, 5000), "the follower outlived the save");
+	ck_assert_msg(process_gone(monitor, PATIENCE_MS), "the follower outlived the save");
 	ck_assert(harness_log_wait(&host, "the guest is gone", PATIENCE_MS));
 
 	TOOL_OK("restore %s", tool_path(), save_file);

@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * A guest's virtio devices as the toolstack wrote them, kept to give them
+ * back: in memory for a reboot, in FILE.virtio beside a save file.
+ */
+#include <ctype.h>
+#include <unistd.h>
+
+#include "virtio-xenbus.h"
+
+static const char *const toolstack_keys[] = {
+	"grant-access", "queues", "params", "mode", "serial", "dev", "mac", "bridge",
+	"script", "ip", "vifname", "mtu", "link",
+};
+
+void saved_free(struct saved_devices *sv)
+{
+	unsigned int i, k;
+
+	for (i = 0; i < sv->n; i++) {
+		free(sv->dev[i].type);
+		for (k = 1; sv->dev[i].kv[k - 1]; k += 2)
+			free((char *)sv->dev[i].kv[k]);
+	}
+	free(sv->dev);
+	sv->dev = NULL;
+	sv->n = 0;
+}
+
+void save_device(uint32_t guest, uint32_t devid, uint32_t be,
+			const char *be_dir, void *arg)
+{
+	struct saved_devices *sv = arg;
+	struct saved_device *dev, *grown;
+	unsigned int k, i = 0;
+	char *v;
+
+	grown = realloc(sv->dev, (sv->n + 1) * sizeof(*grown));
+	if (!grown)
+		return;
+	sv->dev = grown;
+	dev = memset(&grown[sv->n], 0, sizeof(*dev));
+	dev->devid = devid;
+	dev->be = be;
+	dev->type = xs_readf("%s/type", be_dir);
+	if (!dev->type)
+		return;
+	for (k = 0; k < sizeof(toolstack_keys) / sizeof(toolstack_keys[0]); k++) {
+		v = xs_readf("%s/%s", be_dir, toolstack_keys[k]);
+		if (!v)
+			continue;
+		dev->kv[i++] = toolstack_keys[k];
+		dev->kv[i++] = v;
+	}
+	sv->n++;
+}
+
+/* The value of @key in a saved device, or NULL. */
+const char *saved_key(const struct saved_device *dev, const char *key)
+{
+	unsigned int k;
+
+	for (k = 0; dev->kv[k]; k += 2)
+		if (!strcmp(dev->kv[k], key))
+			return dev->kv[k + 1];
+	return NULL;
+}
+
+/* Gives @guest a saved device again, with its devid. */
+bool give_back(const struct saved_device *dev, uint32_t guest, char *err,
+		      size_t errlen)
+{
+	struct device_plan plan = { .be = dev->be, .type = dev->type };
+
+	memcpy(plan.kv, dev->kv, sizeof(dev->kv));
+	return add_device(&plan, guest, dev->devid, err, errlen) >= 0;
+}
+
+/*
+ * A saved guest's devices travel beside its save file, in FILE.virtio:
+ *
+ *   # virtio-xenbus saved devices 1
+ *   name NAME
+ *   device DEVID BACKEND TYPE KEY=VALUE...
+ *
+ * with each name and value %-escaped (space, '%', controls).  And while
+ * `save` runs, /tool/virtio-xenbus/saving/UUID tells the guest's follower
+ * that the domain about to go is saved, not rebooting.
+ */
+#define SAVED_HEADER	"# virtio-xenbus saved devices 1"
+#define SAVING_DIR	"/tool/virtio-xenbus/saving"
+
+static void put_escaped(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if ((unsigned char)*s <= ' ' || *s == '%' || *s == 0x7f)
+			fprintf(f, "%%%02x", (unsigned char)*s);
+		else
+			fputc(*s, f);
+	}
+}
+
+/* Undoes put_escaped in place; false if @s is not escaped so. */
+static bool unescape(char *s)
+{
+	char *out = s;
+	unsigned int c;
+
+	for (; *s; s++) {
+		if (*s != '%') {
+			*out++ = *s;
+			continue;
+		}
+		if (!isxdigit((unsigned char)s[1]) || !isxdigit((unsigned char)s[2]) ||
+		    sscanf(s + 1, "%2x", &c) != 1 || !c)
+			return false;
+		*out++ = c;
+		s += 2;
+	}
+	*out = '\0';
+	return true;
+}
+
+bool write_saved(const char *path, const char *name,
+			const struct saved_devices *sv)
+{
+	unsigned int i, k;
+	FILE *f = fopen(path, "w");
+	bool ok;
+
+	if (!f)
+		return false;
+	fprintf(f, "%s\nname ", SAVED_HEADER);
+	put_escaped(f, name);
+	fputc('\n', f);
+	for (i = 0; i < sv->n; i++) {
+		fprintf(f, "device %u %u %s", sv->dev[i].devid, sv->dev[i].be, sv->dev[i].type);
+		for (k = 0; sv->dev[i].kv[k]; k += 2) {
+			fprintf(f, " %s=", sv->dev[i].kv[k]);
+			put_escaped(f, sv->dev[i].kv[k + 1]);
+		}
+		fputc('\n', f);
+	}
+	ok = !fflush(f) && !fsync(fileno(f));
+	return !fclose(f) && ok;
+}
+
+/* The toolstack key @key as one of ours (static), or NULL. */
+static const char *toolstack_key(const char *key)
+{
+	size_t k;
+
+	for (k = 0; k < sizeof(toolstack_keys) / sizeof(toolstack_keys[0]); k++)
+		if (!strcmp(key, toolstack_keys[k]))
+			return toolstack_keys[k];
+	return NULL;
+}
+
+/* One "device" line, split in place into @dev. */
+static bool parse_saved_device(char *line, struct saved_device *dev)
+{
+	char *tok, *eq, *save = NULL;
+	unsigned int i = 0;
+
+	tok = strtok_r(line, " ", &save);
+	if (!tok || !parse_id(tok, UINT32_MAX, &dev->devid))
+		return false;
+	tok = strtok_r(NULL, " ", &save);
+	if (!tok || !parse_id(tok, 0x7fef, &dev->be))
+		return false;
+	tok = strtok_r(NULL, " ", &save);
+	if (!tok || (strcmp(tok, "blk") && strcmp(tok, "net")))
+		return false;
+	dev->type = strdup(tok);
+	while ((tok = strtok_r(NULL, " ", &save))) {
+		eq = strchr(tok, '=');
+		if (!eq || i + 2 >= 2 * MAX_SAVED_KEYS)
+			return false;
+		*eq = '\0';
+		dev->kv[i] = toolstack_key(tok);
+		if (!dev->kv[i] || !unescape(eq + 1))
+			return false;
+		dev->kv[i + 1] = strdup(eq + 1);
+		i += 2;
+	}
+	return dev->type != NULL;
+}
+
+/* Reads a FILE.virtio that write_saved wrote; the reason in @err if not. */
+bool read_saved(const char *path, char *name, size_t namelen,
+		       struct saved_devices *sv, char *err, size_t errlen)
+{
+	unsigned int line_no = 0;
+	struct saved_device *grown;
+	char line[4096];
+	bool ok = true;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return failf(err, errlen, "%s: %s", path, strerror(errno));
+	name[0] = '\0';
+	while (ok && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (++line_no == 1) {
+			ok = !strcmp(line, SAVED_HEADER);
+		} else if (!strncmp(line, "name ", 5)) {
+			ok = unescape(line + 5) && strlen(line + 5) < namelen;
+			if (ok)
+				strcpy(name, line + 5);
+		} else if (!strncmp(line, "device ", 7)) {
+			grown = realloc(sv->dev, (sv->n + 1) * sizeof(*grown));
+			ok = grown != NULL;
+			if (ok) {
+				sv->dev = grown;
+				memset(&grown[sv->n], 0, sizeof(*grown));
+				ok = parse_saved_device(line + 7, &grown[sv->n]);
+				sv->n++;
+			}
+		} else {
+			ok = false;
+		}
+	}
+	fclose(f);
+	if (ok && !name[0])
+		return failf(err, errlen, "%s: no guest name", path);
+	if (!ok)
+		return failf(err, errlen, "%s: line %u is not what virtio-xenbus save writes",
+			     path, line_no);
+	return true;
+}
+
+/* SAVING_DIR/UUID for the domain whose vm path is @vm. */
+void saving_path(const char *vm, char *path, size_t len)
+{
+	const char *uuid = strrchr(vm, '/');
+
+	snprintf(path, len, "%s/%s", SAVING_DIR, uuid ? uuid + 1 : vm);
+}
