@@ -29,13 +29,17 @@
 #define VXB_MAX_QUEUE_SIZE	32768
 /* PCI vendor ID of XenSource, as the virtio vendor of our devices. */
 #define VXB_VENDOR		0x5853
-/* How often a status wait looks again when no watch event woke it. */
+/*
+ * How often a status wait looks again when no watch event woke it: from
+ * 10 ms, doubling up to a second.
+ */
 #define VXB_STATUS_POLL_MS	10
+#define VXB_STATUS_POLL_MAX_MS	1000
 
-static unsigned int status_timeout_ms = 5000;
-module_param(status_timeout_ms, uint, 0644);
-MODULE_PARM_DESC(status_timeout_ms,
-		 "How long to wait for the backend to answer a status change (ms)");
+static unsigned int status_warn_ms = 5000;
+module_param(status_warn_ms, uint, 0644);
+MODULE_PARM_DESC(status_warn_ms,
+		 "How often a status change the backend has not answered yet says so (ms); it waits for as long as the backend is there");
 
 struct vxb_vq {
 	struct virtqueue *vq;
@@ -64,7 +68,7 @@ struct vxb_device {
 
 	struct mutex status_lock;	/* one status request at a time */
 	u32 status_seq;
-	bool reset_unanswered;		/* the last reset timed out */
+	u8 status;			/* the backend's last answer (vxb_get_status) */
 	wait_queue_head_t status_wq;
 	atomic_t status_events;
 	struct xenbus_watch status_watch;
@@ -226,16 +230,36 @@ static bool status_answered(struct vxb_device *vxb, u32 seq, u8 *status)
 }
 
 /*
- * Writes @status and waits for the backend's answer.  Watch events wake the
- * wait; it also looks again every few milliseconds, because it may run in
- * the xenwatch thread (a hot-unplug removing the device), where no watch
- * event can arrive until it returns.
+ * The backend is gone when its directory (or its domain, which holds it)
+ * is, or when it is Closed: then it holds nothing of the device (2.3).
+ * Closing is not gone: the backend answers there, so a driver can reset.
+ */
+static enum xenbus_state vxb_backend_state(struct vxb_device *vxb)
+{
+	return xenbus_read_driver_state(vxb->xbdev->otherend);
+}
+
+static bool vxb_backend_gone(enum xenbus_state state)
+{
+	return state == XenbusStateUnknown || state == XenbusStateClosed;
+}
+
+/*
+ * Writes @status and waits for the backend's answer, for as long as the
+ * backend is there: a slow backend means a late answer, never a lost
+ * device.  Watch events wake the wait; it also looks again now and then,
+ * because it may run in the xenwatch thread (a hot-unplug removing the
+ * device), where no watch event can arrive until it returns.  Returns 0
+ * with the answer, or -ENODEV once the backend is gone (for a reset, a
+ * Closed backend is the answer: it holds nothing).
  */
 static int request_status(struct vxb_device *vxb, u8 status, u8 *answer)
 {
 	struct xenbus_device *xbdev = vxb->xbdev;
-	unsigned long deadline;
+	unsigned int poll_ms = VXB_STATUS_POLL_MS;
+	unsigned long start, next_warn;
 	struct xenbus_transaction xbt;
+	enum xenbus_state state;
 	u32 seq;
 	int ret;
 
@@ -257,26 +281,45 @@ again:
 	if (ret)
 		goto out;
 
-	deadline = jiffies + msecs_to_jiffies(status_timeout_ms);
+	start = jiffies;
+	next_warn = start + msecs_to_jiffies(status_warn_ms);
 	for (;;) {
 		int seen = atomic_read(&vxb->status_events);
 
-		if (status_answered(vxb, seq, answer)) {
-			WRITE_ONCE(vxb->reset_unanswered, false);
+		if (status_answered(vxb, seq, answer))
+			break;
+		state = vxb_backend_state(vxb);
+		if (vxb_backend_gone(state)) {
+			if (!status && state == XenbusStateClosed) {
+				*answer = 0;
+				break;
+			}
+			ret = -ENODEV;
 			break;
 		}
-		if (time_after(jiffies, deadline)) {
-			ret = -ETIMEDOUT;
-			break;
+		if (time_after(jiffies, next_warn)) {
+			dev_warn(&xbdev->dev, "status %#x: still waiting for the backend (%u s)\n",
+				 status, jiffies_to_msecs(jiffies - start) / 1000);
+			next_warn = jiffies + msecs_to_jiffies(status_warn_ms);
 		}
 		wait_event_timeout(vxb->status_wq,
 				   atomic_read(&vxb->status_events) != seen,
-				   msecs_to_jiffies(VXB_STATUS_POLL_MS));
+				   msecs_to_jiffies(poll_ms));
+		poll_ms = min(2 * poll_ms, VXB_STATUS_POLL_MAX_MS);
+	}
+	if (!ret) {
+		WRITE_ONCE(vxb->status, *answer);
+	} else if (!status) {
+		/* The backend may still map the rings: see vxb_reset. */
+		WRITE_ONCE(vxb->status, 0);
+	} else {
+		/* Nothing the driver asked for happened; it finds its bit missing. */
+		WRITE_ONCE(vxb->status, vxb->status | VIRTIO_CONFIG_S_NEEDS_RESET);
 	}
 out:
 	mutex_unlock(&vxb->status_lock);
 	if (ret)
-		dev_err(&xbdev->dev, "status %#x: the backend did not answer (%d)\n",
+		dev_err(&xbdev->dev, "status %#x: the backend is gone (%d)\n",
 			status, ret);
 	return ret;
 }
@@ -343,19 +386,19 @@ static u32 vxb_generation(struct virtio_device *vdev)
 	return generation;
 }
 
+/*
+ * What the driver set, as the backend answered it: virtio builds the next
+ * status from this, so it must never be an answer of before.  The backend
+ * may add NEEDS_RESET on its own to its last answer (2.1).
+ */
 static u8 vxb_get_status(struct virtio_device *vdev)
 {
 	struct vxb_device *vxb = to_vxb(vdev);
-	u32 status;
+	u8 status = READ_ONCE(vxb->status), now;
 
-	/*
-	 * The driver has given the device up; what the backend last said is
-	 * from before, and counts again once it answers a request.
-	 */
-	if (READ_ONCE(vxb->reset_unanswered))
-		return 0;
-	if (read_u32(vxb->xbdev->otherend, "device-status", U8_MAX, &status))
-		return VIRTIO_CONFIG_S_FAILED;
+	if (!(status & VIRTIO_CONFIG_S_NEEDS_RESET) &&
+	    status_answered(vxb, READ_ONCE(vxb->status_seq), &now))
+		status |= now & VIRTIO_CONFIG_S_NEEDS_RESET;
 	return status;
 }
 
@@ -382,12 +425,11 @@ static void vxb_reset(struct virtio_device *vdev)
 
 	/*
 	 * Once answered, the backend holds no grant of ours: rings and
-	 * buffers may be freed.  Unanswered, grant_dma.c keeps any page the
-	 * backend still maps out of the allocator.
+	 * buffers may be freed.  With the backend gone unanswered, grant_dma.c
+	 * keeps any page it may still map out of the allocator, and the device
+	 * reads as reset: the driver has given it up.
 	 */
-	if (request_status(vxb, 0, &answer))
-		WRITE_ONCE(vxb->reset_unanswered, true);
-	else if (answer)
+	if (!request_status(vxb, 0, &answer) && answer)
 		dev_err(&vdev->dev, "reset answered with status %#x\n", answer);
 }
 
