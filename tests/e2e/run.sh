@@ -6,8 +6,10 @@
 #
 # Usage: run.sh SRCDIR BUILDDIR
 #   E2E_TIMEOUT: seconds for the whole boot (default 1500)
-#   E2E_ONLY: names of the tests to run (default all)
+#   E2E_ONLY: names of the tests to run (default all), with the tests they
+#             follow (dom0-tests.sh's NEEDS)
 #   E2E_SKIP: names of tests not to run
+#   E2E_STALL_S: how long slow-backend.sh stops the daemon (default 30)
 #   E2E_GUEST_KERNEL: a built kernel tree for one more guest (see below)
 # Guests boot dom0's kernel (Debian 12's 6.1) or Linux 6.12 from
 # bookworm-backports, each with its own build of the module; a driver
@@ -89,9 +91,14 @@ make -C "$build" -s install DESTDIR="$payload/root" prefix=/usr/local >"$e2e/ins
 	cat "$e2e/install.log"
 	exit 1
 }
-cp "$src/tests/e2e/dom0-init" "$src/tests/e2e/dom0-tests.sh" "$payload/"
+cp "$src/tests/e2e/dom0-init" "$payload/"
+mkdir -p "$payload/e2e"
+cp "$src"/tests/e2e/dom0-tests.sh "$src"/tests/e2e/lib.sh "$src"/tests/e2e/blk.sh \
+	"$src"/tests/e2e/net.sh "$src"/tests/e2e/lifecycle.sh "$src"/tests/e2e/slow-backend.sh \
+	"$src"/tests/e2e/domains.sh "$src"/tests/e2e/bench.sh "$payload/e2e/"
 printf %s "${E2E_ONLY:-}" >"$payload/only"
 printf %s "${E2E_SKIP:-}" >"$payload/skip"
+[ -z "${E2E_STALL_S:-}" ] || printf %s "$E2E_STALL_S" >"$payload/stall-s"
 
 # guest_kernel DIR RELEASE VMLINUZ MODULES_DIR MODULE [EXTRA_ROOT]:
 # /payload/DIR holds a guest kernel, its release, and its busybox initramfs

@@ -1,0 +1,226 @@
+# shellcheck shell=sh
+# The lives of guests and of the daemon: module reload, reboot, destruction,
+# the daemon's restart, save and restore.
+
+test_daemon_starts() {
+	ensure_daemon
+	sleep 1
+	kill -0 "$(daemon_pid)" || fail "virtio-xenbusd exited"
+	cat "$DAEMON_LOG"
+	grep -q "xen hypervisor interface" "$DAEMON_LOG" || fail "not on the real Xen interface"
+	echo "daemon threads at start: $(cat /run/e2e-base-threads)"
+}
+
+test_module_unload_and_reload() {
+	ensure_guest
+	# xenbus holds the module while devices are bound, so rmmod is refused
+	# then (as for xen-blkfront); unbinding removes the disks, and loading
+	# again brings them back with their data.
+	out=$(guest_run 180 "$FIND_DISK"'
+		set -e
+		d=$(disk 524288)
+		sum=$(dd if=/dev/$d bs=1M count=4 iflag=direct 2>/dev/null | sha256sum | cut -c1-64)
+		if rmmod virtio_xenbus 2>/dev/null; then echo "unloaded with devices bound"; exit 1; fi
+		echo "rmmod refused while devices are bound"
+		for dev in /sys/bus/xen/devices/virtio-*; do echo ${dev##*/} >$dev/driver/unbind; done
+		if ls /sys/block | grep -q "^vd"; then echo "virtio disks left after unbind"; exit 1; fi
+		rmmod virtio_xenbus
+		echo "unbound and unloaded: no virtio disk"
+		insmod /modules/virtio_xenbus.ko
+		d=$(wait_disk 524288)
+		[ -n "$d" ] || { echo "the disk did not come back"; exit 1; }
+		again=$(dd if=/dev/$d bs=1M count=4 iflag=direct 2>/dev/null | sha256sum | cut -c1-64)
+		[ "$sum" = "$again" ] || { echo "other data after reload"; exit 1; }
+		echo "reloaded: $d, same data"') || { echo "$out"; fail "in the guest"; }
+	echo "$out"
+	# Every device of the guest (how many depends on the tests run before).
+	all_connected || { cat /tmp/list; fail "the devices are not connected again"; }
+	cat /tmp/list
+	kill -0 "$(daemon_pid)" || fail "the daemon died"
+}
+
+test_guest_reboot_reconnects() {
+	ensure_guest
+	old=$(domid)
+	device_set >/tmp/devices-before
+	echo "before the reboot:"
+	cat /tmp/devices-before
+	# The guest names disks in probe order: the 256 MiB one is the config's vda.
+	guest_run 60 "$FIND_DISK"'
+		set -e
+		d=$(disk 524288)
+		echo "before reboot $(cat /proc/sys/kernel/random/boot_id)" | dd of=/dev/$d bs=512 seek=1000 conv=fsync 2>/dev/null
+		dd if=/dev/$d bs=512 skip=1000 count=1 2>/dev/null | head -n 1' | tee /tmp/marker ||
+		fail "cannot write the marker"
+	# The guest reboots itself; xl makes a new domain, virtio-xenbus gives it vda.
+	xs_write /local/domain/"$old"/data/e2e-cmd 'busybox reboot -f' \
+		/local/domain/"$old"/data/e2e-seq 99 || fail "cannot ask for the reboot"
+	wait_for 60 sh -c "d=\$(xl domid $GUEST 2>/dev/null) && [ \"\$d\" != $old ]" ||
+		fail "no new domain for $GUEST within 60 s"
+	new=$(domid)
+	echo "domain $old rebooted as $new"
+	wait_for 120 xs_read /local/domain/"$new"/data/e2e-ready ||
+		fail "the rebooted guest's agent did not start in 120 s"
+	out=$(guest_run 60 "$FIND_DISK"'
+		d=$(wait_disk 524288)
+		dd if=/dev/$d bs=512 skip=1000 count=1 2>/dev/null | head -n 1
+		cat /proc/sys/kernel/random/boot_id') || { echo "$out"; fail "no vda after the reboot"; }
+	echo "$out"
+	[ "$(echo "$out" | sed -n 1p)" = "$(tail -n 1 /tmp/marker)" ] ||
+		fail "vda after the reboot does not hold what was written before"
+	cat /var/log/xen/virtio-xenbus-$GUEST.log
+	# Every device it had (the config's vda and the hot-attached ones) is back.
+	wait_for 60 all_connected || { cat /tmp/list; fail "not every device is connected after the reboot"; }
+	cat /tmp/list
+	device_set >/tmp/devices-after
+	diff /tmp/devices-before /tmp/devices-after || fail "other devices after the reboot"
+	left=$(xenstore-list /local/domain/0/backend/virtio/"$old" 2>/dev/null)
+	[ -z "$left" ] || fail "backend directories of the old domain are left: $left"
+}
+
+test_guest_destroyed_mid_io_leaves_nothing() {
+	ensure_nic
+	guest_run 10 '(while :; do dd if=/dev/urandom of=/dev/vda bs=64k count=256 oflag=direct 2>/dev/null; done) >/dev/null 2>&1 &
+		echo started' || fail "cannot start I/O in the guest"
+	sleep 3
+	d=$(domid)
+	xl destroy $GUEST || fail "xl destroy"
+	wait_for 20 eval '[ "$(daemon_files)" = 0 ]' ||
+		{ ls -l /proc/"$(daemon_pid)"/fd; fail "the daemon still holds an image"; }
+	base=$(cat /run/e2e-base-threads)
+	wait_for 20 eval '[ "$(daemon_threads)" = "$base" ]' ||
+		fail "the daemon has $(daemon_threads) threads, $base at start"
+	echo "gntdev mappings: $(daemon_gntdev_maps)"
+	[ "$(daemon_gntdev_maps)" = 0 ] || fail "the daemon still maps guest pages"
+	wait_for 10 sh -c '! ip -o link | grep -q vxif' || { ip -o link; fail "a nic's interface is left in dom0"; }
+	left=$(xenstore-list /local/domain/0/backend/virtio/"$d" 2>/dev/null)
+	[ -z "$left" ] || fail "backend directories of the destroyed guest are left: $left"
+	kill -0 "$(daemon_pid)" || fail "the daemon died"
+	grep "d$d " "$DAEMON_LOG" | tail -n 20
+	grep -q "d$d virtio/0: released" "$DAEMON_LOG" || fail "the daemon did not log the release"
+}
+
+# protocol.md 2.5: SIGKILL in the middle of writes to the guest's disk (four
+# writers, so that requests are in flight), then a new daemon.  The guest's
+# drivers never reset: the writes complete with their bytes on the disk, the
+# nic's new TAP is back on the bridge, the guest announced itself
+# (virtio_net's answer to VIRTIO_NET_S_ANNOUNCE) and traffic flows.
+test_daemon_killed_mid_io_resumes() {
+	ensure_nic
+	old=$(daemon_pid)
+	device_set >/tmp/devices-before
+	# Each of four writers writes its 16 MiB eight times: long enough to
+	# be still writing when the daemon dies.
+	guest_run 60 "$FIND_DISK$WRITERS"'
+		set -e
+		d=$(disk 524288)
+		start_writers 4 256 8 256
+		echo started' || fail "cannot start the writes in the guest"
+	ended=$(guest_run 10 'ls /tmp/w*.rc 2>/dev/null | wc -l')
+	announced=$(announcements)
+	kill -KILL "$old"
+	wait_for 10 sh -c "! kill -0 $old" || fail "the daemon did not die"
+	ls -l /run/virtio-xenbusd/
+	start_daemon || fail "virtio-xenbusd did not start again"
+	[ "$ended" = 0 ] || fail "$ended writers ended before the kill: make them longer"
+	wait_for 30 grep -q "d$(domid) virtio/0: resumed:" "$DAEMON_LOG" || fail "vda was not resumed"
+	grep "resumed\|needs reset\|record" "$DAEMON_LOG"
+	out=$(guest_run 300 "$FIND_DISK$WRITERS"'
+		d=$(disk 524288)
+		report_writers 4 256 256
+		dmesg | grep -i "error\|reset" | tail -n 5') || { echo "$out"; fail "in the guest"; }
+	echo "$out"
+	writers_ok "$out" 4 || fail "the writes did not come through the restart"
+	echo "$out" | grep -qi "I/O error\|asks for a device reset" && fail "the guest saw errors"
+	wait_for 30 sh -c 'ip link show master xenbr0 | grep -q vxif' ||
+		fail "our interface is not back on the bridge"
+	wait_for 30 eval '[ "$(announcements)" -gt "$announced" ]' ||
+		fail "the guest did not announce itself after the restart"
+	busybox ping -c 3 -W 5 10.99.0.2 || fail "dom0 cannot ping the guest after the restart"
+	ms=$(tcp_from_guest 10.99.0.1) || { echo "$ms"; fail "TCP from the guest after the restart"; }
+	echo "32 MiB guest -> dom0 in $ms ms after the restart"
+	wait_for 30 all_connected || { cat /tmp/list; fail "not every device is connected"; }
+	device_set >/tmp/devices-after
+	diff /tmp/devices-before /tmp/devices-after || fail "other devices after the restart"
+}
+
+# issue 5: Xen's save and restore.  A checkpoint (save -c): the suspend is
+# cancelled, the guest carries on in the same domain and its devices are
+# restored at the thaw.  Then two writers run across virtio-xenbus save (the
+# guest's drivers freeze: requests drain, the device is reset, every grant
+# ends); restore gives the new domain its devices at their devids and the
+# frozen drivers restore onto them: the writes complete with their bytes,
+# the nic works.
+test_guest_save_and_restore() {
+	ensure_nic
+	# The checkpoint first: xl's monitor of a domain ends at any suspend
+	# (4.17's xl logs "Domain has suspended. Done. Exiting now"), so after
+	# a checkpoint nobody honours the guest's on_reboot; the restore's xl
+	# is a new monitor, which guest_reboot_reconnects needs.
+	d=$(domid)
+	rm -f /srv/$GUEST.ckpt /srv/$GUEST.ckpt.virtio
+	virtio-xenbus save -c $GUEST /srv/$GUEST.ckpt || fail "virtio-xenbus save -c"
+	[ "$(domid)" = "$d" ] || fail "the checkpoint changed the domain"
+	# dom0's disk holds one 512 MiB image at a time.
+	rm -f /srv/$GUEST.ckpt /srv/$GUEST.ckpt.virtio
+	out=$(guest_run 120 "$FIND_DISK"'
+		d=$(disk 524288)
+		dd if=/dev/urandom of=/tmp/c bs=64k count=32 2>/dev/null
+		dd if=/tmp/c of=/dev/$d bs=64k seek=2048 oflag=direct 2>/dev/null
+		dd if=/dev/$d bs=64k skip=2048 count=32 iflag=direct 2>/dev/null | cmp - /tmp/c && echo "vda after the checkpoint"
+		ping -c 2 -W 5 10.99.0.1 >/dev/null && echo "nic after the checkpoint"') ||
+		{ echo "$out"; fail "the guest after the checkpoint"; }
+	echo "$out"
+	echo "$out" | grep -q "vda after the checkpoint" || fail "vda does not work after the checkpoint"
+	echo "$out" | grep -q "nic after the checkpoint" || fail "the nic does not work after the checkpoint"
+	wait_for 30 all_connected || { cat /tmp/list; fail "not every device is connected after the checkpoint"; }
+
+	old=$(domid)
+	device_set >/tmp/devices-before
+	# Two writers, each its 8 MiB twelve times.
+	guest_run 60 "$FIND_DISK$WRITERS"'
+		set -e
+		d=$(disk 524288)
+		start_writers 2 128 12 512
+		echo started' || fail "cannot start the writes in the guest"
+	ended=$(guest_run 10 'ls /tmp/w*.rc 2>/dev/null | wc -l')
+	rm -f /srv/$GUEST.save /srv/$GUEST.save.virtio
+	t0=$(date +%s)
+	virtio-xenbus save $GUEST /srv/$GUEST.save || fail "virtio-xenbus save"
+	echo "saved in $(( $(date +%s) - t0 )) s"
+	cat /srv/$GUEST.save.virtio
+	! xl domid $GUEST 2>/dev/null || fail "the guest still runs after the save"
+	wait_for 30 eval '[ -z "$(xenstore-list /local/domain/0/backend/virtio/$old 2>/dev/null)" ]' ||
+		fail "the saved domain's backend directories are left"
+	grep "d$old " "$DAEMON_LOG" | tail -n 8
+	t0=$(date +%s)
+	virtio-xenbus restore /srv/$GUEST.save || fail "virtio-xenbus restore"
+	echo "restored in $(( $(date +%s) - t0 )) s as domain $(domid)"
+	rm -f /srv/$GUEST.save /srv/$GUEST.save.virtio
+	out=$(guest_run 300 "$FIND_DISK$WRITERS"'
+		d=$(disk 524288)
+		report_writers 2 128 512
+		dmesg | grep -i "virtio\|xenbus\|error" | tail -n 12') || { echo "$out"; fail "in the restored guest"; }
+	echo "$out"
+	writers_ok "$out" 2 || fail "the writes did not come through the save"
+	[ "$ended" = 0 ] || fail "$ended writers ended before the save: make them longer"
+	echo "$out" | grep -qi "I/O error\|cannot restore" && fail "the guest saw errors"
+	wait_for 60 all_connected || { cat /tmp/list; fail "not every device is connected after the restore"; }
+	device_set >/tmp/devices-after
+	diff /tmp/devices-before /tmp/devices-after || fail "other devices after the restore"
+	wait_for 30 sh -c 'ip link show master xenbr0 | grep -q vxif' || fail "our nic is not on the bridge"
+	wait_for 30 eval '[ "$(announcements)" -gt 0 ]' ||
+		fail "the restored guest did not announce itself on its new TAP"
+	busybox ping -c 3 -W 5 10.99.0.2 || fail "dom0 cannot ping the restored guest"
+	ms=$(tcp_from_guest 10.99.0.1) || { echo "$ms"; fail "TCP from the restored guest"; }
+	echo "32 MiB guest -> dom0 in $ms ms after the restore"
+}
+
+test_daemon_stops_cleanly() {
+	ensure_daemon
+	pid=$(daemon_pid)
+	kill -TERM "$pid"
+	wait_for 20 sh -c "! kill -0 $pid" || fail "virtio-xenbusd did not stop on SIGTERM"
+	tail -n 5 "$DAEMON_LOG"
+	grep -q "stopped: every grant unmapped, every port unbound" "$DAEMON_LOG" || fail "no clean stop logged"
+}
