@@ -19,6 +19,7 @@
 #include <xen/page.h>
 #include <xen/xenbus.h>
 
+#include "compat.h"
 #include "virtio_xenbus.h"
 
 #define VXB_GRANT_ADDR		BIT_ULL(63)
@@ -38,8 +39,8 @@ static domid_t backend_of(struct device *dev)
 	return to_xenbus_device(dev)->otherend_id;
 }
 
-/* Grants @n pages from @page on; returns the first reference or -errno. */
-static int grant_pages(struct device *dev, struct page *page, unsigned int n,
+/* Grants @n pages from frame @pfn on; returns the first reference or -errno. */
+static int grant_pages(struct device *dev, unsigned long pfn, unsigned int n,
 		       bool readonly, grant_ref_t *first)
 {
 	domid_t backend = backend_of(dev);
@@ -53,8 +54,7 @@ static int grant_pages(struct device *dev, struct page *page, unsigned int n,
 	}
 	for (i = 0; i < n; i++)
 		gnttab_grant_foreign_access_ref(*first + i, backend,
-						xen_page_to_gfn(nth_page(page, i)),
-						readonly);
+						pfn_to_gfn(pfn + i), readonly);
 	return 0;
 }
 
@@ -69,7 +69,7 @@ static void *vxb_dma_alloc(struct device *dev, size_t size,
 	vaddr = alloc_pages_exact(n * PAGE_SIZE, gfp | __GFP_ZERO);
 	if (!vaddr)
 		return NULL;
-	if (grant_pages(dev, virt_to_page(vaddr), n, false, &ref)) {
+	if (grant_pages(dev, PFN_DOWN(virt_to_phys(vaddr)), n, false, &ref)) {
 		free_pages_exact(vaddr, n * PAGE_SIZE);
 		return NULL;
 	}
@@ -93,27 +93,33 @@ static void vxb_dma_free(struct device *dev, size_t size, void *vaddr,
 					  virt_to_page(vaddr + i * PAGE_SIZE));
 }
 
-static dma_addr_t vxb_dma_map_page(struct device *dev, struct page *page,
-				   unsigned long offset, size_t size,
-				   enum dma_data_direction dir,
+/*
+ * Grants the pages under [@phys, @phys + @size): the one mapping of every
+ * kernel, whether its ops map pages or physical addresses.  MMIO (another
+ * device's registers) has no memory page a PV guest could grant.
+ */
+static dma_addr_t vxb_dma_map_phys(struct device *dev, phys_addr_t phys,
+				   size_t size, enum dma_data_direction dir,
 				   unsigned long attrs)
 {
-	unsigned int n;
+	unsigned long offset = offset_in_page(phys);
 	grant_ref_t ref;
 
 	if (WARN_ON(dir == DMA_NONE))
 		return DMA_MAPPING_ERROR;
-	page = nth_page(page, offset >> PAGE_SHIFT);
-	offset &= ~PAGE_MASK;
-	n = PFN_UP(offset + size);
-	if (grant_pages(dev, page, n, dir == DMA_TO_DEVICE, &ref))
+	if (attrs & DMA_ATTR_MMIO) {
+		dev_err_ratelimited(dev, "cannot grant MMIO at %pa\n", &phys);
+		return DMA_MAPPING_ERROR;
+	}
+	if (grant_pages(dev, PFN_DOWN(phys), PFN_UP(offset + size),
+			dir == DMA_TO_DEVICE, &ref))
 		return DMA_MAPPING_ERROR;
 	return grant_to_dma(ref) + offset;
 }
 
-static void vxb_dma_unmap_page(struct device *dev, dma_addr_t dma_handle,
-			       size_t size, enum dma_data_direction dir,
-			       unsigned long attrs)
+static void vxb_dma_unmap(struct device *dev, dma_addr_t dma_handle,
+			  size_t size, enum dma_data_direction dir,
+			  unsigned long attrs)
 {
 	grant_ref_t ref = dma_to_grant(dma_handle);
 	unsigned int n = PFN_UP((dma_handle & ~PAGE_MASK) + size), i;
@@ -133,6 +139,17 @@ static void vxb_dma_unmap_page(struct device *dev, dma_addr_t dma_handle,
 	}
 }
 
+#ifndef VXB_HAVE_DMA_MAP_PHYS
+static dma_addr_t vxb_dma_map_page(struct device *dev, struct page *page,
+				   unsigned long offset, size_t size,
+				   enum dma_data_direction dir,
+				   unsigned long attrs)
+{
+	return vxb_dma_map_phys(dev, page_to_phys(page) + offset, size, dir,
+				attrs);
+}
+#endif
+
 static int vxb_dma_map_sg(struct device *dev, struct scatterlist *sgl,
 			  int nents, enum dma_data_direction dir,
 			  unsigned long attrs)
@@ -141,8 +158,8 @@ static int vxb_dma_map_sg(struct device *dev, struct scatterlist *sgl,
 	int i;
 
 	for_each_sg(sgl, s, nents, i) {
-		s->dma_address = vxb_dma_map_page(dev, sg_page(s), s->offset,
-						  s->length, dir, attrs);
+		s->dma_address = vxb_dma_map_phys(dev, sg_phys(s), s->length,
+						  dir, attrs);
 		if (s->dma_address == DMA_MAPPING_ERROR)
 			goto undo;
 		sg_dma_len(s) = s->length;
@@ -152,7 +169,7 @@ static int vxb_dma_map_sg(struct device *dev, struct scatterlist *sgl,
 undo:
 	nents = i;
 	for_each_sg(sgl, s, nents, i)
-		vxb_dma_unmap_page(dev, s->dma_address, sg_dma_len(s), dir, attrs);
+		vxb_dma_unmap(dev, s->dma_address, sg_dma_len(s), dir, attrs);
 	return -ENOMEM;
 }
 
@@ -164,7 +181,7 @@ static void vxb_dma_unmap_sg(struct device *dev, struct scatterlist *sgl,
 	int i;
 
 	for_each_sg(sgl, s, nents, i)
-		vxb_dma_unmap_page(dev, s->dma_address, sg_dma_len(s), dir, attrs);
+		vxb_dma_unmap(dev, s->dma_address, sg_dma_len(s), dir, attrs);
 }
 
 static int vxb_dma_supported(struct device *dev, u64 mask)
@@ -175,8 +192,13 @@ static int vxb_dma_supported(struct device *dev, u64 mask)
 static const struct dma_map_ops vxb_grant_dma_ops = {
 	.alloc = vxb_dma_alloc,
 	.free = vxb_dma_free,
+#ifdef VXB_HAVE_DMA_MAP_PHYS
+	.map_phys = vxb_dma_map_phys,
+	.unmap_phys = vxb_dma_unmap,
+#else
 	.map_page = vxb_dma_map_page,
-	.unmap_page = vxb_dma_unmap_page,
+	.unmap_page = vxb_dma_unmap,
+#endif
 	.map_sg = vxb_dma_map_sg,
 	.unmap_sg = vxb_dma_unmap_sg,
 	.dma_supported = vxb_dma_supported,

@@ -21,6 +21,7 @@
 #include <xen/xen.h>
 #include <xen/xenbus.h>
 
+#include "compat.h"
 #include "virtio_xenbus.h"
 
 #define VXB_PROTOCOL_VERSION	1
@@ -236,7 +237,7 @@ static bool status_answered(struct vxb_device *vxb, u32 seq, u8 *status)
  */
 static enum xenbus_state vxb_backend_state(struct vxb_device *vxb)
 {
-	return xenbus_read_driver_state(vxb->xbdev->otherend);
+	return vxb_read_state(vxb->xbdev, vxb->xbdev->otherend);
 }
 
 static bool vxb_backend_gone(enum xenbus_state state)
@@ -774,7 +775,7 @@ static int vxb_restore(struct device *dev)
 		dev_err(dev, "cannot watch the new backend: %d\n", ret);
 		return ret;
 	}
-	if (xenbus_read_driver_state(xbdev->otherend) == XenbusStateInitWait)
+	if (vxb_read_state(xbdev, xbdev->otherend) == XenbusStateInitWait)
 		schedule_work(&vxb->connect_work);
 	return 0;
 }
@@ -932,7 +933,7 @@ static int vxb_probe(struct xenbus_device *xbdev,
 	if (ret)
 		goto err;
 	/* The backend may have reached InitWait before we came. */
-	if (xenbus_read_driver_state(xbdev->otherend) == XenbusStateInitWait)
+	if (vxb_read_state(xbdev, xbdev->otherend) == XenbusStateInitWait)
 		schedule_work(&vxb->connect_work);
 	return 0;
 

@@ -5,10 +5,16 @@ set -eu
 [ -x "${TEST_XENSTORE:-}" ] || { echo "test-xenstore not installed"; exit 77; }
 dir=$(mktemp -d /tmp/vx-xs.XXXXXX)
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
-XENSTORED_RUNDIR=$dir LD_PRELOAD=$NOHV_SO "$XENSTORED" --no-fork --internal-db \
+# shellcheck disable=SC2086 # configure's options, one word each
+XENSTORED_RUNDIR=$dir LD_PRELOAD=$NOHV_SO "$XENSTORED" $XENSTORED_OPTS \
 	>"$dir/xenstored.log" 2>&1 &
 pid=$!
-for i in $(seq 500); do [ -S "$dir/socket" ] && break; sleep 0.01; done
+# It makes its socket before it listens: wait for an answer, or its end.
+for i in $(seq 6000); do
+	XENSTORED_PATH=$dir/socket xenstore-ls / >/dev/null 2>&1 && break
+	kill -0 $pid 2>/dev/null || { cat "$dir/xenstored.log"; echo "xenstored ended"; exit 1; }
+	sleep 0.01
+done
 XENSTORED_PATH=$dir/socket timeout 120 "$TEST_XENSTORE" >"$dir/test.log" 2>&1 || {
 	cat "$dir/test.log"; echo "test-xenstore failed"; exit 1; }
 tail -n 3 "$dir/test.log"

@@ -127,7 +127,7 @@ int create(int argc, char **argv)
 	char err[PATH_MAX + 200], *text;
 	unsigned int n;
 	uint32_t domid;
-	int c, i, nargs;
+	int c, i, k, nargs;
 
 	optind = 1;
 	while ((c = getopt(argc, argv, "+eF")) != -1) {
@@ -160,9 +160,27 @@ int create(int argc, char **argv)
 	if (!plan_all(&gc, plans, err, sizeof(err)))
 		die("%s: %s", argv[optind], err);
 
-	/* xl makes the domain paused; the devices come before its first instruction. */
-	for (i = 0; i <= nargs; i++)
-		xl_args[2 + i] = argv[optind + i];
+	/*
+	 * xl makes the domain paused; the devices come before its first
+	 * instruction.  xl takes its options before the config file, the
+	 * KEY=VALUE settings after it.
+	 */
+	k = 2;
+	for (i = optind + 1; i < argc; i++) {
+		if (argv[i][0] != '-')
+			continue;
+		xl_args[k++] = argv[i];
+		if (!strcmp(argv[i], "-f") && i + 1 < argc)
+			xl_args[k++] = argv[++i];
+	}
+	xl_args[k++] = argv[optind];
+	for (i = optind + 1; i < argc; i++) {
+		if (argv[i][0] == '-') {
+			i += !strcmp(argv[i], "-f");
+			continue;
+		}
+		xl_args[k++] = argv[i];
+	}
 	if (run_xl(xl_args))
 		die("xl create failed (see above): no virtio device was attached");
 	if (!lookup_domain(gc.name, &domid))

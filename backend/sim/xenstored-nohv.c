@@ -55,6 +55,8 @@ int xc_interface_close(xc_interface *xch)
 	return 0;
 }
 
+/* Xen 4.17's xenstored asks this; 4.20's libxenctrl has it no more. */
+#if HAVE_XC_DOMINFO_T
 int xc_domain_getinfo(xc_interface *xch, uint32_t first_domid,
 		      unsigned int max_doms, xc_dominfo_t *info)
 {
@@ -65,6 +67,23 @@ int xc_domain_getinfo(xc_interface *xch, uint32_t first_domid,
 	info->running = 1;
 	return 1;
 }
+#endif
+
+/* What xenstored asks from Xen 4.18 on. */
+#if HAVE_DECL_XC_DOMAIN_GETINFO_SINGLE
+int xc_domain_getinfo_single(xc_interface *xch, uint32_t domid,
+			     xc_domaininfo_t *info)
+{
+	if (domid >= DOMID_FIRST_RESERVED) {
+		errno = ESRCH;
+		return -1;
+	}
+	memset(info, 0, sizeof(*info));
+	info->domain = domid;
+	info->flags = XEN_DOMINF_running;
+	return 0;
+}
+#endif
 
 xenevtchn_handle *xenevtchn_open(xentoollog_logger *logger,
 				 unsigned int open_flags)

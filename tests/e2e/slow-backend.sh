@@ -42,10 +42,11 @@ virtio_nic = [ "mac=$STALL_MAC,bridge=xenbr0" ]
 CFG
 }
 
-# The agent of guest4 is up (a new domain's after a reboot or restore).
+# The agent of guest4 answers (a new domain's after a reboot; a restored
+# one's, which is the agent of before and says nothing of itself).
 stall_guest_ready() {
-	d=$(xl domid guest4 2>/dev/null) && wait_for 180 xs_read /local/domain/"$d"/data/e2e-ready ||
-		{ tail -n 30 /var/log/xen/console/guest-guest4.log; fail "guest4's agent did not start"; }
+	wait_for 240 on_guest4 guest_run 20 true ||
+		{ tail -n 30 /var/log/xen/console/guest-guest4.log; fail "guest4's agent does not answer"; }
 }
 
 ensure_stall_guest() {
@@ -61,7 +62,8 @@ ensure_stall_guest() {
 # back; dom0's images hold it; the nic pings dom0; the kernel did not warn.
 # Prints how often the module said it was still waiting.
 check_stall_guest() {
-	out=$(on_guest4 guest_run 300 "$FIND_DISK$FIND_NIC"'
+	out=$(on_guest4 guest_run 300 "$FIND_DISK
+$FIND_NIC"'
 		set -e
 		dd if=/dev/urandom of=/tmp/s bs=64k count=64 2>/dev/null
 		sha256sum </tmp/s | cut -c1-64
@@ -103,7 +105,7 @@ test_slow_backend_at_guest_boot() {
 	if xl domid guest4 >/dev/null 2>&1; then on_guest4 destroy_extra_guest || fail "cannot destroy guest4"; fi
 	stall_guest_cfg
 	# Its devices are published while it is paused; it boots on a stopped daemon.
-	virtio-xenbus create -p /tmp/guest4.cfg || fail "virtio-xenbus create -p guest4"
+	virtio-xenbus create /tmp/guest4.cfg -p || fail "virtio-xenbus create guest4 -p"
 	stalled xl unpause guest4 || fail "xl unpause"
 	stall_guest_ready
 	check_stall_guest 16
@@ -133,8 +135,10 @@ test_slow_backend_at_hot_attach() {
 
 test_slow_backend_at_module_reload() {
 	ensure_guest
-	before=$(guest_run 30 "$FIND_DISK"'d=$(disk 524288); dd if=/dev/$d bs=1M count=4 iflag=direct 2>/dev/null | sha256sum | cut -c1-64') ||
-		fail "no vda"
+	before=$(guest_run 30 "$FIND_DISK"'
+		d=$(disk 524288)
+		dd if=/dev/$d bs=1M count=4 iflag=direct 2>/dev/null | sha256sum | cut -c1-64') ||
+		{ echo "$before"; fail "no vda"; }
 	# The unbind resets each device: the resets wait for the stopped daemon.
 	stalled guest_run 600 "$FIND_DISK"'
 		set -e

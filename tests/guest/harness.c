@@ -48,10 +48,14 @@ static bool exited(pid_t *pid)
 
 int harness_start_xenstored(struct harness *h)
 {
-	char xs_log[200];
-	char *xs_argv[] = { XENSTORED_BIN, "--no-fork", "--internal-db", NULL };
+	char xs_log[200], opts[] = XENSTORED_OPTS;
+	char *xs_argv[8] = { XENSTORED_BIN };
 	struct xs_handle *xs = NULL;
-	int ms;
+	int ms, n = 1;
+
+	/* configure's options for this Xen's xenstored (4.20 lost --internal-db). */
+	for (char *o = strtok(opts, " "); o && n < 7; o = strtok(NULL, " "))
+		xs_argv[n++] = o;
 
 	snprintf(xs_log, sizeof(xs_log), "%s/xenstored.log", h->dir);
 	h->xenstored = spawn(xs_argv, xs_log, true);

@@ -275,6 +275,25 @@ START_TEST(create_attaches_the_configs_devices_then_unpauses)
 }
 END_TEST
 
+/* xl's own options go before the config file, as real xl wants them. */
+START_TEST(create_with_xls_p_leaves_the_guest_paused_with_its_devices)
+{
+	char disk[256], ro[256], *paused;
+	struct xs_handle *xs = xs_open(0);
+	const char *cfg = write_good_config(disk, ro);
+
+	TOOL_OK("create -e %s -p memory=256", tool_path(), cfg);
+	paused = xs_get(xs, "/local/domain/1/fake-xl-paused");
+	ck_assert_str_eq(paused, "1");
+	free(paused);
+	RUN_OK("cat %s", xl_log);
+	ck_assert_msg(strstr(out, "create -p -p ") && strstr(out, "web.cfg memory=256") &&
+		      !strstr(out, "unpause"), "xl calls: %s", out);
+	check_guest_devices(xs, 1);
+	xs_close(xs);
+}
+END_TEST
+
 START_TEST(create_refuses_a_bad_config_before_xl_runs)
 {
 	static const struct {
@@ -507,6 +526,7 @@ int main(void)
 	const TTest *const tests[] = {
 		disks_attach_list_detach_as_libxl_writes_a_vbd,
 		create_attaches_the_configs_devices_then_unpauses,
+		create_with_xls_p_leaves_the_guest_paused_with_its_devices,
 		create_refuses_a_bad_config_before_xl_runs,
 		create_destroys_the_guest_when_the_backend_refuses_a_device,
 		create_gives_a_rebooted_guest_its_devices_again,
