@@ -368,6 +368,15 @@ static void device_error(struct vx_device *dev, const char *reason)
 	device_commit(dev);
 }
 
+/* A status request that cannot be answered as written (protocol.md 1.4). */
+static void bad_status_request(struct vx_device *dev, const char *reason)
+{
+	/* A guest that writes it again is told once. */
+	if (dev->status & VX_S_NEEDS_RESET)
+		return;
+	device_error(dev, reason);
+}
+
 /* Back to the state after InitWait: nothing of the guest held. */
 static void device_reset(struct vx_device *dev)
 {
@@ -803,18 +812,22 @@ static void device_add(struct vx_daemon *d, uint32_t guest, uint32_t id)
 	req = read_status_request(dev, &status, &seq);
 	if (req == REQ_OK && status && device_resume(dev)) {
 		dev->be_state = VX_STATE_CONNECTED;
-	} else if (dev->be_state = VX_STATE_INITWAIT, req != REQ_NONE) {
+	} else {
+		dev->be_state = VX_STATE_INITWAIT;
 		/* Requests written before we came are not ours to answer... */
-		if (req != REQ_BAD_SEQ)
+		if (req == REQ_OK || req == REQ_BAD_STATUS)
 			dev->status_seq = seq;
 		/* ...and a driver past reset whose queues cannot be taken up must reset. */
-		if (req != REQ_OK || status) {
-			dev->status = (req == REQ_OK ? status : 0) | VX_S_NEEDS_RESET;
+		if (req == REQ_OK && status) {
+			dev->status = status | VX_S_NEEDS_RESET;
 			snprintf(dev->error_due, sizeof(dev->error_due), "%s",
 				 "backend restarted: reset the device");
 			dev->due |= DUE_ERROR;
 			dev_warn(dev, "driver status %#x from before this daemon ran: device needs reset",
-				 (unsigned int)dev->status);
+				 (unsigned int)status);
+		} else if (req == REQ_BAD_SEQ || req == REQ_BAD_STATUS) {
+			bad_status_request(dev, req == REQ_BAD_SEQ ? "status-seq is malformed" :
+					   "status is malformed");
 		}
 	}
 	/* After a failed resume's drain, if there is one. */
@@ -837,15 +850,6 @@ static bool release_if_removed(struct vx_device *dev)
 	dev_info(dev, "backend directory removed: releasing the device");
 	device_release(dev, false);
 	return true;
-}
-
-/* A status request that cannot be answered as written (protocol.md 1.4). */
-static void bad_status_request(struct vx_device *dev, const char *reason)
-{
-	/* A guest that writes it again is told once. */
-	if (dev->status & VX_S_NEEDS_RESET)
-		return;
-	device_error(dev, reason);
 }
 
 static void frontend_changed(struct vx_device *dev)
