@@ -50,13 +50,14 @@ needs_of() {
 # The tests to run, in the usual order: /payload/only's (E2E_ONLY; all when
 # empty) with what they need, less /payload/skip's (E2E_SKIP).
 selected() {
-	want=$(cat /payload/only 2>/dev/null)
+	# One space between names: the matches below look for " NAME ".
+	all=$(echo $TESTS)
+	want=$(echo $(cat /payload/only 2>/dev/null))
 	if [ -z "$want" ]; then
-		want=$TESTS
+		want=$all
 	else
 		for t in $want; do
-			echo " $TESTS " | tr '\n\t' '  ' | grep -q " $t " ||
-				echo "E2E-RESULT: FAIL $t (no such test)" >&2
+			case " $all " in *" $t "*) ;; *) echo "E2E-RESULT: FAIL $t (no such test)" >&2 ;; esac
 		done
 	fi
 	grown=1
@@ -68,7 +69,7 @@ selected() {
 			done
 		done
 	done
-	for t in $TESTS; do
+	for t in $all; do
 		case " $want " in *" $t "*) ;; *) continue ;; esac
 		grep -qw "$t" /payload/skip 2>/dev/null && continue
 		echo "$t"

@@ -35,7 +35,7 @@ CFG
 			echo "round $round: $bad regions differ"
 		done
 		echo "grant failures: $(dmesg | grep -c "no grant references left")"
-		dmesg | grep -i "I/O error\|leaking\|did not answer" | tail -n 3
+		dmesg | grep -i "I/O error\|leaking\|backend is gone" | tail -n 3
 		true') || { echo "$out"; fail "in $GUEST"; }
 	echo "$out"
 	[ "$(echo "$out" | grep -c "^round .: 0 regions differ")" = 3 ] || fail "writes were lost"
