@@ -320,8 +320,9 @@ again:
 out:
 	mutex_unlock(&vxb->status_lock);
 	if (ret)
-		dev_err(&xbdev->dev, "status %#x: the backend is gone (%d)\n",
-			status, ret);
+		dev_err(&xbdev->dev, "status %#x: %s (%d)\n", status,
+			ret == -ENODEV ? "the backend is gone" : "cannot write the request",
+			ret);
 	return ret;
 }
 
