@@ -4,8 +4,8 @@
 #
 #   debian-chroot.sh make SUITE CACHE
 #       debootstraps SUITE (with its backports, if it has them) into
-#       CACHE/SUITE-HASH, HASH being this script's content, once; prints the
-#       chroot's path.
+#       CACHE/SUITE-HASH, HASH being that of make_chroot below, once; prints
+#       the chroot's path.
 #   debian-chroot.sh run ROOT CMD...
 #       runs CMD (a shell command line) in ROOT as root, with /dev,
 #       /dev/pts, /proc, /sys and /run/netns bound, in /src, a copy of this
@@ -32,7 +32,7 @@ remove_tree() {
 make_chroot() {
 	suite=$1
 	cache=$2
-	hash=$(sha256sum "$0" | cut -c1-12)
+	hash=$(sed -n '/^make_chroot()/,/^}/p' "$0" | sha256sum | cut -c1-12)
 	root=$cache/$suite-$hash
 	if [ -x "$root/bin/sh" ] && [ -f "$root/.complete" ]; then
 		echo "$root"
@@ -69,6 +69,10 @@ run_in() {
 		done
 	}
 	trap cleanup EXIT INT TERM
+	# Its root a mount point of its own, as the tests' private mount
+	# namespaces want ("/" made private).
+	mount --bind "$root" "$root"
+	mounts="/"
 	for m in /dev /dev/pts /proc /sys; do
 		mkdir -p "$root$m"
 		mount --bind "$m" "$root$m"
