@@ -20,15 +20,16 @@ apt_get install --no-install-recommends sparse kmod
 status=0
 for k in /usr/src/linux-headers-*-amd64; do
 	[ -f "$k/Makefile" ] || continue
-	common=$(readlink -f "$k/source" 2>/dev/null || echo "$k")
+	common=${k%-amd64}-common
+	[ -d "$common/scripts" ] || common=$k
 	[ -e "$common/scripts/checker-valid.sh" ] || cp tests/chroot/checker-valid.sh "$common/scripts/"
 	echo "-- $k"
 	rm -rf /tmp/kmod && cp -r frontend /tmp/kmod
 	if ! make -C /tmp/kmod KDIR="$k" C=1 V=1 >/tmp/kmod.log 2>&1; then
 		tail -n 30 /tmp/kmod.log; status=1; continue
 	fi
-	grep -E "warning|error" /tmp/kmod.log | grep -v "^make" && status=1
-	grep -q "sparse " /tmp/kmod.log || { echo "sparse did not run"; status=1; }
+	grep -E ": (warning|error):|not available or not up to date" /tmp/kmod.log && status=1
+	grep -q "^  sparse " /tmp/kmod.log || { echo "sparse did not run"; status=1; }
 	modinfo -F vermagic /tmp/kmod/virtio_xenbus.ko
 done
 exit $status'
