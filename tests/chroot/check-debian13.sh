@@ -3,7 +3,8 @@
 # trixie chroot, the README's test command, and virtio_xenbus.ko against
 # trixie's Linux 6.12 and trixie-backports' 7.3 headers; in a sid chroot
 # (sid's headers want sid's gcc), against sid's Linux 7.x.  Each module
-# build runs sparse and fails if sparse did not run, or warned.
+# build is W=1 and runs sparse where Debian's sparse can parse the headers
+# (not 7.x's), failing if sparse did not run there, or anything warned.
 #
 # Usage: check-debian13.sh CACHE   (the chroots are kept in CACHE)
 set -eu
@@ -22,14 +23,24 @@ for k in /usr/src/linux-headers-*-amd64; do
 	[ -f "$k/Makefile" ] || continue
 	common=${k%-amd64}-common
 	[ -d "$common/scripts" ] || common=$k
-	[ -e "$common/scripts/checker-valid.sh" ] || cp tests/chroot/checker-valid.sh "$common/scripts/"
-	echo "-- $k"
+	check=C=1
+	# Kbuild asks checker-valid.sh whether sparse can check these headers.
+	if grep -q checker-valid "$common/Makefile"; then
+		[ -e "$common/scripts/checker-valid.sh" ] ||
+			cp tests/chroot/checker-valid.sh "$common/scripts/"
+		[ "$("$common/scripts/checker-valid.sh" sparse -m64)" = 1 ] || check=
+	fi
+	echo "-- $k${check:+, with sparse}"
+	[ -n "$check" ] ||
+		echo "   sparse $(sparse --version) cannot parse these headers (__typeof_unqual__): W=1 only"
 	rm -rf /tmp/kmod && cp -r frontend /tmp/kmod
-	if ! make -C /tmp/kmod KDIR="$k" C=1 V=1 >/tmp/kmod.log 2>&1; then
+	if ! make -C /tmp/kmod KDIR="$k" W=1 V=1 $check >/tmp/kmod.log 2>&1; then
 		tail -n 30 /tmp/kmod.log; status=1; continue
 	fi
 	grep -E ": (warning|error):|not available or not up to date" /tmp/kmod.log && status=1
-	grep -q "^  sparse " /tmp/kmod.log || { echo "sparse did not run"; status=1; }
+	if [ -n "$check" ] && ! grep -q "^  sparse " /tmp/kmod.log; then
+		echo "sparse did not run"; status=1
+	fi
 	modinfo -F vermagic /tmp/kmod/virtio_xenbus.ko
 done
 exit $status'
