@@ -67,15 +67,24 @@ static bool xs_printf(struct vx_daemon *d, xs_transaction_t t, const char *dir,
 	return xs_write(d->xs, t, path, val, strlen(val));
 }
 
+
+/* 1 for a well-formed value, 0 if the key is missing, -1 if malformed. */
+static int read_dec_key(struct vx_daemon *d, xs_transaction_t t,
+			const char *dir, const char *key, uint64_t max,
+			uint64_t *out)
+{
+	char *s = xs_read_path(d, t, dir, key);
+	int ret = !s ? 0 : vx_parse_dec(s, max, out) ? 1 : -1;
+
+	free(s);
+	return ret;
+}
+
 /* Reads a decimal key of @dir; false if missing or malformed. */
 static bool read_dec(struct vx_daemon *d, xs_transaction_t t, const char *dir,
 		     const char *key, uint64_t max, uint64_t *out)
 {
-	char *s = xs_read_path(d, t, dir, key);
-	bool ok = vx_parse_dec(s, max, out);
-
-	free(s);
-	return ok;
+	return read_dec_key(d, t, dir, key, max, out) > 0;
 }
 
 static bool read_hex(struct vx_daemon *d, const char *dir, const char *key,
@@ -454,18 +463,6 @@ enum status_request {
 	REQ_BAD_SEQ,		/* status-seq is malformed: nothing to answer */
 	REQ_BAD_STATUS,		/* a request whose status is malformed */
 };
-
-/* 1 for a well-formed value, 0 if the key is missing, -1 if malformed. */
-static int read_dec_key(struct vx_daemon *d, xs_transaction_t t,
-			const char *dir, const char *key, uint64_t max,
-			uint64_t *out)
-{
-	char *s = xs_read_path(d, t, dir, key);
-	int ret = !s ? 0 : vx_parse_dec(s, max, out) ? 1 : -1;
-
-	free(s);
-	return ret;
-}
 
 /*
  * Reads status and status-seq as the one transaction wrote them.  The

@@ -11,29 +11,17 @@
  */
 #include <errno.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include "common.h"
+#include "nettest.h"
 
 #define WRITES		16		/* in flight on the frozen disk */
 #define WRITE_LEN	65536
 
 static char slow_dir[200];
 static pid_t thaw_guard;
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
 
 static uint64_t now_ms(void)
 {
