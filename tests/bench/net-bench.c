@@ -139,6 +139,7 @@ int main(void)
 	pps_line("guest -> host", "10.77.0.1", "10.78.0.1", false);
 	vnet_stop(&vn);
 	vdev_close(&vd);
+	vnet_free(&vn);
 	guest_destroy(g);
 	harness_stop_daemon(&h, SIGTERM);
 	harness_stop(&h);

@@ -289,22 +289,30 @@ int vnet_start(struct vnet *n, struct vx_vdev *vd, unsigned int pairs,
 	return 0;
 }
 
-int vnet_stop(struct vnet *n)
+void vnet_stop(struct vnet *n)
+{
+	uint64_t one = 1;
+	unsigned int i;
+
+	if (write(n->stop_fd, &one, sizeof(one)) != sizeof(one))
+		abort();
+	for (i = 0; i < n->pairs; i++)
+		if (n->pair[i].thread)
+			pthread_join(n->pair[i].thread, NULL);
+	close(n->stop_fd);
+}
+
+int vnet_free(struct vnet *n)
 {
 	struct vx_guest *g = n->vd->g;
-	uint64_t one = 1;
 	unsigned int i;
 	int ret = 0;
 
-	if (write(n->stop_fd, &one, sizeof(one)) != sizeof(one))
-		return -EIO;
 	for (i = 0; i < n->pairs; i++) {
 		struct vnet_pair *p = &n->pair[i];
 		size_t rx_bytes = (size_t)p->rx_slots * n->rx_buf_len;
 		size_t tx_bytes = (size_t)p->tx_slots * n->tx_buf_len;
 
-		if (p->thread)
-			pthread_join(p->thread, NULL);
 		if (p->rx_dma && guest_dma_unmap(g, p->rx_dma, rx_bytes))
 			ret = -EBUSY;
 		if (p->tx_dma && guest_dma_unmap(g, p->tx_dma, tx_bytes))
@@ -319,7 +327,6 @@ int vnet_stop(struct vnet *n)
 		if (guest_dma_free(g, n->ctrl_mem, VX_PAGE_SIZE, n->ctrl_dma))
 			ret = -EBUSY;
 	}
-	close(n->stop_fd);
 	return ret;
 }
 

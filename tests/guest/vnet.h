@@ -68,8 +68,13 @@ int vnet_open_tap(const char *netns_path, const char *ifname, unsigned int pairs
  */
 int vnet_start(struct vnet *n, struct vx_vdev *vd, unsigned int pairs,
 	       const int tap_fds[]);
-/* Stops the threads and ends the grants; -EBUSY if the backend still maps one. */
-int vnet_stop(struct vnet *n);
+/*
+ * Stops the threads.  The device still owns the buffers posted to it, as
+ * it does in virtnet_remove: reset it (vdev_close) before vnet_free.
+ */
+void vnet_stop(struct vnet *n);
+/* Ends the grants and frees the buffers; -EBUSY if the backend still uses one. */
+int vnet_free(struct vnet *n);
 /* Sends a control command and waits for it: the ack byte, or -errno. */
 int vnet_ctrl(struct vnet *n, uint8_t class, uint8_t cmd, const void *data,
 	      size_t len);
