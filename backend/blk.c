@@ -44,7 +44,7 @@ struct blk_disk {
 struct blk_req {
 	struct blk_queue *bq;
 	uint16_t head;
-	uint8_t type;
+	uint32_t type;			/* all 32 bits: 0x101 is no write */
 	uint8_t status;
 	uint32_t in_len;		/* bytes written into the chain */
 	uint64_t data_len;

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "log.h"
 #include "protocol.h"
 #include "virtqueue.h"
 #include "xen_ops.h"
@@ -37,6 +38,11 @@ struct vx_model {
 	 */
 	int (*open)(struct vx_device *dev);
 	void (*close)(struct vx_device *dev);
+	/*
+	 * Optional: why the driver's features @want, all of them offered,
+	 * cannot go together (the device type's rules), or NULL.
+	 */
+	const char *(*features_invalid)(const struct vx_device *dev, uint64_t want);
 	/* queue_start runs before the queue thread starts, queue_stop in it after it stops serving. */
 	int (*queue_start)(struct vx_queue *q);
 	void (*queue_stop)(struct vx_queue *q);	/* waits for requests in flight */
@@ -164,6 +170,7 @@ struct vx_device {
 	bool error_pending;
 	unsigned int queue_epoch;
 	bool config_check;		/* device_config_check was called */
+	struct log_limit log_limit;
 };
 
 /* What device_commit writes, in one transaction. */

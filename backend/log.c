@@ -45,13 +45,79 @@ void log_msg(int level, const char *fmt, ...)
 	va_end(ap);
 }
 
-void dev_log(const struct vx_device *dev, int level, const char *fmt, ...)
+static void dev_prefix(const struct vx_device *dev, char *prefix, size_t size)
+{
+	snprintf(prefix, size, "d%u virtio/%u: ", dev->guest, dev->id);
+}
+
+static void say_suppressed(const struct vx_device *dev, unsigned long n)
+{
+	char prefix[64];
+
+	dev_prefix(dev, prefix, sizeof(prefix));
+	log_msg(LOG_WARNING, "%s%lu log lines suppressed", prefix, n);
+}
+
+/* Whether the line may go out now. */
+static bool limit_allows(struct vx_device *dev)
+{
+	struct log_limit *l = &dev->log_limit;
+	unsigned long missed = 0;
+	struct timespec now;
+	bool ok;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&l->lock);
+	if (now.tv_sec - l->begin >= LOG_INTERVAL_S) {
+		l->begin = now.tv_sec;
+		l->printed = 0;
+		missed = l->suppressed;
+		l->suppressed = 0;
+	}
+	ok = l->printed < LOG_BURST;
+	if (ok)
+		l->printed++;
+	else
+		l->suppressed++;
+	pthread_mutex_unlock(&l->lock);
+	if (missed)
+		say_suppressed(dev, missed);
+	return ok;
+}
+
+void dev_log_init(struct vx_device *dev)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_init(&dev->log_limit.lock, NULL);
+	dev->log_limit.begin = now.tv_sec;
+}
+
+void dev_log(struct vx_device *dev, int level, const char *fmt, ...)
 {
 	char prefix[64];
 	va_list ap;
 
-	snprintf(prefix, sizeof(prefix), "d%u virtio/%u: ", dev->guest, dev->id);
+	if (level > log_level || !limit_allows(dev))
+		return;
+	dev_prefix(dev, prefix, sizeof(prefix));
 	va_start(ap, fmt);
 	log_line(level, prefix, fmt, ap);
+	va_end(ap);
+}
+
+void dev_log_end(struct vx_device *dev, const char *fmt, ...)
+{
+	char prefix[64];
+	va_list ap;
+
+	/* No queue thread is left: the lock is ours alone. */
+	if (dev->log_limit.suppressed)
+		say_suppressed(dev, dev->log_limit.suppressed);
+	pthread_mutex_destroy(&dev->log_limit.lock);
+	dev_prefix(dev, prefix, sizeof(prefix));
+	va_start(ap, fmt);
+	log_line(LOG_INFO, prefix, fmt, ap);
 	va_end(ap);
 }

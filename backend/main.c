@@ -53,7 +53,7 @@ static int self_domid(struct xs_handle *xs, long opt)
 	if (opt >= 0)
 		return opt;
 	s = xs_read(xs, XBT_NULL, "domid", &len);
-	if (s && !vx_parse_dec(s, 0x7fef, &v))
+	if (s && !vx_parse_dec(s, len, 0x7fef, &v))
 		v = 0;
 	free(s);
 	return v;
@@ -101,7 +101,7 @@ int main(int argc, char **argv)
 		case 'd': {
 			uint64_t v;
 
-			if (!vx_parse_dec(optarg, 0x7fef, &v)) {
+			if (!vx_parse_dec_str(optarg, 0x7fef, &v)) {
 				fprintf(stderr, "virtio-xenbusd: bad domid '%s'\n", optarg);
 				return 2;
 			}

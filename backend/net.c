@@ -324,13 +324,12 @@ static void generate_mac(struct vx_device *dev, uint8_t mac[ETH_ALEN])
 {
 	char path[64], *vm;
 	uint32_t h = 2166136261u;	/* FNV-1a */
-	unsigned int len;
-	const char *p;
+	unsigned int len = 0, i;
 
 	snprintf(path, sizeof(path), "/local/domain/%u/vm", dev->guest);
 	vm = xs_read(dev->daemon->xs, XBT_NULL, path, &len);
-	for (p = vm ? vm : ""; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
+	for (i = 0; vm && i < len; i++)
+		h = (h ^ (uint8_t)vm[i]) * 16777619u;
 	h = (h ^ dev->id) * 16777619u;
 	if (!vm)
 		h = (h ^ dev->guest) * 16777619u;
@@ -633,8 +632,54 @@ static unsigned int net_restore(struct vx_device *dev, struct net_nic *nic)
 
 /* ---- queues ---- */
 
+/*
+ * virtio 1.2, 5.1.3.1: a feature the driver MUST NOT accept without one of
+ * @needs_any.
+ */
+static const struct {
+	unsigned int bit;
+	uint64_t needs_any;
+	const char *rule;
+} feature_rules[] = {
+	{ VIRTIO_NET_F_GUEST_TSO4, VX_FEATURE(VIRTIO_NET_F_GUEST_CSUM),
+	  "GUEST_TSO4 needs GUEST_CSUM" },
+	{ VIRTIO_NET_F_GUEST_TSO6, VX_FEATURE(VIRTIO_NET_F_GUEST_CSUM),
+	  "GUEST_TSO6 needs GUEST_CSUM" },
+	{ VIRTIO_NET_F_GUEST_ECN, VX_FEATURE(VIRTIO_NET_F_GUEST_TSO4) |
+				  VX_FEATURE(VIRTIO_NET_F_GUEST_TSO6),
+	  "GUEST_ECN needs GUEST_TSO4 or GUEST_TSO6" },
+	{ VIRTIO_NET_F_HOST_TSO4, VX_FEATURE(VIRTIO_NET_F_CSUM),
+	  "HOST_TSO4 needs CSUM" },
+	{ VIRTIO_NET_F_HOST_TSO6, VX_FEATURE(VIRTIO_NET_F_CSUM),
+	  "HOST_TSO6 needs CSUM" },
+	{ VIRTIO_NET_F_HOST_ECN, VX_FEATURE(VIRTIO_NET_F_HOST_TSO4) |
+				 VX_FEATURE(VIRTIO_NET_F_HOST_TSO6),
+	  "HOST_ECN needs HOST_TSO4 or HOST_TSO6" },
+	{ VIRTIO_NET_F_CTRL_RX, VX_FEATURE(VIRTIO_NET_F_CTRL_VQ),
+	  "CTRL_RX needs CTRL_VQ" },
+	{ VIRTIO_NET_F_CTRL_VLAN, VX_FEATURE(VIRTIO_NET_F_CTRL_VQ),
+	  "CTRL_VLAN needs CTRL_VQ" },
+	{ VIRTIO_NET_F_GUEST_ANNOUNCE, VX_FEATURE(VIRTIO_NET_F_CTRL_VQ),
+	  "GUEST_ANNOUNCE needs CTRL_VQ" },
+	{ VIRTIO_NET_F_MQ, VX_FEATURE(VIRTIO_NET_F_CTRL_VQ),
+	  "MQ needs CTRL_VQ" },
+	{ VIRTIO_NET_F_CTRL_MAC_ADDR, VX_FEATURE(VIRTIO_NET_F_CTRL_VQ),
+	  "CTRL_MAC_ADDR needs CTRL_VQ" },
+};
+
+static const char *net_features_invalid(const struct vx_device *dev, uint64_t want)
+{
+	unsigned int i;
+
+	for (i = 0; i < sizeof(feature_rules) / sizeof(feature_rules[0]); i++)
+		if ((want & VX_FEATURE(feature_rules[i].bit)) &&
+		    !(want & feature_rules[i].needs_any))
+			return feature_rules[i].rule;
+	return NULL;
+}
+
 /* At DRIVER_OK: what the driver negotiated, applied to the TAP. */
-static void nic_driver_ok(struct vx_device *dev, struct net_nic *nic)
+static int nic_driver_ok(struct vx_device *dev, struct net_nic *nic)
 {
 	unsigned int offload = 0, pairs = 1;
 
@@ -647,9 +692,12 @@ static void nic_driver_ok(struct vx_device *dev, struct net_nic *nic)
 		if (dev_has_feature(dev, VIRTIO_NET_F_GUEST_ECN))
 			offload |= TUN_F_TSO_ECN;
 	}
-	if (ioctl(nic->pair[0].tap_fd, TUNSETOFFLOAD, offload))
+	/* A TAP left with the previous driver's offloads would corrupt frames. */
+	if (ioctl(nic->pair[0].tap_fd, TUNSETOFFLOAD, offload)) {
 		dev_err(dev, "TAP %s: cannot set offloads %#x: %s", nic->ifname,
 			offload, strerror(errno));
+		return -1;
+	}
 
 	pthread_mutex_lock(&nic->lock);
 	free(nic->filter.uni);
@@ -681,6 +729,7 @@ static void nic_driver_ok(struct vx_device *dev, struct net_nic *nic)
 
 	nic->driver_running = true;
 	set_carrier(nic);
+	return 0;
 }
 
 static void rx_arm(struct net_queue *nq, struct net_nic *nic, bool on)
@@ -741,8 +790,8 @@ static int net_queue_start(struct vx_queue *q)
 		    epoll_ctl(nq->ep, EPOLL_CTL_ADD, nic->pair[nq->pair].wake_fd, &ev))
 			goto err;
 	}
-	if (q->index == 0)
-		nic_driver_ok(dev, nic);
+	if (q->index == 0 && nic_driver_ok(dev, nic))
+		goto err;
 	q->model_priv = nq;
 	return 0;
 err:
@@ -1218,6 +1267,7 @@ const struct vx_model net_model = {
 	.virtio_id = VIRTIO_ID_NET,
 	.open = net_open,
 	.close = net_close,
+	.features_invalid = net_features_invalid,
 	.queue_start = net_queue_start,
 	.queue_stop = net_queue_stop,
 	.queue_room = net_queue_room,

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -153,12 +154,22 @@ static void finish_in_flight(struct vx_queue *q)
 		flush_used(q, before);
 }
 
+/* Sleeps until the main thread asks the queue to stop. */
+static void wait_for_stop(struct vx_queue *q)
+{
+	struct pollfd p = { .fd = q->stop_fd, .events = POLLIN };
+
+	while (poll(&p, 1, -1) < 0 && errno == EINTR)
+		;
+}
+
 static void *queue_thread(void *arg)
 {
 	struct vx_queue *q = arg;
 	const struct vx_model *model = q->dev->model;
 	struct epoll_event ev[3];
 	int ep, cfd = model->completion_fd(q);
+	bool stop = false;
 
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0) {
@@ -179,7 +190,7 @@ static void *queue_thread(void *arg)
 	xen_evtchn_consume(q->evtchn);
 	for (;;) {
 		uint16_t before = q->vq.used_idx;
-		bool stop = false, waiting = false;
+		bool waiting = false;
 		int i, n;
 
 		if (!q->failed) {
@@ -187,10 +198,12 @@ static void *queue_thread(void *arg)
 			q->failed = n < 0;
 			waiting = n > 0;
 		}
-		if (model->complete(q))
+		if (!q->failed && model->complete(q))
 			q->failed = true;
 		flush_used(q, before);
-		if (waiting && !q->failed && model->queue_room(q))
+		if (q->failed)
+			break;
+		if (waiting && model->queue_room(q))
 			continue;
 
 		n = epoll_wait(ep, ev, 3, -1);
@@ -213,6 +226,12 @@ out_close:
 	close(ep);
 out:
 	finish_in_flight(q);
+	/*
+	 * A broken ring is never served again, and its medium is drained: a
+	 * thread that kept polling would spin on a readable TAP or kick.
+	 */
+	if (!stop)
+		wait_for_stop(q);
 	gmem_thread_exit();
 	__atomic_store_n(&q->done, true, __ATOMIC_RELEASE);
 	daemon_wake(q->dev->daemon);

@@ -39,19 +39,27 @@ static const struct vx_model *const models[] = { &blk_model, &net_model };
 
 /* ---- xenstore helpers ---- */
 
+/* Reads @dir/@key; *len gets the value's length, which may hide a NUL. */
 static char *xs_read_path(struct vx_daemon *d, xs_transaction_t t,
-			  const char *dir, const char *key)
+			  const char *dir, const char *key, unsigned int *len)
 {
 	char path[256];
-	unsigned int len;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, key);
-	return xs_read(d->xs, t, path, &len);
+	return xs_read(d->xs, t, path, len);
 }
 
 char *backend_read(struct vx_device *dev, const char *key)
 {
-	return xs_read_path(dev->daemon, XBT_NULL, dev->be_path, key);
+	unsigned int len;
+	char *s = xs_read_path(dev->daemon, XBT_NULL, dev->be_path, key, &len);
+
+	if (s && strlen(s) != len) {
+		dev_err(dev, "%s has a NUL inside its value: ignored", key);
+		free(s);
+		return NULL;
+	}
+	return s;
 }
 
 static bool xs_printf(struct vx_daemon *d, xs_transaction_t t, const char *dir,
@@ -73,8 +81,9 @@ static int read_dec_key(struct vx_daemon *d, xs_transaction_t t,
 			const char *dir, const char *key, uint64_t max,
 			uint64_t *out)
 {
-	char *s = xs_read_path(d, t, dir, key);
-	int ret = !s ? 0 : vx_parse_dec(s, max, out) ? 1 : -1;
+	unsigned int len;
+	char *s = xs_read_path(d, t, dir, key, &len);
+	int ret = !s ? 0 : vx_parse_dec(s, len, max, out) ? 1 : -1;
 
 	free(s);
 	return ret;
@@ -90,8 +99,9 @@ static bool read_dec(struct vx_daemon *d, xs_transaction_t t, const char *dir,
 static bool read_hex(struct vx_daemon *d, const char *dir, const char *key,
 		     uint64_t *out)
 {
-	char *s = xs_read_path(d, XBT_NULL, dir, key);
-	bool ok = vx_parse_hex64(s, out);
+	unsigned int len;
+	char *s = xs_read_path(d, XBT_NULL, dir, key, &len);
+	bool ok = s && vx_parse_hex64(s, len, out);
 
 	free(s);
 	return ok;
@@ -307,6 +317,11 @@ static bool read_queue(struct vx_device *dev, struct vx_queue *q)
 		device_error(dev, "queue ring address missing or malformed");
 		return false;
 	}
+	/* virtio 1.2, 2.7: the ring fields are read and written whole. */
+	if (q->desc_addr % 16 || q->driver_addr % 2 || q->device_addr % 4) {
+		device_error(dev, "queue ring address misaligned (desc 16, driver 2, device 4 bytes)");
+		return false;
+	}
 	if (!read_dec(d, XBT_NULL, dir, "event-channel", UINT32_MAX, &port) || !port) {
 		device_error(dev, "queue event-channel missing or malformed");
 		return false;
@@ -400,6 +415,7 @@ static uint8_t accept_features(struct vx_device *dev, uint8_t status)
 {
 	uint64_t want, required = VX_FEATURE(VX_F_VERSION_1) |
 				  VX_FEATURE(VX_F_ACCESS_PLATFORM);
+	const char *why;
 
 	if (!read_hex(dev->daemon, dev->fe_path, "driver-features", &want)) {
 		dev_warn(dev, "FEATURES_OK refused: driver-features missing or malformed");
@@ -409,6 +425,12 @@ static uint8_t accept_features(struct vx_device *dev, uint8_t status)
 		dev_warn(dev, "FEATURES_OK refused: driver features %#llx against offered %#llx",
 			 (unsigned long long)want,
 			 (unsigned long long)dev->features);
+		return status & ~VX_S_FEATURES_OK;
+	}
+	why = dev->model->features_invalid ? dev->model->features_invalid(dev, want) : NULL;
+	if (why) {
+		dev_warn(dev, "FEATURES_OK refused: driver features %#llx: %s",
+			 (unsigned long long)want, why);
 		return status & ~VX_S_FEATURES_OK;
 	}
 	dev->driver_features = want;
@@ -695,7 +717,7 @@ static void device_free(struct vx_device *dev, bool keep_record)
 			break;
 		}
 	}
-	dev_info(dev, "released: no grant, port, thread or file of it is held");
+	dev_log_end(dev, "released: no grant, port, thread or file of it is held");
 	pthread_mutex_destroy(&dev->error_lock);
 	free(dev);
 }
@@ -776,6 +798,7 @@ static void device_add(struct vx_daemon *d, uint32_t guest, uint32_t id)
 	dev->daemon = d;
 	dev->guest = guest;
 	dev->id = id;
+	dev_log_init(dev);
 	pthread_mutex_init(&dev->error_lock, NULL);
 	snprintf(dev->be_path, sizeof(dev->be_path), "%s/%u/%u", d->be_root,
 		 guest, id);
@@ -993,7 +1016,7 @@ static void scan_guest(struct vx_daemon *d, uint32_t guest)
 	snprintf(path, sizeof(path), "%s/%u", d->be_root, guest);
 	ids = xs_directory(d->xs, XBT_NULL, path, &n);
 	for (i = 0; ids && i < n; i++)
-		if (vx_parse_dec(ids[i], UINT32_MAX, &id) &&
+		if (vx_parse_dec_str(ids[i], UINT32_MAX, &id) &&
 		    !find_device(d, guest, id))
 			backend_changed(d, guest, id);
 	free(ids);
@@ -1013,7 +1036,7 @@ static void scan_all(struct vx_daemon *d)
 	}
 	guests = xs_directory(d->xs, XBT_NULL, d->be_root, &n);
 	for (i = 0; guests && i < n; i++)
-		if (vx_parse_dec(guests[i], DOMID_MAX, &guest))
+		if (vx_parse_dec_str(guests[i], DOMID_MAX, &guest))
 			scan_guest(d, guest);
 	free(guests);
 }

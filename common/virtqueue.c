@@ -145,10 +145,12 @@ static int add_seg(struct vq *vq, struct vq_chain *chain,
 	seg->addr = le64toh(d->addr);
 	seg->len = le32toh(d->len);
 	seg->device_writes = flags & VRING_DESC_F_WRITE;
+	/* The order is of descriptors: an empty writable one counts too. */
 	if (seg->device_writes) {
 		chain->writable_len += seg->len;
+		chain->has_writable = true;
 	} else {
-		if (chain->writable_len)
+		if (chain->has_writable)
 			return vq_fail(vq, "chain from head %u has a readable descriptor after a writable one",
 				       chain->head);
 		chain->readable_len += seg->len;
@@ -156,7 +158,14 @@ static int add_seg(struct vq *vq, struct vq_chain *chain,
 	return 0;
 }
 
-/* Walks a table of @n descriptors from index @first, copying each once. */
+static int walk_indirect(struct vq *vq, struct vq_chain *chain,
+			 const struct vring_desc *d);
+
+/*
+ * Walks a table of @n descriptors from index @first, copying each once.  In
+ * the ring's table, the chain may end in one indirect descriptor (virtio
+ * 1.2, 2.7.5.3.2: zero or more direct descriptors, then an indirect one).
+ */
 static int walk_table(struct vq *vq, struct vq_chain *chain,
 		      const struct vring_desc *table, unsigned int n,
 		      unsigned int first, bool is_indirect)
@@ -178,10 +187,12 @@ static int walk_table(struct vq *vq, struct vq_chain *chain,
 		d.flags = READ_ONCE(table[i].flags);
 		d.next = READ_ONCE(table[i].next);
 		flags = le16toh(d.flags);
-		if (flags & VRING_DESC_F_INDIRECT)
-			return vq_fail(vq, "indirect descriptor %u %s", i,
-				       is_indirect ? "inside an indirect table" :
-						     "in the middle of a chain");
+		if (flags & VRING_DESC_F_INDIRECT) {
+			if (is_indirect)
+				return vq_fail(vq, "indirect descriptor %u inside an indirect table",
+					       i);
+			return walk_indirect(vq, chain, &d);
+		}
 		if (add_seg(vq, chain, &d))
 			return -1;
 		if (!(flags & VRING_DESC_F_NEXT))
@@ -198,16 +209,17 @@ static int walk_indirect(struct vq *vq, struct vq_chain *chain,
 	unsigned int n = len / sizeof(struct vring_desc);
 
 	if (!vq->indirect)
-		return vq_fail(vq, "indirect descriptor %u but INDIRECT_DESC was not negotiated",
+		return vq_fail(vq, "indirect descriptor in chain %u but INDIRECT_DESC was not negotiated",
 			       chain->head);
+	/* It ends the chain; its own WRITE flag is ignored (2.7.5.3.2). */
 	if (flags & VRING_DESC_F_NEXT)
-		return vq_fail(vq, "indirect descriptor %u also has NEXT",
+		return vq_fail(vq, "indirect descriptor in chain %u also has NEXT",
 			       chain->head);
 	if (!len || len % sizeof(struct vring_desc) || n > vq->size)
-		return vq_fail(vq, "indirect descriptor %u has a bad length %u",
+		return vq_fail(vq, "indirect descriptor in chain %u has a bad length %u",
 			       chain->head, len);
 	if (vq->read_guest(vq->read_opaque, le64toh(d->addr), vq->indirect_buf, len))
-		return vq_fail(vq, "indirect table of descriptor %u cannot be read",
+		return vq_fail(vq, "indirect table in chain %u cannot be read",
 			       chain->head);
 	return walk_table(vq, chain, vq->indirect_buf, n, 0, true);
 }
@@ -215,19 +227,11 @@ static int walk_indirect(struct vq *vq, struct vq_chain *chain,
 /* Walks the chain from head @h into @chain. */
 static int read_chain(struct vq *vq, unsigned int h, struct vq_chain *chain)
 {
-	struct vring_desc head;
-
 	chain->head = h;
 	chain->nsegs = 0;
 	chain->readable_len = 0;
 	chain->writable_len = 0;
-
-	head.flags = READ_ONCE(vq->desc[h].flags);
-	if (le16toh(head.flags) & VRING_DESC_F_INDIRECT) {
-		head.addr = READ_ONCE(vq->desc[h].addr);
-		head.len = READ_ONCE(vq->desc[h].len);
-		return walk_indirect(vq, chain, &head) ? -1 : 1;
-	}
+	chain->has_writable = false;
 	return walk_table(vq, chain, vq->desc, vq->size, h, false) ? -1 : 1;
 }
 

@@ -27,6 +27,7 @@ struct vq_chain {
 	unsigned int nsegs;
 	uint64_t readable_len;
 	uint64_t writable_len;
+	bool has_writable;	/* a device-writable descriptor was seen */
 	struct vq_seg *segs;	/* room for queue size entries */
 };
 

@@ -4,19 +4,19 @@
 #include "protocol.h"
 #include "xsvalue.h"
 
-bool vx_parse_dec(const char *s, uint64_t max, uint64_t *out)
+bool vx_parse_dec(const char *s, size_t len, uint64_t max, uint64_t *out)
 {
 	uint64_t v = 0;
-	const char *p;
+	size_t i;
 
-	if (!s || !*s || (s[0] == '0' && s[1]))
+	if (!s || !len || (s[0] == '0' && len > 1))
 		return false;
-	for (p = s; *p; p++) {
+	for (i = 0; i < len; i++) {
 		unsigned int d;
 
-		if (*p < '0' || *p > '9')
+		if (s[i] < '0' || s[i] > '9')
 			return false;
-		d = *p - '0';
+		d = s[i] - '0';
 		if (d > max || v > (max - d) / 10)
 			return false;
 		v = v * 10 + d;
@@ -36,19 +36,15 @@ static int hex_digit(char c)
 	return -1;
 }
 
-bool vx_parse_hex64(const char *s, uint64_t *out)
+bool vx_parse_hex64(const char *s, size_t len, uint64_t *out)
 {
 	uint64_t v = 0;
-	size_t n;
+	size_t i;
 
-	if (!s || s[0] != '0' || s[1] != 'x')
+	if (!s || len < 3 || len > 18 || s[0] != '0' || s[1] != 'x')
 		return false;
-	s += 2;
-	n = strlen(s);
-	if (n < 1 || n > 16)
-		return false;
-	for (; *s; s++) {
-		int d = hex_digit(*s);
+	for (i = 2; i < len; i++) {
+		int d = hex_digit(s[i]);
 
 		if (d < 0)
 			return false;
@@ -58,23 +54,21 @@ bool vx_parse_hex64(const char *s, uint64_t *out)
 	return true;
 }
 
-bool vx_parse_hexbytes(const char *s, uint8_t *buf, size_t max, size_t *len)
+bool vx_parse_hexbytes(const char *s, size_t len, uint8_t *buf, size_t max,
+		       size_t *nbytes)
 {
-	size_t n, i;
+	size_t i;
 
-	if (!s)
+	if (!s || len % 2 || len / 2 > max)
 		return false;
-	n = strlen(s);
-	if (n % 2 || n / 2 > max)
-		return false;
-	for (i = 0; i < n / 2; i++) {
+	for (i = 0; i < len / 2; i++) {
 		int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return false;
 		buf[i] = (uint8_t)(hi << 4 | lo);
 	}
-	*len = n / 2;
+	*nbytes = len / 2;
 	return true;
 }
 

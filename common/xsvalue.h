@@ -10,11 +10,23 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
-bool vx_parse_dec(const char *s, uint64_t max, uint64_t *out);
-bool vx_parse_hex64(const char *s, uint64_t *out);
-/* Hex bytes, two digits each; *len gets the byte count, at most @max. */
-bool vx_parse_hexbytes(const char *s, uint8_t *buf, size_t max, size_t *len);
+/*
+ * @s holds @len bytes, as xs_read returns them: the length is the value's,
+ * so a NUL inside it makes the value malformed ("2\0xyz" is not 2).
+ */
+bool vx_parse_dec(const char *s, size_t len, uint64_t max, uint64_t *out);
+bool vx_parse_hex64(const char *s, size_t len, uint64_t *out);
+/* Hex bytes, two digits each; *nbytes gets the byte count, at most @max. */
+bool vx_parse_hexbytes(const char *s, size_t len, uint8_t *buf, size_t max,
+		       size_t *nbytes);
+
+/* A C string of a command line or a config file; NULL is malformed. */
+static inline bool vx_parse_dec_str(const char *s, uint64_t max, uint64_t *out)
+{
+	return s && vx_parse_dec(s, strlen(s), max, out);
+}
 bool vx_is_power_of_two(uint64_t v);
 
 /* @out must hold 2 * len + 1 bytes. */

@@ -82,7 +82,7 @@ static bool set_key(struct vx_diskspec *d, bool seen[P_COUNT], bool *seen_queues
 	if (!strcmp(key, "queues")) {
 		if (!set_once(seen_queues, key, err, errlen))
 			return false;
-		if (!vx_parse_dec(val, 16, &v) || !v)
+		if (!vx_parse_dec_str(val, 16, &v) || !v)
 			return spec_fail(err, errlen, "queues '%s' is not a number from 1 to 16", val);
 		d->queues = v;
 		return true;

@@ -34,7 +34,7 @@ static int reboot_wait_s(void)
 	uint64_t v;
 	const char *s = getenv("VIRTIO_XENBUS_REBOOT_WAIT");
 
-	return s && vx_parse_dec(s, 3600, &v) ? (int)v : REBOOT_WAIT_S;
+	return s && vx_parse_dec_str(s, 3600, &v) ? (int)v : REBOOT_WAIT_S;
 }
 
 /*

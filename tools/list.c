@@ -23,7 +23,7 @@ static uint64_t read_u64(const char *dir, const char *key)
 	char *s = xs_readf("%s/%s", dir, key);
 	uint64_t v = 0;
 
-	if (!s || !vx_parse_dec(s, UINT64_MAX, &v))
+	if (!s || !vx_parse_dec_str(s, UINT64_MAX, &v))
 		v = 0;
 	free(s);
 	return v;
@@ -121,7 +121,7 @@ static void print_device(uint32_t guest, uint32_t devid, uint32_t be,
 				  VX_DEVICE_TYPE, devid);
 	uint64_t fe = 0;
 
-	if (!fe_state || !vx_parse_dec(fe_state, 255, &fe))
+	if (!fe_state || !vx_parse_dec_str(fe_state, 255, &fe))
 		fe = 0;
 	/* A disk's target is its file; a nic's, its address and bridge. */
 	if (type && !strcmp(type, "net"))
@@ -153,7 +153,7 @@ int list(int argc, char **argv)
 
 	optind = 1;
 	while ((c = getopt(argc, argv, "w:")) != -1) {
-		if (c != 'w' || !vx_parse_dec(optarg, 3600, &wait_s))
+		if (c != 'w' || !vx_parse_dec_str(optarg, 3600, &wait_s))
 			die("usage: list [-w SECONDS] [DOMAIN]");
 	}
 	if (argc - optind > 1)

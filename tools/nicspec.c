@@ -72,7 +72,7 @@ static bool set_key(struct vx_nicspec *n, unsigned int *seen, const char *key,
 	if (!strcmp(key, "queues")) {
 		if (n->queues)
 			return spec_fail(err, errlen, "'queues' given twice");
-		if (!vx_parse_dec(val, 16, &v) || !v)
+		if (!vx_parse_dec_str(val, 16, &v) || !v)
 			return spec_fail(err, errlen, "queues '%s' is not a number from 1 to 16", val);
 		n->queues = v;
 		return true;
@@ -80,7 +80,7 @@ static bool set_key(struct vx_nicspec *n, unsigned int *seen, const char *key,
 	if (!strcmp(key, "mtu")) {
 		if (n->mtu)
 			return spec_fail(err, errlen, "'mtu' given twice");
-		if (!vx_parse_dec(val, 65535, &v) || v < 68)
+		if (!vx_parse_dec_str(val, 65535, &v) || v < 68)
 			return spec_fail(err, errlen, "mtu '%s' is not a number from 68 to 65535", val);
 		n->mtu = v;
 		return true;

@@ -93,7 +93,7 @@ static int read_state_in(struct xs_handle *xs, xs_transaction_t t,
 
 	snprintf(path, sizeof(path), "%s/state", dir);
 	s = xs_read(xs, t, path, &len);
-	if (!s || !vx_parse_dec(s, VX_STATE_CLOSED, &v))
+	if (!s || !vx_parse_dec(s, len, VX_STATE_CLOSED, &v))
 		v = VX_STATE_UNKNOWN;
 	free(s);
 	return v;

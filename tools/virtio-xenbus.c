@@ -17,7 +17,7 @@ int tool_timeout_ms(void)
 	const char *s = getenv("VIRTIO_XENBUS_TIMEOUT");
 	uint64_t v;
 
-	return s && vx_parse_dec(s, 86400, &v) && v ? (int)v * 1000 :
+	return s && vx_parse_dec_str(s, 86400, &v) && v ? (int)v * 1000 :
 	       DEFAULT_TIMEOUT_S * 1000;
 }
 

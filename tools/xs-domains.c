@@ -10,13 +10,19 @@
 char *xs_readf(const char *fmt, ...)
 {
 	unsigned int len;
-	char path[PATH_MAX];
+	char path[PATH_MAX], *s;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(path, sizeof(path), fmt, ap);
 	va_end(ap);
-	return xs_read(xs, XBT_NULL, path, &len);
+	s = xs_read(xs, XBT_NULL, path, &len);
+	/* A value with a NUL inside is no string: read as unset. */
+	if (s && strlen(s) != len) {
+		free(s);
+		s = NULL;
+	}
+	return s;
 }
 
 char **xs_lsf(unsigned int *n, const char *fmt, ...)
@@ -38,7 +44,7 @@ bool parse_id(const char *s, uint32_t max, uint32_t *out)
 {
 	uint64_t v;
 
-	if (!vx_parse_dec(s, max, &v))
+	if (!vx_parse_dec_str(s, max, &v))
 		return false;
 	*out = v;
 	return true;

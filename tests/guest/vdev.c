@@ -40,7 +40,7 @@ static bool read_dec(struct vx_vdev *vd, xs_transaction_t t, const char *key,
 		     uint64_t max, uint64_t *v)
 {
 	char *s = read_key(vd, t, vd->be, key);
-	bool ok = vx_parse_dec(s, max, v);
+	bool ok = vx_parse_dec_str(s, max, v);
 
 	free(s);
 	return ok;
@@ -84,12 +84,12 @@ int vdev_probe(struct vx_vdev *vd, struct vx_guest *g, uint32_t devid)
 		return -ETIMEDOUT;
 
 	s = vdev_read_backend(vd, "protocol-version");
-	ok = vx_parse_dec(s, UINT32_MAX, &v) && v == VX_PROTOCOL_VERSION;
+	ok = vx_parse_dec_str(s, UINT32_MAX, &v) && v == VX_PROTOCOL_VERSION;
 	free(s);
 	if (!ok)
 		return -EPROTO;
 	s = vdev_read_backend(vd, "features");
-	ok = vx_parse_hex64(s, &vd->features);
+	ok = s && vx_parse_hex64(s, strlen(s), &vd->features);
 	free(s);
 	if (!ok || !read_dec(vd, XBT_NULL, "device-id", UINT32_MAX, &v))
 		return -EPROTO;
@@ -111,8 +111,8 @@ int vdev_probe(struct vx_vdev *vd, struct vx_guest *g, uint32_t devid)
 		cfg = read_key(vd, t, vd->be, "config");
 		ok = read_dec(vd, t, "config-generation", UINT32_MAX, &v);
 	} while (!xs_transaction_end(g->xs, t, false) && errno == EAGAIN);
-	ok = ok && vx_parse_hexbytes(cfg, vd->config, sizeof(vd->config),
-				     &vd->config_len);
+	ok = ok && cfg && vx_parse_hexbytes(cfg, strlen(cfg), vd->config,
+					    sizeof(vd->config), &vd->config_len);
 	free(cfg);
 	if (!ok)
 		return -EPROTO;

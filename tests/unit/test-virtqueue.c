@@ -122,6 +122,58 @@ START_TEST(readable_after_writable_is_rejected)
 }
 END_TEST
 
+/* The order is of descriptors, not bytes: an empty writable one counts. */
+START_TEST(empty_writable_before_readable_is_rejected)
+{
+	setup(false, false);
+	set_desc(desc, 0, 0x8000000000001000ULL, 0, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 1);
+	set_desc(desc, 1, 0x8000000000002000ULL, 16, VRING_DESC_F_NEXT, 2);
+	set_desc(desc, 2, 0x8000000000003000ULL, 1, VRING_DESC_F_WRITE, 0);
+	make_available(0);
+	ck_assert_int_eq(vq_pop_chain(&vq, &chain), -1);
+	ck_assert_ptr_nonnull(strstr(vq.error, "readable descriptor after a writable"));
+}
+END_TEST
+
+/* virtio 1.2, 2.7.5.3.2: direct descriptors, then one indirect, MUST be handled. */
+START_TEST(direct_descriptors_then_an_indirect_one_are_walked)
+{
+	setup(true, false);
+	set_desc(desc, 4, 0x8000000000009000ULL, 16, VRING_DESC_F_NEXT, 6);
+	/* Its WRITE flag is to be ignored. */
+	set_desc(desc, 6, 0x8000000000001000ULL, 32,
+		 VRING_DESC_F_INDIRECT | VRING_DESC_F_WRITE, 0);
+	set_desc(table, 0, 0x800000000000a000ULL, 512, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 1);
+	set_desc(table, 1, 0x800000000000b000ULL, 1, VRING_DESC_F_WRITE, 0);
+	make_available(4);
+	ck_assert_int_eq(vq_pop_chain(&vq, &chain), 1);
+	ck_assert_uint_eq(chain.head, 4);
+	ck_assert_uint_eq(chain.nsegs, 3);
+	ck_assert_uint_eq(chain.readable_len, 16);
+	ck_assert_uint_eq(chain.writable_len, 513);
+	ck_assert_uint_eq(segs[0].addr, 0x8000000000009000ULL);
+	ck_assert(segs[1].device_writes && segs[1].addr == 0x800000000000a000ULL);
+	ck_assert_uint_eq(segs[2].addr, 0x800000000000b000ULL);
+}
+END_TEST
+
+START_TEST(direct_and_indirect_together_longer_than_the_queue_are_rejected)
+{
+	unsigned int i;
+
+	setup(true, false);
+	for (i = 0; i < 4; i++)
+		set_desc(desc, i, 0x8000000000009000ULL, 16, VRING_DESC_F_NEXT, i + 1);
+	set_desc(desc, 4, 0x8000000000001000ULL, 16 * QSZ, VRING_DESC_F_INDIRECT, 0);
+	for (i = 0; i < QSZ; i++)
+		set_desc(table, i, 0x800000000000a000ULL, 1, VRING_DESC_F_WRITE |
+			 (i + 1 < QSZ ? VRING_DESC_F_NEXT : 0), i + 1);
+	make_available(0);
+	ck_assert_int_eq(vq_pop_chain(&vq, &chain), -1);
+	ck_assert_ptr_nonnull(strstr(vq.error, "longer than the queue"));
+}
+END_TEST
+
 START_TEST(indirect_without_negotiation_is_rejected)
 {
 	setup(false, false);
@@ -383,6 +435,9 @@ int main(void)
 		looping_chain_is_rejected,
 		available_index_jump_is_rejected,
 		readable_after_writable_is_rejected,
+		empty_writable_before_readable_is_rejected,
+		direct_descriptors_then_an_indirect_one_are_walked,
+		direct_and_indirect_together_longer_than_the_queue_are_rejected,
 		indirect_without_negotiation_is_rejected,
 		indirect_table_is_walked,
 		bad_indirect_descriptors_are_rejected,

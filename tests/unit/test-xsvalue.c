@@ -2,34 +2,41 @@
 /* protocol.md 1.4 (value rules) and 3 (grant addresses). */
 #include <check.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "protocol.h"
 #include "xsvalue.h"
 #include "../check-run.h"
 
+/* A literal's bytes, NULs inside included, as xs_read would return them. */
+#define DEC(lit, max, v)	vx_parse_dec(lit, sizeof(lit) - 1, max, v)
+#define HEX(lit, v)		vx_parse_hex64(lit, sizeof(lit) - 1, v)
+#define BYTES(lit, buf, max, n)	vx_parse_hexbytes(lit, sizeof(lit) - 1, buf, max, n)
+
 START_TEST(decimal_accepts_only_plain_digits)
 {
 	uint64_t v = 42;
 
-	ck_assert(vx_parse_dec("0", 10, &v) && v == 0);
-	ck_assert(vx_parse_dec("255", 255, &v) && v == 255);
-	ck_assert(vx_parse_dec("4294967295", UINT32_MAX, &v) && v == UINT32_MAX);
-	ck_assert(vx_parse_dec("16", 16, &v) && v == 16);
+	ck_assert(DEC("0", 10, &v) && v == 0);
+	ck_assert(DEC("255", 255, &v) && v == 255);
+	ck_assert(DEC("4294967295", UINT32_MAX, &v) && v == UINT32_MAX);
+	ck_assert(DEC("16", 16, &v) && v == 16);
 	v = 7;
-	ck_assert(!vx_parse_dec("256", 255, &v));
+	ck_assert(!DEC("256", 255, &v));
 	/* A single digit over a small maximum (the subtraction must not wrap). */
-	ck_assert(!vx_parse_dec("2", 1, &v));
-	ck_assert(!vx_parse_dec("17", 16, &v));
-	ck_assert(!vx_parse_dec("4294967296", UINT32_MAX, &v));
-	ck_assert(!vx_parse_dec("18446744073709551616", UINT64_MAX, &v));
-	ck_assert(!vx_parse_dec("", 10, &v));
-	ck_assert(!vx_parse_dec(NULL, 10, &v));
-	ck_assert(!vx_parse_dec("-1", 10, &v));
-	ck_assert(!vx_parse_dec("+1", 10, &v));
-	ck_assert(!vx_parse_dec(" 1", 10, &v));
-	ck_assert(!vx_parse_dec("1 ", 10, &v));
-	ck_assert(!vx_parse_dec("01", 10, &v));
-	ck_assert(!vx_parse_dec("0x1", 10, &v));
+	ck_assert(!DEC("2", 1, &v));
+	ck_assert(!DEC("17", 16, &v));
+	ck_assert(!DEC("4294967296", UINT32_MAX, &v));
+	ck_assert(!DEC("18446744073709551616", UINT64_MAX, &v));
+	ck_assert(!DEC("", 10, &v));
+	ck_assert(!vx_parse_dec(NULL, 0, 10, &v));
+	ck_assert(!vx_parse_dec_str(NULL, 10, &v));
+	ck_assert(!DEC("-1", 10, &v));
+	ck_assert(!DEC("+1", 10, &v));
+	ck_assert(!DEC(" 1", 10, &v));
+	ck_assert(!DEC("1 ", 10, &v));
+	ck_assert(!DEC("01", 10, &v));
+	ck_assert(!DEC("0x1", 10, &v));
 	ck_assert_uint_eq(v, 7);	/* untouched on failure */
 }
 END_TEST
@@ -38,16 +45,16 @@ START_TEST(hex_needs_prefix_and_at_most_16_digits)
 {
 	uint64_t v = 0;
 
-	ck_assert(vx_parse_hex64("0x1", &v) && v == 1);
-	ck_assert(vx_parse_hex64("0xFFFFffffFFFFffff", &v) && v == UINT64_MAX);
-	ck_assert(vx_parse_hex64("0x8000000100002000", &v) &&
+	ck_assert(HEX("0x1", &v) && v == 1);
+	ck_assert(HEX("0xFFFFffffFFFFffff", &v) && v == UINT64_MAX);
+	ck_assert(HEX("0x8000000100002000", &v) &&
 		  v == 0x8000000100002000ULL);
-	ck_assert(!vx_parse_hex64("0x", &v));
-	ck_assert(!vx_parse_hex64("1", &v));
-	ck_assert(!vx_parse_hex64("0x10000000000000000", &v));
-	ck_assert(!vx_parse_hex64("0xg", &v));
-	ck_assert(!vx_parse_hex64("0x1 ", &v));
-	ck_assert(!vx_parse_hex64(NULL, &v));
+	ck_assert(!HEX("0x", &v));
+	ck_assert(!HEX("1", &v));
+	ck_assert(!HEX("0x10000000000000000", &v));
+	ck_assert(!HEX("0xg", &v));
+	ck_assert(!HEX("0x1 ", &v));
+	ck_assert(!vx_parse_hex64(NULL, 0, &v));
 }
 END_TEST
 
@@ -59,12 +66,32 @@ START_TEST(config_hex_bytes_round_trip_and_limits)
 
 	vx_format_hexbytes(in, 4, s);
 	ck_assert_str_eq(s, "007f80ff");
-	ck_assert(vx_parse_hexbytes(s, out, 4, &len) && len == 4);
+	ck_assert(vx_parse_hexbytes(s, strlen(s), out, 4, &len) && len == 4);
 	ck_assert_mem_eq(in, out, 4);
-	ck_assert(!vx_parse_hexbytes("007f80ff", out, 3, &len));
-	ck_assert(!vx_parse_hexbytes("007", out, 4, &len));
-	ck_assert(!vx_parse_hexbytes("0g", out, 4, &len));
-	ck_assert(vx_parse_hexbytes("", out, 4, &len) && len == 0);
+	ck_assert(!BYTES("007f80ff", out, 3, &len));
+	ck_assert(!BYTES("007", out, 4, &len));
+	ck_assert(!BYTES("0g", out, 4, &len));
+	ck_assert(BYTES("", out, 4, &len) && len == 0);
+}
+END_TEST
+
+/* xenstore values carry a length: a NUL inside one is not its end. */
+START_TEST(a_nul_inside_a_value_makes_it_malformed)
+{
+	uint8_t out[4];
+	uint64_t v = 7;
+	size_t n;
+
+	ck_assert(!DEC("2\0xyz", 10, &v));
+	ck_assert(!DEC("2\0", 10, &v));
+	ck_assert(!DEC("\0", 10, &v));
+	ck_assert(!HEX("0x1\0", &v));
+	ck_assert(!HEX("0x\0" "1", &v));
+	ck_assert_uint_eq(v, 7);
+	ck_assert(!BYTES("00\0\0", out, 4, &n));
+	ck_assert(!BYTES("0\0", out, 4, &n));
+	/* The length is the value's: bytes past it are not read. */
+	ck_assert(vx_parse_dec("123", 2, 100, &v) && v == 12);
 }
 END_TEST
 
@@ -107,6 +134,7 @@ int main(void)
 		decimal_accepts_only_plain_digits,
 		hex_needs_prefix_and_at_most_16_digits,
 		config_hex_bytes_round_trip_and_limits,
+		a_nul_inside_a_value_makes_it_malformed,
 		grant_address_encoding_matches_grant_dma_ops,
 		grant_address_rejections,
 	};
