@@ -30,6 +30,14 @@
 #define BLK_MAX_DISCARD		(1U << 22)	/* sectors in one discard */
 #define BLK_MAX_WRITE_ZEROES	(1U << 16)	/* sectors in one write-zeroes */
 #define BLK_URING_DEPTH		256U
+/*
+ * Bytes of guest data a queue holds at once, bounced or mapped: depth and
+ * request size are each bounded, their product (2 GiB) is not a budget.
+ * The largest request fits alone, so a queue always makes progress.
+ */
+#define BLK_QUEUE_DATA_MAX	(8U << 20)
+_Static_assert((uint64_t)BLK_SEG_MAX * BLK_SIZE_MAX <= BLK_QUEUE_DATA_MAX,
+	       "a request of seg_max x size_max must fit in a queue's budget");
 #define BLK_ID_BYTES		20		/* VIRTIO_BLK_ID_BYTES */
 
 struct blk_disk {
@@ -48,6 +56,7 @@ struct blk_req {
 	uint8_t status;
 	uint32_t in_len;		/* bytes written into the chain */
 	uint64_t data_len;
+	uint64_t held;			/* of bq->data_held */
 	void *bounce;
 	struct vq_seg *data_segs;	/* the chain's data segments */
 	unsigned int data_nsegs;
@@ -64,6 +73,8 @@ struct blk_queue {
 	int event_fd;
 	unsigned int depth;
 	unsigned int in_flight;
+	uint64_t data_held;		/* bytes of requests in flight, to the budget */
+	bool over_budget;		/* a request waits for data_held to fall */
 	struct blk_req *reqs;
 	struct blk_req *free_reqs;
 	struct vq_seg *seg_pool;	/* depth x queue size segments */
@@ -254,7 +265,7 @@ static unsigned int blk_queue_room(struct vx_queue *q)
 {
 	struct blk_queue *bq = q->model_priv;
 
-	return bq->depth - bq->in_flight;
+	return bq->over_budget ? 0 : bq->depth - bq->in_flight;
 }
 
 static void req_release(struct vx_queue *q, struct blk_req *r)
@@ -271,6 +282,9 @@ static void req_release(struct vx_queue *q, struct blk_req *r)
 	r->iov = NULL;
 	r->bounce = NULL;
 	r->nmaps = 0;
+	bq->data_held -= r->held;
+	r->held = 0;
+	bq->over_budget = false;
 	r->next_free = bq->free_reqs;
 	bq->free_reqs = r;
 	bq->in_flight--;
@@ -366,6 +380,16 @@ static int blk_submit_rw(struct vx_queue *q, struct blk_req *r, uint64_t sector)
 	bool is_write = r->type == VIRTIO_BLK_T_OUT;
 	struct io_uring_sqe *sqe;
 	int rw_flags = 0;
+
+	/* Over the budget: the chain goes back, taken again after completions. */
+	if (bq->data_held + r->data_len > BLK_QUEUE_DATA_MAX) {
+		vq_unpop(&q->vq, 1);
+		req_release(q, r);
+		bq->over_budget = true;
+		return 0;
+	}
+	r->held = r->data_len;
+	bq->data_held += r->held;
 
 	if (q->dev->access == GRANT_MAP) {
 		if (req_map_data(q, r, !is_write)) {
@@ -562,18 +586,25 @@ static int blk_handle_chain(struct vx_queue *q, const struct vq_chain *c)
 	return blk_submit_rw(q, r, sector);
 }
 
-/* Zeroes a range by writing, where the medium cannot fallocate it. */
+/*
+ * Zeroes a range by writing, where the medium cannot fallocate it: from one
+ * zeroed buffer, not one of the range's size (32 MiB a request).
+ */
 static int write_zeroes_fallback(struct blk_disk *disk, struct blk_req *r)
 {
-	void *zero;
-	ssize_t n;
+	static uint8_t zero[1 << 16] __attribute__((aligned(VX_PAGE_SIZE)));
+	uint64_t off = r->data_skip * 512, left = r->data_len;
 
-	zero = calloc(1, r->data_len);
-	if (!zero)
-		return -ENOMEM;
-	n = pwrite(disk->fd, zero, r->data_len, r->data_skip * 512);
-	free(zero);
-	return n == (ssize_t)r->data_len ? 0 : -EIO;
+	while (left) {
+		size_t n = left < sizeof(zero) ? left : sizeof(zero);
+		ssize_t done = pwrite(disk->fd, zero, n, off);
+
+		if (done <= 0)
+			return -EIO;
+		off += done;
+		left -= done;
+	}
+	return 0;
 }
 
 static int blk_complete_one(struct vx_queue *q, struct blk_req *r, int res)

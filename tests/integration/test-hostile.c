@@ -238,6 +238,268 @@ START_TEST(num_queues_over_max_queues)
 }
 END_TEST
 
+/* A ring address the guest wrote, moved @off bytes off its alignment. */
+static void misaligned_ring(const char *key, unsigned int off)
+{
+	const struct driver_vq *vq;
+	uint64_t addr;
+
+	g = new_guest(1);
+	attach_disk(g, 1, "w", "1", "copy", disk1);
+	attach_disk(g, 2, "w", "1", "copy", disk2);
+	ck_assert_int_eq(vdev_connect(&bystander, g, 2, 1, all_features), 0);
+	ck_assert_int_eq(vdev_probe(&victim, g, 1), 0);
+	ck_assert_int_eq(vdev_negotiate(&victim, victim.features), 0);
+	ck_assert_int_eq(vdev_setup_queues(&victim, 1, 64), 0);
+	vq = &victim.vqs[0];
+	addr = !strcmp(key, "desc") ? vq->desc_dma :
+	       !strcmp(key, "driver") ? vq->avail_dma : vq->used_dma;
+	vdev_write(&victim, !strcmp(key, "desc") ? "queue-0/desc" :
+		   !strcmp(key, "driver") ? "queue-0/driver" : "queue-0/device",
+		   "0x%llx", (unsigned long long)(addr + off));
+	ck_assert_int_eq(vdev_driver_ok(&victim), -EIO);
+}
+
+/* virtio 1.2, 2.7: 16, 2 and 4 bytes; the UBSan build would abort on access. */
+START_TEST(descriptor_table_misaligned)
+{
+	misaligned_ring("desc", 8);
+	assert_only_victim_failed("misaligned");
+	assert_victim_recovers();
+}
+END_TEST
+
+START_TEST(driver_area_misaligned)
+{
+	misaligned_ring("driver", 1);
+	assert_only_victim_failed("misaligned");
+}
+END_TEST
+
+START_TEST(device_area_misaligned)
+{
+	misaligned_ring("device", 2);
+	assert_only_victim_failed("misaligned");
+}
+END_TEST
+
+/* xenstore returns a length: "64\0xyz" is no size of 64. */
+START_TEST(value_with_a_nul_inside_is_malformed)
+{
+	char path[160];
+
+	g = new_guest(1);
+	attach_disk(g, 1, "w", "1", "copy", disk1);
+	attach_disk(g, 2, "w", "1", "copy", disk2);
+	ck_assert_int_eq(vdev_connect(&bystander, g, 2, 1, all_features), 0);
+	ck_assert_int_eq(vdev_probe(&victim, g, 1), 0);
+	ck_assert_int_eq(vdev_negotiate(&victim, victim.features), 0);
+	ck_assert_int_eq(vdev_setup_queues(&victim, 1, 64), 0);
+	snprintf(path, sizeof(path), "%s/queue-0/size", victim.fe);
+	ck_assert(xs_write(g->xs, XBT_NULL, path, "64\0xyz", 6));
+	ck_assert_int_eq(vdev_driver_ok(&victim), -EIO);
+	assert_only_victim_failed("queue size");
+	assert_victim_recovers();
+}
+END_TEST
+
+/* The 32-bit type: 0x101 is neither a write nor anything else (virtio 5.2.6). */
+START_TEST(request_type_with_high_bits_is_unsupported)
+{
+	static const uint32_t types[] = { 0x101, 0x100, 0x104, 0x108, 0x10b, 0x80000001 };
+	uint8_t before[4096], data[4096], got[4096];
+	unsigned int i;
+
+	two_disks(all_features);
+	fill_pattern(before, sizeof(before), 5);
+	ck_assert_int_eq(vblk_do(&victim, 0, VIRTIO_BLK_T_OUT, 100, before, sizeof(before)),
+			 VIRTIO_BLK_S_OK);
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		fill_pattern(data, sizeof(data), 6 + i);
+		ck_assert_msg(vblk_do(&victim, 0, types[i], 100, data, sizeof(data)) ==
+			      VIRTIO_BLK_S_UNSUPP, "type %#x not UNSUPP", types[i]);
+	}
+	ck_assert_int_eq(vblk_do(&victim, 0, VIRTIO_BLK_T_IN, 100, got, sizeof(got)),
+			 VIRTIO_BLK_S_OK);
+	ck_assert(!memcmp(before, got, sizeof(got)));
+	ck_assert_int_eq(vdev_read_status(&victim) & VX_S_NEEDS_RESET, 0);
+}
+END_TEST
+
+/* An empty device-writable descriptor before the header: a read must not land in it. */
+START_TEST(empty_writable_descriptor_before_readable_ones)
+{
+	struct driver_vq *vq;
+	uint8_t *page;
+	uint64_t ro, rw;
+
+	two_disks(all_features);
+	vq = &victim.vqs[0];
+	page = guest_alloc(g, VX_PAGE_SIZE);
+	((struct virtio_blk_outhdr *)page)->type = htole32(VIRTIO_BLK_T_IN);
+	ck_assert_int_eq(guest_dma_map(g, page, VX_PAGE_SIZE, true, &ro), 0);
+	ck_assert_int_eq(guest_dma_map(g, page + 1024, 1024, false, &rw), 0);
+	vq->desc[0] = (struct vring_desc){ rw, 0, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 1 };
+	vq->desc[1] = (struct vring_desc){ ro, 16 + 512, VRING_DESC_F_NEXT, 2 };
+	vq->desc[2] = (struct vring_desc){ rw, 1, VRING_DESC_F_WRITE, 0 };
+	publish_head(vq, 0);
+	assert_only_victim_failed("readable descriptor after a writable");
+	assert_victim_recovers();
+}
+END_TEST
+
+/* virtio 1.2, 2.7.5.3.2: the header direct, then data and status in an indirect table. */
+START_TEST(direct_descriptors_then_an_indirect_table_are_served)
+{
+	uint8_t data[4096];
+	struct driver_vq *vq;
+	struct vring_desc *table;
+	uint8_t *page, *buf;
+	uint64_t hdr_dma, status_dma, buf_dma, table_dma;
+
+	two_disks(all_features);
+	fill_pattern(data, sizeof(data), 9);
+	ck_assert_int_eq(vblk_do(&victim, 0, VIRTIO_BLK_T_OUT, 8, data, sizeof(data)),
+			 VIRTIO_BLK_S_OK);
+	vq = &victim.vqs[0];
+	page = guest_alloc(g, VX_PAGE_SIZE);
+	buf = guest_alloc(g, sizeof(data));
+	table = guest_alloc(g, VX_PAGE_SIZE);
+	*(struct virtio_blk_outhdr *)page = (struct virtio_blk_outhdr){
+		.type = htole32(VIRTIO_BLK_T_IN), .sector = htole64(8) };
+	page[64] = 0xff;
+	ck_assert_int_eq(guest_dma_map(g, page, 16, true, &hdr_dma), 0);
+	ck_assert_int_eq(guest_dma_map(g, page + 64, 1, false, &status_dma), 0);
+	ck_assert_int_eq(guest_dma_map(g, buf, sizeof(data), false, &buf_dma), 0);
+	table[0] = (struct vring_desc){ htole64(buf_dma), htole32(sizeof(data)),
+					htole16(VRING_DESC_F_WRITE | VRING_DESC_F_NEXT), htole16(1) };
+	table[1] = (struct vring_desc){ htole64(status_dma), htole32(1),
+					htole16(VRING_DESC_F_WRITE), 0 };
+	ck_assert_int_eq(guest_dma_map(g, table, 32, true, &table_dma), 0);
+	/* Descriptors the driver's free list does not hand out in this test. */
+	vq->desc[vq->size - 2] = (struct vring_desc){ htole64(hdr_dma), htole32(16),
+						      htole16(VRING_DESC_F_NEXT),
+						      htole16(vq->size - 1) };
+	vq->desc[vq->size - 1] = (struct vring_desc){ htole64(table_dma), htole32(32),
+						      htole16(VRING_DESC_F_INDIRECT), 0 };
+	publish_head(vq, vq->size - 2);
+	for (int ms = 0; ms < PATIENCE_MS && le16toh(*(volatile uint16_t *)&vq->used->idx) ==
+	     vq->last_used; ms++)
+		usleep(1000);
+	ck_assert_uint_eq(le16toh(vq->used->idx), (uint16_t)(vq->last_used + 1));
+	ck_assert_uint_eq(le32toh(vq->used->ring[vq->last_used % vq->size].id), vq->size - 2);
+	ck_assert_uint_eq(le32toh(vq->used->ring[vq->last_used % vq->size].len), sizeof(data) + 1);
+	ck_assert_int_eq(page[64], VIRTIO_BLK_S_OK);
+	ck_assert(!memcmp(buf, data, sizeof(data)));
+	ck_assert_int_eq(vdev_read_status(&victim) & VX_S_NEEDS_RESET, 0);
+}
+END_TEST
+
+static long daemon_status_kb(const char *field)
+{
+	char path[64], line[128];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", host.daemon);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, strlen(field)))
+			kb = strtol(line + strlen(field) + 1, NULL, 10);
+	fclose(f);
+	return kb;
+}
+
+#define BIG_REQS	64
+#define BIG_SEGS	126
+#define BIG_SEG_LEN	65536
+
+/*
+ * Request size and queue depth are each bounded; their product must not be
+ * what the daemon holds: 64 writes of 126 x 64 KiB, all naming one 8 MiB
+ * buffer, would be 504 MiB of bounce buffers at once.
+ */
+START_TEST(many_large_requests_hold_bounded_memory)
+{
+	const size_t big = (size_t)BIG_SEGS * BIG_SEG_LEN;
+	struct driver_vq *vq;
+	uint8_t *buf, *meta;
+	uint64_t buf_dma, meta_dma;
+	long rss_before, peak;
+	unsigned int i, done = 0;
+	uint32_t len;
+	int head;
+
+	g = guest_create(host.sim_dir, 1, 0, 16384);
+	ck_assert_ptr_nonnull(g);
+	attach_disk(g, 1, "w", "1", "copy", disk1);
+	ck_assert_int_eq(vdev_probe(&victim, g, 1), 0);
+	ck_assert_int_eq(vdev_negotiate(&victim, victim.features), 0);
+	ck_assert_int_eq(vdev_setup_queues(&victim, 1, 128), 0);
+	ck_assert_int_eq(vdev_driver_ok(&victim), 0);
+	vq = &victim.vqs[0];
+	buf = guest_alloc(g, big);
+	meta = guest_alloc(g, BIG_REQS * VX_PAGE_SIZE);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_ptr_nonnull(meta);
+	fill_pattern(buf, big, 3);
+	ck_assert_int_eq(guest_dma_map(g, buf, big, true, &buf_dma), 0);
+	ck_assert_int_eq(guest_dma_map(g, meta, BIG_REQS * VX_PAGE_SIZE, false, &meta_dma), 0);
+	ck_assert_int_gt(vq->size, BIG_REQS);
+	rss_before = daemon_status_kb("VmRSS:");
+	ck_assert_int_gt(rss_before, 0);
+
+	/* Per request, one page: header, status, then its indirect table at 2048. */
+	for (i = 0; i < BIG_REQS; i++) {
+		uint8_t *p = meta + i * VX_PAGE_SIZE;
+		uint64_t d = meta_dma + i * VX_PAGE_SIZE;
+		struct vring_desc *t = (struct vring_desc *)(p + 2048);
+		unsigned int s;
+
+		*(struct virtio_blk_outhdr *)p = (struct virtio_blk_outhdr){
+			.type = htole32(VIRTIO_BLK_T_OUT), .sector = 0 };
+		p[64] = 0xff;
+		t[0] = (struct vring_desc){ htole64(d), htole32(16), htole16(VRING_DESC_F_NEXT), htole16(1) };
+		for (s = 0; s < BIG_SEGS; s++)
+			t[1 + s] = (struct vring_desc){ htole64(buf_dma + (uint64_t)s * BIG_SEG_LEN),
+							htole32(BIG_SEG_LEN),
+							htole16(VRING_DESC_F_NEXT), htole16(2 + s) };
+		t[1 + BIG_SEGS] = (struct vring_desc){ htole64(d + 64), htole32(1),
+						       htole16(VRING_DESC_F_WRITE), 0 };
+		head = dvq_add(vq, &(struct dvq_buf){ d + 2048,
+				(BIG_SEGS + 2) * sizeof(struct vring_desc), false }, 1, p);
+		ck_assert_int_ge(head, 0);
+		vq->desc[head].flags = htole16(VRING_DESC_F_INDIRECT);
+	}
+	dvq_kick(vq);
+	for (int ms = 0; ms < 4 * PATIENCE_MS && done < BIG_REQS; ) {
+		uint8_t *p = dvq_get(vq, &len);
+
+		if (!p) {
+			dvq_enable_cb(vq);
+			dvq_wait(vq, 10);
+			ms += 10;
+			continue;
+		}
+		ck_assert_int_eq(p[64], VIRTIO_BLK_S_OK);
+		ck_assert_uint_eq(len, 1);
+		done++;
+	}
+	ck_assert_uint_eq(done, BIG_REQS);
+	peak = daemon_status_kb("VmHWM:");
+	printf("%u writes of %zu KiB from one buffer: daemon resident %ld KiB before, peak %ld KiB\n",
+	       BIG_REQS, big >> 10, rss_before, peak);
+	/* The budget is 8 MiB a queue; without it the peak grows by 504 MiB. */
+	ck_assert_msg(peak - rss_before < 64 * 1024, "daemon peak grew by %ld KiB",
+		      peak - rss_before);
+	ck_assert_int_eq(vdev_read_status(&victim) & VX_S_NEEDS_RESET, 0);
+	ck_assert_int_eq(read_file_at(disk1, 0, meta, VX_PAGE_SIZE), 0);
+	ck_assert(!memcmp(meta, buf, VX_PAGE_SIZE));
+}
+END_TEST
+
 START_TEST(driver_features_malformed_are_refused)
 {
 	g = new_guest(1);
@@ -248,6 +510,37 @@ START_TEST(driver_features_malformed_are_refused)
 	ck_assert_int_eq(vdev_set_status(&victim, VX_S_ACKNOWLEDGE | VX_S_DRIVER |
 					 VX_S_FEATURES_OK) & VX_S_FEATURES_OK, 0);
 	ck_assert(harness_log_wait(&host, "d1 virtio/1: FEATURES_OK refused", PATIENCE_MS));
+}
+END_TEST
+
+/* A guest repeating a bad request gets its device's lines rate-limited, counted. */
+START_TEST(a_guest_cannot_flood_the_log)
+{
+	const uint8_t want = VX_S_ACKNOWLEDGE | VX_S_DRIVER | VX_S_FEATURES_OK;
+	int i, lines;
+
+	g = new_guest(1);
+	attach_disk(g, 1, "w", "1", "copy", disk1);
+	attach_disk(g, 2, "w", "1", "copy", disk2);
+	ck_assert_int_eq(vdev_connect(&bystander, g, 2, 1, all_features), 0);
+	ck_assert_int_eq(vdev_probe(&victim, g, 1), 0);
+	for (i = 0; i < 300; i++) {
+		ck_assert_int_ge(vdev_set_status(&victim, 0), 0);
+		ck_assert_int_ge(vdev_set_status(&victim, VX_S_ACKNOWLEDGE | VX_S_DRIVER), 0);
+		vdev_write(&victim, "driver-features", "%s", "lots");
+		ck_assert_int_eq(vdev_set_status(&victim, want) & VX_S_FEATURES_OK, 0);
+	}
+	lines = harness_log_count(&host, "d1 virtio/1: FEATURES_OK refused");
+	printf("300 refused FEATURES_OK requests: %d log lines\n", lines);
+	ck_assert_int_ge(lines, 1);
+	ck_assert_int_le(lines, 50);
+	/* The next interval says how many were dropped. */
+	sleep(5);
+	vdev_write(&victim, "driver-features", "%s", "lots");
+	ck_assert_int_eq(vdev_set_status(&victim, want) & VX_S_FEATURES_OK, 0);
+	ck_assert(harness_log_wait(&host, "log lines suppressed", PATIENCE_MS));
+	/* The other device's lines are its own. */
+	ck_assert_int_eq(harness_log_count(&host, "d1 virtio/2: log lines suppressed"), 0);
 }
 END_TEST
 
@@ -268,6 +561,15 @@ int main(void)
 		ring_address_not_granted,
 		num_queues_over_max_queues,
 		driver_features_malformed_are_refused,
+		descriptor_table_misaligned,
+		driver_area_misaligned,
+		device_area_misaligned,
+		value_with_a_nul_inside_is_malformed,
+		request_type_with_high_bits_is_unsupported,
+		empty_writable_descriptor_before_readable_ones,
+		direct_descriptors_then_an_indirect_table_are_served,
+		many_large_requests_hold_bounded_memory,
+		a_guest_cannot_flood_the_log,
 	};
 
 	return run_suite("hostile", tests, sizeof(tests) / sizeof(tests[0]));

@@ -545,6 +545,89 @@ START_TEST(hostile_frames_fail_only_that_device_and_reset_recovers)
 }
 END_TEST
 
+/*
+ * A receive ring that broke is not served again: its thread stops polling
+ * the TAP (which stays readable) and the device logs the error once.
+ */
+START_TEST(broken_receive_ring_is_not_served_again)
+{
+	struct driver_vq *rx;
+	double cpu0, cpu1;
+	char *err;
+
+	g = guest_create(host.sim_dir, GUEST_DOMID, 0, 65536);
+	ck_assert_ptr_nonnull(g);
+	attach_nic(NIC_ID, KV("queues", "1", "mac", "00:16:3e:0a:0b:0c"));
+	ck_assert_int_eq(vdev_connect(&vd, g, NIC_ID, 3, all_features), 0);
+	ck_assert_int_eq(sh("ip addr add %s/24 dev %s", HOST_IP, HOST_IF), 0);
+	/* Frames go straight out, no address resolution to wait for. */
+	ck_assert_int_eq(sh("ip neigh replace %s lladdr 00:16:3e:0a:0b:0c dev %s",
+			    GUEST_IP, HOST_IF), 0);
+	rx = &vd.vqs[0];
+	rx->avail_idx += rx->size + 1;
+	dvq_kick(rx);
+	sh("ping -q -c 20 -i 0.01 -W 1 %s >/dev/null 2>&1", GUEST_IP);
+	ck_assert_msg(needs_reset(&vd), "the device did not ask for a reset");
+	err = vdev_read_backend(&vd, "error");
+	ck_assert_ptr_nonnull(err);
+	ck_assert_msg(strstr(err, "jumped"), "error key '%s'", err);
+	free(err);
+
+	/* More frames wait in the TAP; the daemon sleeps beside them. */
+	sh("ping -q -c 20 -i 0.01 -W 1 %s >/dev/null 2>&1", GUEST_IP);
+	cpu0 = harness_daemon_cpu_s(&host);
+	sleep(2);
+	cpu1 = harness_daemon_cpu_s(&host);
+	ck_assert(cpu0 >= 0 && cpu1 >= 0);
+	printf("broken receive ring: the daemon used %.2f s of CPU in 2 s\n", cpu1 - cpu0);
+	ck_assert_msg(cpu1 - cpu0 < 0.5, "the daemon used %.2f s of CPU in 2 s",
+		      cpu1 - cpu0);
+	/* The queue's line and the device's NEEDS_RESET line, once each. */
+	ck_assert_int_eq(harness_log_count(&host, "jumped"), 2);
+
+	ck_assert_int_eq(vdev_reset(&vd), 0);
+	guest_nic_up(all_features, 1);
+	ck_assert_int_eq(sh("ping -q -c 2 -i 0.2 -W 3 %s >/dev/null", GUEST_IP), 0);
+	guest_nic_down();
+}
+END_TEST
+
+/* virtio 1.2, 5.1.3.1: the device refuses what a driver must not accept. */
+START_TEST(features_that_need_others_are_refused)
+{
+	const uint64_t base = VX_FEATURE(VX_F_VERSION_1) | VX_FEATURE(VX_F_ACCESS_PLATFORM) |
+			      VX_FEATURE(VIRTIO_NET_F_MAC);
+	const uint64_t csum = VX_FEATURE(VIRTIO_NET_F_GUEST_CSUM);
+	static const struct { uint64_t features; const char *rule; } bad[] = {
+		{ VX_FEATURE(VIRTIO_NET_F_GUEST_ECN), "GUEST_ECN needs" },
+		{ VX_FEATURE(VIRTIO_NET_F_GUEST_TSO4), "GUEST_TSO4 needs GUEST_CSUM" },
+		{ VX_FEATURE(VIRTIO_NET_F_HOST_TSO6), "HOST_TSO6 needs CSUM" },
+		{ VX_FEATURE(VIRTIO_NET_F_MQ), "MQ needs CTRL_VQ" },
+	};
+	unsigned int i;
+
+	g = guest_create(host.sim_dir, GUEST_DOMID, 0, 65536);
+	ck_assert_ptr_nonnull(g);
+	attach_nic(NIC_ID, KV("queues", "2", "mac", "00:16:3e:0a:0b:0c"));
+	ck_assert_int_eq(vdev_probe(&vd, g, NIC_ID), 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint64_t f = base | bad[i].features |
+			     (bad[i].features == VX_FEATURE(VIRTIO_NET_F_GUEST_ECN) ? csum : 0);
+
+		ck_assert_int_eq(vdev_reset(&vd), 0);
+		ck_assert_msg(vdev_negotiate(&vd, f) == -EINVAL, "%#llx accepted",
+			      (unsigned long long)f);
+		ck_assert(harness_log_wait(&host, bad[i].rule, PATIENCE_MS));
+	}
+	/* With what they need, the same features are accepted and the nic runs. */
+	ck_assert_int_eq(vdev_reset(&vd), 0);
+	ck_assert_int_eq(vdev_negotiate(&vd, base | csum | VX_FEATURE(VIRTIO_NET_F_GUEST_TSO4) |
+					VX_FEATURE(VIRTIO_NET_F_GUEST_ECN)), 0);
+	ck_assert_int_eq(vdev_reset(&vd), 0);
+	ck_assert_int_eq(vdev_close(&vd), 0);
+}
+END_TEST
+
 /* Waits for the backend state of the guest's device @devid to be @state. */
 static bool closing(int state)
 {
@@ -824,6 +907,8 @@ int main(void)
 		tool_attaches_lists_and_detaches_nics,
 		link_key_is_a_cable_the_guest_sees,
 		daemon_killed_mid_transfer_resumes_the_nic,
+		broken_receive_ring_is_not_served_again,
+		features_that_need_others_are_refused,
 	};
 
 	return RUN_TESTS("net", tests, net_up, net_down, 120);
