@@ -67,6 +67,7 @@ struct sim_port {
 	uint32_t port;
 	int fd;
 	int peer_fd;		/* the remote port's FIFO, while peer_gen holds */
+	uint32_t peer_port;	/* the remote port peer_fd is of */
 	uint32_t peer_gen;
 	struct sim_dom *peer;	/* the remote domain, opened when first needed */
 };
@@ -633,22 +634,29 @@ int sim_evtchn_notify(struct sim_port *p)
 	struct sim_port_entry *e = &p->dom->ports[p->port];
 	struct sim_port_entry *r;
 	char path[SIM_PATH_MAX];
-	uint32_t gen;
+	uint32_t gen, remote_port;
 
 	__atomic_fetch_add(&sim_stats.notifies, 1, __ATOMIC_RELAXED);
 	if (__atomic_load_n(&e->state, __ATOMIC_ACQUIRE) != PORT_INTERDOMAIN)
 		return 0;	/* like Xen: a notify on an unbound port is lost */
 	if (!port_peer(p))
 		return 0;
-	r = &p->peer->ports[e->remote_port];
+	remote_port = __atomic_load_n(&e->remote_port, __ATOMIC_ACQUIRE);
+	if (!remote_port || remote_port >= p->peer->hdr->nr_ports)
+		return 0;
+	r = &p->peer->ports[remote_port];
 	gen = __atomic_load_n(&r->fifo_gen, __ATOMIC_ACQUIRE);
-	/* The remote port was bound anew since we opened its FIFO. */
-	if (p->peer_fd >= 0 && gen != p->peer_gen) {
+	/*
+	 * The remote end was bound anew since we opened its FIFO: as another
+	 * port (a restarted backend), or as the same port made again.  Either
+	 * way the FIFO we hold is a dead one's, and a kick written there is lost.
+	 */
+	if (p->peer_fd >= 0 && (remote_port != p->peer_port || gen != p->peer_gen)) {
 		close(p->peer_fd);
 		p->peer_fd = -1;
 	}
 	if (p->peer_fd < 0) {
-		fifo_path(path, p->dom->dir, e->remote_dom, e->remote_port);
+		fifo_path(path, p->dom->dir, e->remote_dom, remote_port);
 		/*
 		 * Read-write, so a dead peer's FIFO takes the byte instead of
 		 * raising SIGPIPE: the notification is lost, as Xen loses it.
@@ -656,6 +664,7 @@ int sim_evtchn_notify(struct sim_port *p)
 		p->peer_fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 		if (p->peer_fd < 0)
 			return 0;	/* the other end is gone */
+		p->peer_port = remote_port;
 		p->peer_gen = gen;
 	}
 	/* A full FIFO already holds a pending notification. */

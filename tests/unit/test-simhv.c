@@ -243,6 +243,56 @@ START_TEST(event_channels_connect_only_offered_ports)
 }
 END_TEST
 
+/*
+ * A backend killed while bound, then a new one bound on another port: the
+ * guest's kicks reach the new port, not the dead one's FIFO.
+ */
+START_TEST(kicks_reach_a_restarted_backends_new_port)
+{
+	struct sim_port *gp, *held, *bp;
+	uint32_t dead_port;
+	int fds[2], status;
+	pid_t pid;
+
+	gp = sim_evtchn_alloc_unbound(guest, 0);
+	ck_assert_ptr_nonnull(gp);
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	if (!pid) {
+		struct sim_dom *b = sim_dom_open(dir, 0, false);
+		struct sim_port *p = b ? sim_evtchn_bind_interdomain(b, dir, GUEST,
+								   sim_evtchn_port(gp)) : NULL;
+		uint32_t port = p ? sim_evtchn_port(p) : 0;
+
+		/* Dies bound, as a killed daemon does. */
+		_exit(write(fds[1], &port, sizeof(port)) == sizeof(port) ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	ck_assert_int_eq(read(fds[0], &dead_port, sizeof(dead_port)), sizeof(dead_port));
+	ck_assert_uint_ne(dead_port, 0);
+	close(fds[0]);
+	close(fds[1]);
+	/* The guest kicked the old backend: it holds that port's FIFO. */
+	ck_assert_int_eq(sim_evtchn_notify(gp), 0);
+
+	/* Another channel takes the dead port; the new binding gets the next. */
+	held = sim_evtchn_alloc_unbound(backend, OTHER);
+	ck_assert_ptr_nonnull(held);
+	ck_assert_uint_eq(sim_evtchn_port(held), dead_port);
+	bp = sim_evtchn_bind_interdomain(backend, dir, GUEST, sim_evtchn_port(gp));
+	ck_assert_ptr_nonnull(bp);
+	ck_assert_uint_ne(sim_evtchn_port(bp), dead_port);
+	sim_evtchn_consume(bp);
+	ck_assert_int_eq(sim_evtchn_notify(gp), 0);
+	ck_assert_msg(readable(sim_evtchn_fd(bp)), "the kick went to the dead port's FIFO");
+	ck_assert(!sim_evtchn_consume(held));
+	sim_evtchn_close(bp);
+	sim_evtchn_close(held);
+	sim_evtchn_close(gp);
+}
+END_TEST
+
 int main(void)
 {
 	const TTest *const tests[] = {
@@ -253,6 +303,7 @@ int main(void)
 		a_mapped_grant_cannot_be_ended,
 		a_dead_mappers_pins_are_dropped,
 		event_channels_connect_only_offered_ports,
+		kicks_reach_a_restarted_backends_new_port,
 	};
 
 	return RUN_TESTS("simhv", tests, up, down, 0);
