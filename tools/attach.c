@@ -110,7 +110,7 @@ static bool find_backend(const char *name, uint32_t *be, char *err, size_t errle
 	if (!name[0])
 		return true;
 	if (!lookup_domain(name, be))
-		return failf(err, errlen, "no backend domain '%s' (see xl list)", name);
+		return spec_fail(err, errlen, "no backend domain '%s' (see xl list)", name);
 	return true;
 }
 
@@ -137,12 +137,12 @@ bool plan_disk(const struct vx_diskspec *d, struct device_plan *p,
 	/* The path is the backend's: only a dom0 backend shares our view. */
 	if (p->be == 0) {
 		if (stat(d->target, &st))
-			return failf(err, errlen, "%s: %s", d->target, strerror(errno));
+			return spec_fail(err, errlen, "%s: %s", d->target, strerror(errno));
 		if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-			return failf(err, errlen, "%s is neither a file nor a block device",
+			return spec_fail(err, errlen, "%s is neither a file nor a block device",
 				     d->target);
 		if (!realpath(d->target, p->target))
-			return failf(err, errlen, "%s: %s", d->target, strerror(errno));
+			return spec_fail(err, errlen, "%s: %s", d->target, strerror(errno));
 	} else {
 		snprintf(p->target, sizeof(p->target), "%s", d->target);
 	}
@@ -150,7 +150,7 @@ bool plan_disk(const struct vx_diskspec *d, struct device_plan *p,
 	use.readonly = d->readonly;
 	for_each_device(-1, check_use, &use);
 	if (use.conflict)
-		return failf(err, errlen, "%s is already in use by %s; only read-only disks are shared",
+		return spec_fail(err, errlen, "%s is already in use by %s; only read-only disks are shared",
 			     p->target, use.conflict);
 
 	p->type = "blk";
@@ -183,14 +183,14 @@ bool plan_nic(const struct vx_nicspec *spec, struct device_plan *p,
 	/* A bridge is the backend's: only a dom0 backend shares our view. */
 	snprintf(path, sizeof(path), "/sys/class/net/%s/bridge", n->bridge);
 	if (p->be == 0 && !strcmp(n->script, "vif-bridge") && access(path, F_OK))
-		return failf(err, errlen,
+		return spec_fail(err, errlen,
 			     "bridge %s does not exist: create it (ip link add %s type bridge) or give bridge=",
 			     n->bridge, n->bridge);
 	if (n->mac[0]) {
 		same.vdev = n->mac;
 		for_each_device(-1, find_vdev, &same);
 		if (same.found)
-			return failf(err, errlen, "mac %s is already used by domain %u, device %u",
+			return spec_fail(err, errlen, "mac %s is already used by domain %u, device %u",
 				     n->mac, same.guest, same.devid);
 	}
 
@@ -222,12 +222,12 @@ long add_device(const struct device_plan *p, uint32_t guest, uint32_t devid,
 
 	vx_ts_paths(p->be, guest, devid, fe_dir, be_dir);
 	if (node_exists(fe_dir)) {
-		failf(err, errlen, "domain %u has a device %u already", guest, devid);
+		spec_fail(err, errlen, "domain %u has a device %u already", guest, devid);
 		return -1;
 	}
 	ret = vx_ts_add_device(xs, p->be, guest, devid, p->type, p->kv);
 	if (ret) {
-		failf(err, errlen, "cannot write the device to xenstore: %s", strerror(-ret));
+		spec_fail(err, errlen, "cannot write the device to xenstore: %s", strerror(-ret));
 		return -1;
 	}
 	snprintf(what, sizeof(what), "the backend in domain %u to take the device", p->be);
@@ -235,17 +235,17 @@ long add_device(const struct device_plan *p, uint32_t guest, uint32_t devid,
 	if (end != WAIT_DONE) {
 		vx_ts_remove_device(xs, p->be, guest, devid, true, 0);
 		if (end == WAIT_GONE)
-			failf(err, errlen, "domain %u or its backend domain %u went away",
+			spec_fail(err, errlen, "domain %u or its backend domain %u went away",
 			      guest, p->be);
 		else
-			failf(err, errlen,
+			spec_fail(err, errlen,
 			      "the backend in domain %u did not take the device within %d s: is virtio-xenbusd running there?",
 			      p->be, tool_timeout_ms() / 1000);
 		return -1;
 	}
 	if (vx_ts_backend_state(xs, p->be, guest, devid) >= VX_STATE_CLOSING) {
 		error = xs_readf("%s/error", be_dir);
-		failf(err, errlen, "the backend in domain %u refused the device: %s", p->be,
+		spec_fail(err, errlen, "the backend in domain %u refused the device: %s", p->be,
 		      error ? error : "no reason given");
 		free(error);
 		vx_ts_remove_device(xs, p->be, guest, devid, true, 0);

@@ -95,11 +95,11 @@ static bool plan_all(const struct vx_guestcfg *gc, struct device_plan *plans,
 
 	for (i = 0; i < gc->nr_disks; i++)
 		if (!plan_disk(&gc->disks[i], &plans[i], why, sizeof(why)))
-			return failf(err, errlen, "line %u: disk %s: %s", gc->disk_line[i],
+			return spec_fail(err, errlen, "line %u: disk %s: %s", gc->disk_line[i],
 				     gc->disks[i].vdev, why);
 	for (i = 0; i < gc->nr_nics; i++)
 		if (!plan_nic(&gc->nics[i], &plans[gc->nr_disks + i], why, sizeof(why)))
-			return failf(err, errlen, "line %u: nic %u: %s", gc->nic_line[i], i + 1,
+			return spec_fail(err, errlen, "line %u: nic %u: %s", gc->nic_line[i], i + 1,
 				     why);
 	return true;
 }

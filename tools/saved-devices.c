@@ -197,7 +197,7 @@ bool read_saved(const char *path, char *name, size_t namelen,
 	FILE *f = fopen(path, "r");
 
 	if (!f)
-		return failf(err, errlen, "%s: %s", path, strerror(errno));
+		return spec_fail(err, errlen, "%s: %s", path, strerror(errno));
 	name[0] = '\0';
 	while (ok && fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\n")] = '\0';
@@ -222,9 +222,9 @@ bool read_saved(const char *path, char *name, size_t namelen,
 	}
 	fclose(f);
 	if (ok && !name[0])
-		return failf(err, errlen, "%s: no guest name", path);
+		return spec_fail(err, errlen, "%s: no guest name", path);
 	if (!ok)
-		return failf(err, errlen, "%s: line %u is not what virtio-xenbus save writes",
+		return spec_fail(err, errlen, "%s: line %u is not what virtio-xenbus save writes",
 			     path, line_no);
 	return true;
 }

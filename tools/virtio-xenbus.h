@@ -16,6 +16,7 @@
 #include "diskspec.h"
 #include "nicspec.h"
 #include "protocol.h"
+#include "spec.h"
 #include "toolstack.h"
 #include "xsvalue.h"
 
@@ -29,9 +30,6 @@ void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
  * domain that goes ends a wait at once.
  */
 int tool_timeout_ms(void);
-/* Reports a failure into @err and returns false. */
-bool failf(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 /* xs-domains.c */
 char *xs_readf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -159,17 +159,3 @@ bool find_by_vm(const char *vm, uint32_t old, uint32_t *domid)
 	free(doms);
 	return found;
 }
-
-/* Reports a failure into @err and returns false. */
-bool failf(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-bool failf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return false;
-}
