@@ -209,7 +209,8 @@ static bool append(struct parser *ps, struct vx_xlcfg_value *to,
 		if (!items && to->n + v->n)
 			return fail(ps, "out of memory");
 		to->items = items;
-		memcpy(&items[to->n], v->items, v->n * sizeof(*items));
+		if (v->n)	/* `+= []`: no items, maybe no array */
+			memcpy(&items[to->n], v->items, v->n * sizeof(*items));
 		to->n += v->n;
 		free(v->items);
 	} else {

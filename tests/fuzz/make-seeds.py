@@ -81,6 +81,35 @@ put('fuzz-blk', 'read-only', blk_seed(1, [(T_OUT, 0, 512, False, None),
 put('fuzz-blk', 'indirect', blk_seed(0, [(T_OUT, 0, 4096, False, None),
                                          (T_IN, 0, 4096, True, None)], indirect=True))
 
+# ---- fuzz-net: flags (role RX 0, TX 1, CTRL 2), features, descriptors, ring, pages ----
+NET_FEATURES = bytes([0x30, 0xef]) + struct.pack('<H', 0xffff)
+
+
+def net_seed(role, descs, ring, pages, frame=None):
+    b = bytes([role]) + NET_FEATURES
+    descs = descs + [(0, 0, 0, 0, 0)] * (16 - len(descs))
+    for ref, off, ln, fl, nxt in descs:
+        b += bytes([ref]) + struct.pack('<HH', off, ln) + bytes([fl, nxt])
+    b += bytes([len(ring)]) + bytes(ring)
+    if frame is not None:
+        b += struct.pack('<H', len(frame) - 12 - 14) + frame
+    return (b + pages).rstrip(b'\0')
+
+
+eth = bytes.fromhex('00163e010203' 'fe0000000001' '0800') + bytes(46)
+put('fuzz-net', 'tx', net_seed(1, [(1, 0, 12 + len(eth), 0, 0)], [0], bytes(12) + eth))
+cmds = [(0, 0, b'\x01'), (1, 0, struct.pack('<I', 1) + bytes.fromhex('00163e0a0b0c') +
+                           struct.pack('<I', 1) + bytes.fromhex('01005e000001')),
+        (1, 1, bytes.fromhex('00163e0a0b0d')), (2, 0, struct.pack('<H', 5)),
+        (2, 1, struct.pack('<H', 5)), (3, 0, b''), (4, 0, struct.pack('<H', 2))]
+for i, (cls, cmd, data) in enumerate(cmds):
+    page = bytearray(4096)
+    page[0:2 + len(data)] = bytes([cls, cmd]) + data
+    put('fuzz-net', 'ctrl-%u-%u' % (cls, cmd),
+        net_seed(2, [(1, 0, 2 + len(data), NEXT, 1), (1, 2048, 1, WRITE, 0)], [0], bytes(page)))
+put('fuzz-net', 'rx', net_seed(0, [(1, 0, 2048, WRITE, 0), (2, 0, 2048, WRITE, 0)], [0, 1],
+                               b'', bytes(12) + eth))
+
 # ---- fuzz-virtqueue: flags, rings, memory, then a script ----
 def vq_seed(flags, qsize, chains, script):
     desc = bytearray(16 * qsize)

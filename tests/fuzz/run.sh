@@ -16,7 +16,7 @@ command -v "$cc" >/dev/null ||
 	{ echo "fuzz: $cc not found (apt-get install clang libclang-rt-dev)" >&2; exit 1; }
 
 cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-	-fno-omit-frame-pointer -D_GNU_SOURCE -Wall -Werror
+	-fno-omit-frame-pointer -D_GNU_SOURCE -DHOTPLUG_DIR=\"/nonexistent\" -Wall -Werror
 	-I$src/common -I$src/backend -I$src/tools -I$src/tests/fuzz"
 common="$src/common/xsvalue.c"
 tools="$src/tools/diskspec.c $src/tools/nicspec.c $src/tools/spec.c"
@@ -29,12 +29,14 @@ declare -A sources=(
 	[fuzz-guestcfg]="$src/tools/guestcfg.c $src/tools/xlcfg.c $tools $common"
 	[fuzz-saved-devices]="$src/tools/saved-devices.c $src/tools/xs-domains.c
 		$src/tools/spec.c $common -lxenstore"
+	[fuzz-net]="$src/tests/fuzz/fake-device.c $src/backend/guest_mem.c
+		$src/common/virtqueue.c $common -lpthread"
 	[fuzz-blk]="$src/backend/blk.c $src/backend/guest_mem.c $src/tests/fuzz/fake-device.c
 		$src/common/virtqueue.c $common -luring -lpthread"
 )
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(fuzz-virtqueue fuzz-xsvalue fuzz-specs fuzz-guestcfg
-				    fuzz-saved-devices fuzz-blk)
+				    fuzz-saved-devices fuzz-blk fuzz-net)
 
 status=0
 for t in "${targets[@]}"; do

@@ -60,7 +60,8 @@ START_TEST(xl_syntax_details)
 	char err[200] = "";
 
 	ck_assert_msg(vx_xlcfg_parse(&cfg, "a='x\\x41\\101\\n'\nb=[]\nc = 'one'\nc = 'two'\n"
-				      "d = 'ab'\nd += 'cd'\ne=[1,[2,3],'x']\n", err, sizeof(err)),
+				      "d = 'ab'\nd += 'cd'\ne=[1,[2,3],'x']\nf = ['y']\nf += []\nb += []\n",
+				      err, sizeof(err)),
 		      "%s", err);
 	ck_assert_str_eq(vx_xlcfg_get(&cfg, "a")->string, "xAA\n");
 	v = vx_xlcfg_get(&cfg, "b");
@@ -68,12 +69,16 @@ START_TEST(xl_syntax_details)
 	ck_assert_uint_eq(v->n, 0);
 	ck_assert_str_eq(vx_xlcfg_get(&cfg, "c")->string, "two");	/* the last wins */
 	ck_assert_str_eq(vx_xlcfg_get(&cfg, "d")->string, "abcd");
+	/* Appending an empty list (found by fuzz-guestcfg: memcpy from NULL). */
+	v = vx_xlcfg_get(&cfg, "f");
+	ck_assert_uint_eq(v->n, 1);
+	ck_assert_str_eq(v->items[0].string, "y");
 	v = vx_xlcfg_get(&cfg, "e");
 	ck_assert_uint_eq(v->n, 3);
 	ck_assert_str_eq(v->items[0].string, "1");
 	ck_assert(v->items[1].is_list);
 	ck_assert_str_eq(v->items[1].items[1].string, "3");
-	ck_assert_ptr_null(vx_xlcfg_get(&cfg, "f"));
+	ck_assert_ptr_null(vx_xlcfg_get(&cfg, "g"));
 	vx_xlcfg_free(&cfg);
 }
 END_TEST
