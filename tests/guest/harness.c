@@ -235,6 +235,14 @@ int harness_daemon_threads(struct harness *h)
 	return count_dir(h->daemon, "task");
 }
 
+int harness_daemon_maps(struct harness *h, const char *needle)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", h->daemon);
+	return count_lines(path, needle);
+}
+
 double harness_daemon_cpu_s(struct harness *h)
 {
 	unsigned long long utime, stime;

@@ -46,6 +46,8 @@ int harness_log_count(struct harness *h, const char *needle);
 /* Counts the daemon's open file descriptors and threads. */
 int harness_daemon_fds(struct harness *h);
 int harness_daemon_threads(struct harness *h);
+/* Lines of the daemon's /proc/PID/maps that hold @needle (a mapped file). */
+int harness_daemon_maps(struct harness *h, const char *needle);
 /* The CPU time the daemon has used, all its threads, in seconds; < 0 on error. */
 double harness_daemon_cpu_s(struct harness *h);
 

@@ -1,0 +1,452 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * A stateful hostile frontend: a seeded random guest mixes valid I/O with
+ * everything a hostile one may do to its disk, against the real daemon,
+ * while a disk of another guest does verified I/O throughout.
+ *
+ * The oracle is the protocol (docs/protocol.md, virtio 1.2):
+ * - valid I/O completes with VIRTIO_BLK_S_OK, the used length the chain's
+ *   writable bytes, and the data a model of the disk holds;
+ * - a rule broken on a ring (2.4, 4.1) ends in NEEDS_RESET with an `error`
+ *   key, and a reset brings the device back;
+ * - a garbage xenstore value leaves the device either serving correctly or
+ *   in NEEDS_RESET with an `error` key, never serving wrongly;
+ * - a status answer never holds a bit the driver did not ask for (besides
+ *   NEEDS_RESET), and bits cleared without a reset add NEEDS_RESET (2.2);
+ * - a grant revoked under a request: the request completes (and wrote) or
+ *   the device asks for a reset;
+ * - the bystander never sees an error or a wrong byte, the daemon never
+ *   dies or spins, and once the devices are removed it holds no thread or
+ *   descriptor of them.
+ *
+ * VX_CHAOS_SEED replays a run (the seed is printed); VX_CHAOS_ACTIONS sets
+ * its length (make soak runs a long one).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <time.h>
+
+#include "common.h"
+
+#define VICTIM_QUEUES	2
+#define MODEL_SECTORS	2048		/* the first 1 MiB of the victim's disk */
+
+static struct vx_guest *g, *g2;
+static struct vx_vdev victim, bystander;
+static char disk1[256], disk2[256];
+static uint64_t rng;
+static uint8_t model[MODEL_SECTORS * 512];
+static bool known[MODEL_SECTORS];	/* the model knows the sector's bytes */
+static bool broken;			/* the victim must be reset before use */
+static unsigned int counts[8];
+static unsigned int revokes_completed, revokes_refused;
+
+enum { A_IO, A_RING, A_REVOKE, A_XENSTORE, A_STATUS, A_STORM };
+static const char *const action_names[] = {
+	"valid I/O", "ring rules broken", "grants revoked", "xenstore garbage",
+	"statuses out of order", "reset storms",
+};
+
+static uint64_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static unsigned int below(unsigned int n)
+{
+	return rnd() % n;
+}
+
+/* ---- the bystander: another guest's disk, verified I/O all along ---- */
+
+static volatile bool bystander_stop;
+static unsigned long bystander_ops, bystander_errors;
+static char bystander_why[160];
+
+static void *bystander_thread(void *arg)
+{
+	uint8_t data[4096], got[4096];
+	uint64_t r = (uintptr_t)arg | 1;
+
+	(void)arg;
+	while (!bystander_stop) {
+		uint64_t sector;
+		int a, b;
+
+		r ^= r << 13;
+		r ^= r >> 7;
+		r ^= r << 17;
+		sector = (r % (DISK_BYTES / 512 / 8)) * 8;
+		fill_pattern(data, sizeof(data), r);
+		a = vblk_do(&bystander, r & 1, VIRTIO_BLK_T_OUT, sector, data, sizeof(data));
+		b = vblk_do(&bystander, r & 1, VIRTIO_BLK_T_IN, sector, got, sizeof(got));
+		if (a || b || memcmp(data, got, sizeof(got))) {
+			snprintf(bystander_why, sizeof(bystander_why),
+				 "sector %" PRIu64 ": write %d, read %d, %s", sector, a, b,
+				 memcmp(data, got, sizeof(got)) ? "wrong bytes" : "bytes right");
+			bystander_errors++;
+			break;
+		}
+		bystander_ops++;
+	}
+	return NULL;
+}
+
+/* ---- the victim ---- */
+
+static void victim_up(void)
+{
+	int s = vdev_read_status(&victim);
+
+	if (!broken && s >= 0 && (s & VX_S_DRIVER_OK) && !(s & VX_S_NEEDS_RESET))
+		return;
+	ck_assert_int_eq(vdev_reset(&victim), 0);
+	ck_assert_int_eq(vdev_negotiate(&victim, victim.features), 0);
+	ck_assert_int_eq(vdev_setup_queues(&victim, VICTIM_QUEUES, 64), 0);
+	ck_assert_int_eq(vdev_driver_ok(&victim), 0);
+	broken = false;
+}
+
+/* The device said a rule was broken: NEEDS_RESET and an error key. */
+static void expect_needs_reset(const char *what)
+{
+	char *err;
+
+	ck_assert_msg(needs_reset(&victim), "%s: the device did not ask for a reset", what);
+	err = vdev_read_backend(&victim, "error");
+	ck_assert_msg(err && *err, "%s: NEEDS_RESET without an error key", what);
+	free(err);
+	broken = true;
+}
+
+static void valid_io(void)
+{
+	uint8_t data[8192], got[8192];
+	unsigned int nsec = 1 + below(16), q = below(VICTIM_QUEUES), i;
+	uint64_t sector = below(MODEL_SECTORS - nsec);
+	uint32_t len = nsec * 512;
+
+	victim_up();
+	fill_pattern(data, len, rnd());
+	ck_assert_int_eq(vblk_do(&victim, q, VIRTIO_BLK_T_OUT, sector, data, len),
+			 VIRTIO_BLK_S_OK);
+	memcpy(model + sector * 512, data, len);
+	for (i = 0; i < nsec; i++)
+		known[sector + i] = true;
+	/* Read back a range around it: what the model knows must be there. */
+	sector = sector > 4 ? sector - 4 : 0;
+	nsec = sector + 16 <= MODEL_SECTORS ? 16 : MODEL_SECTORS - sector;
+	ck_assert_int_eq(vblk_do(&victim, below(VICTIM_QUEUES), VIRTIO_BLK_T_IN, sector, got,
+				 nsec * 512), VIRTIO_BLK_S_OK);
+	for (i = 0; i < nsec; i++)
+		ck_assert_msg(!known[sector + i] ||
+			      !memcmp(got + i * 512, model + (sector + i) * 512, 512),
+			      "sector %" PRIu64 " differs from what was written",
+			      sector + i);
+}
+
+static void publish(struct driver_vq *vq, uint16_t head)
+{
+	vq->avail->ring[vq->avail_idx % vq->size] = htole16(head);
+	vq->avail_idx++;
+	dvq_kick(vq);
+}
+
+/* One rule of 4.1 broken on a ring; each is a protocol error. */
+static void break_ring_rule(void)
+{
+	struct driver_vq *vq;
+	unsigned int n, i;
+	uint16_t last;
+
+	victim_up();
+	vq = &victim.vqs[below(VICTIM_QUEUES)];
+	n = vq->size;
+	last = n - 1;	/* descriptors the driver's free list hands out last */
+	switch (below(6)) {
+	case 0:		/* a head out of range */
+		publish(vq, n + below(1000));
+		break;
+	case 1:		/* the available index jumps */
+		vq->avail_idx += n + 1 + below(1000);
+		dvq_kick(vq);
+		break;
+	case 2:		/* a chain that loops */
+		vq->desc[last - 1] = (struct vring_desc){ htole64(vx_grant_addr(1, 0)), htole32(16),
+			htole16(VRING_DESC_F_NEXT), htole16(last) };
+		vq->desc[last] = (struct vring_desc){ htole64(vx_grant_addr(1, 0)), htole32(16),
+			htole16(VRING_DESC_F_NEXT), htole16(last - 1) };
+		publish(vq, last - 1);
+		break;
+	case 3:		/* next out of range */
+		vq->desc[last] = (struct vring_desc){ htole64(vx_grant_addr(1, 0)), htole32(16),
+			htole16(VRING_DESC_F_NEXT), htole16(n + below(100)) };
+		publish(vq, last);
+		break;
+	case 4:		/* a readable descriptor after a writable one */
+		vq->desc[last - 1] = (struct vring_desc){ htole64(vx_grant_addr(1, 0)), htole32(16),
+			htole16(VRING_DESC_F_NEXT | VRING_DESC_F_WRITE), htole16(last) };
+		vq->desc[last] = (struct vring_desc){ htole64(vx_grant_addr(1, 0)), htole32(16), 0, 0 };
+		publish(vq, last - 1);
+		break;
+	default:	/* an indirect table with a bad length, or nested */
+		i = below(2);
+		vq->desc[last] = (struct vring_desc){ htole64(vx_grant_addr(1, 0)),
+			htole32(i ? 24 : 16 * (n + 1)), htole16(VRING_DESC_F_INDIRECT), 0 };
+		publish(vq, last);
+		break;
+	}
+	expect_needs_reset("a broken ring rule");
+}
+
+/* A write whose data grant the guest ends right after the kick. */
+static void revoke_under_request(void)
+{
+	struct driver_vq *vq;
+	struct vblk_io io = { 0 }, *done = NULL;
+	unsigned int nsec = 8, i;
+	uint64_t sector = below(MODEL_SECTORS - nsec);
+	uint8_t *data;
+	uint32_t len;
+
+	victim_up();
+	vq = &victim.vqs[0];
+	data = guest_alloc(g, 4096);
+	fill_pattern(data, 4096, rnd());
+	ck_assert_int_eq(vblk_submit(&victim, 0, &io, VIRTIO_BLK_T_OUT, sector, data, 4096,
+				     below(2)), 0);
+	dvq_kick(vq);
+	if (below(2))
+		usleep(below(2000));
+	/* Ended, or deferred (-EBUSY) while the backend maps it, as Linux does. */
+	guest_dma_unmap(g, io.data_dma, 4096);
+	io.len = 0;
+	for (int ms = 0; ms < PATIENCE_MS && !done; ms++) {
+		done = dvq_get(vq, &len);
+		if (!done && (vdev_read_status(&victim) & VX_S_NEEDS_RESET))
+			break;
+		if (!done)
+			usleep(1000);
+	}
+	if (done) {
+		ck_assert_ptr_eq(done, &io);
+		ck_assert_int_eq(*io.status, VIRTIO_BLK_S_OK);
+		ck_assert_uint_eq(len, 1);
+		memcpy(model + sector * 512, data, 4096);
+		for (i = 0; i < nsec; i++)
+			known[sector + i] = true;
+		vblk_release(&victim, &io);
+		revokes_completed++;
+	} else {
+		revokes_refused++;
+		/* Refused: what reached the disk of that range is unknown. */
+		for (i = 0; i < nsec; i++)
+			known[sector + i] = false;
+		expect_needs_reset("a revoked grant");
+		ck_assert_int_eq(vdev_reset(&victim), 0);
+		vblk_release(&victim, &io);
+	}
+	guest_free(g, data, 4096);
+}
+
+/* A frontend key made garbage: serving right, or NEEDS_RESET with a reason. */
+static void xenstore_garbage(void)
+{
+	static const char *const keys[] = {
+		"status", "status-seq", "queue-0/size", "queue-1/desc", "queue-0/event-channel",
+		"driver-features", "num-queues", "queue-1/driver",
+	};
+	static char huge[3000];
+	const char *key = keys[below(sizeof(keys) / sizeof(keys[0]))];
+	char path[192], value[32];
+	const char *v = value;
+	unsigned int len;
+	int s;
+
+	victim_up();
+	switch (below(5)) {
+	case 0:
+		v = "";
+		len = 0;
+		break;
+	case 1:
+		memset(huge, '7', sizeof(huge) - 1);
+		v = huge;
+		len = sizeof(huge) - 1;
+		break;
+	case 2:
+		v = "2\0xyz";
+		len = 5;
+		break;
+	case 3:
+		v = "-1";
+		len = 2;
+		break;
+	default:
+		len = snprintf(value, sizeof(value), "%" PRIu64, rnd() % 100000);
+		break;
+	}
+	snprintf(path, sizeof(path), "%s/%s", victim.fe, key);
+	if (below(4) == 0)
+		ck_assert(xs_rm(g->xs, XBT_NULL, path));
+	else
+		ck_assert(xs_write(g->xs, XBT_NULL, path, v, len));
+	/* Give the daemon a moment to see it, then ask what it thinks. */
+	usleep(20000);
+	s = vdev_read_status(&victim);
+	ck_assert_int_ge(s, 0);
+	if (s & VX_S_NEEDS_RESET) {
+		expect_needs_reset(key);
+		return;
+	}
+	valid_io();
+	/* The key stays garbage until the next set-up writes it again. */
+	broken = true;
+}
+
+static void status_out_of_order(void)
+{
+	int old, s, a;
+
+	victim_up();
+	old = vdev_read_status(&victim);
+	s = 1 + below(255) % 0x3f;	/* driver bits, neither NEEDS_RESET nor FAILED */
+	a = vdev_set_status(&victim, s);
+	ck_assert_msg(a >= 0, "no answer to status %#x", s);
+	/* The answer is the device's status: what it had, what it took of s. */
+	ck_assert_msg(!(a & ~(s | old | VX_S_NEEDS_RESET)),
+		      "status %#x after %#x answered %#x", s, old, a);
+	if (old & ~s & ~VX_S_NEEDS_RESET)
+		ck_assert_msg(a & VX_S_NEEDS_RESET,
+			      "status %#x after %#x cleared bits without NEEDS_RESET (%#x)",
+			      s, old, a);
+	broken = true;
+}
+
+static void reset_storm(void)
+{
+	unsigned int i, n = 2 + below(8);
+
+	for (i = 0; i < n; i++) {
+		broken = true;
+		victim_up();
+	}
+	valid_io();
+}
+
+static unsigned long long parse_env(const char *name, unsigned long long def)
+{
+	const char *s = getenv(name);
+
+	return s && *s ? strtoull(s, NULL, 0) : def;
+}
+
+START_TEST(a_random_hostile_guest_breaks_only_its_own_device)
+{
+	long actions = parse_env("VX_CHAOS_ACTIONS", 300), i;
+	uint64_t seed = parse_env("VX_CHAOS_SEED", 0);
+	int fds_before, threads_before;
+	double cpu0, cpu1;
+	char mem[300];
+	pthread_t by;
+
+	if (!seed)
+		seed = (uint64_t)time(NULL) * 2654435761u ^ getpid();
+	rng = seed | 1;
+	printf("chaos: seed %" PRIu64 " (VX_CHAOS_SEED=%" PRIu64 " replays it), %ld actions\n",
+	       seed, seed, actions);
+	fflush(stdout);
+
+	fds_before = harness_daemon_fds(&host);
+	threads_before = harness_daemon_threads(&host);
+	g = new_guest(1);
+	g2 = new_guest(2);
+	attach_disk(g, 1, "w", "2", below(2) ? "copy" : "map", disk1);
+	attach_disk(g2, 1, "w", "2", "copy", disk2);
+	ck_assert_int_eq(vdev_connect(&bystander, g2, 1, 2, all_features), 0);
+	ck_assert_int_eq(vdev_probe(&victim, g, 1), 0);
+	broken = true;
+	bystander_stop = false;
+	ck_assert_int_eq(pthread_create(&by, NULL, bystander_thread, (void *)(uintptr_t)seed), 0);
+
+	for (i = 0; i < actions && !bystander_errors; i++) {
+		unsigned int a = below(100);
+
+		a = a < 40 ? A_IO : a < 55 ? A_RING : a < 65 ? A_REVOKE :
+		    a < 80 ? A_XENSTORE : a < 92 ? A_STATUS : A_STORM;
+		counts[a]++;
+		switch (a) {
+		case A_IO:
+			valid_io();
+			break;
+		case A_RING:
+			break_ring_rule();
+			break;
+		case A_REVOKE:
+			revoke_under_request();
+			break;
+		case A_XENSTORE:
+			xenstore_garbage();
+			break;
+		case A_STATUS:
+			status_out_of_order();
+			break;
+		default:
+			reset_storm();
+			break;
+		}
+		ck_assert_int_eq(kill(host.daemon, 0), 0);
+	}
+	/* It ends serving, as a reset makes it. */
+	broken = true;
+	valid_io();
+
+	/* Idle now: the daemon sleeps (the bystander's I/O aside). */
+	bystander_stop = true;
+	pthread_join(by, NULL);
+	ck_assert_msg(!bystander_errors, "the bystander saw %s", bystander_why);
+	ck_assert_uint_gt(bystander_ops, 0);
+	cpu0 = harness_daemon_cpu_s(&host);
+	sleep(2);
+	cpu1 = harness_daemon_cpu_s(&host);
+	for (i = 0; i <= A_STORM; i++)
+		printf("chaos: %-22s %u\n", action_names[i], counts[i]);
+	printf("chaos: revoked grants: %u requests completed first, %u refused\n",
+	       revokes_completed, revokes_refused);
+	printf("chaos: bystander %lu verified write-reads; daemon idle CPU %.2f s in 2 s\n",
+	       bystander_ops, cpu1 - cpu0);
+	ck_assert_msg(cpu1 - cpu0 < 0.5, "the daemon spins: %.2f s of CPU in 2 s idle",
+		      cpu1 - cpu0);
+
+	/* Removed, the devices leave nothing in the daemon: now their rings are mapped. */
+	snprintf(mem, sizeof(mem), "%s/dom1", host.sim_dir);
+	ck_assert_int_gt(harness_daemon_maps(&host, mem), 0);
+	ck_assert_int_eq(vdev_close(&victim), 0);
+	ck_assert_int_eq(vdev_close(&bystander), 0);
+	ck_assert_int_ge(vx_ts_remove_device(g->xs, 0, 1, 1, false, PATIENCE_MS), 0);
+	ck_assert_int_ge(vx_ts_remove_device(g2->xs, 0, 2, 1, false, PATIENCE_MS), 0);
+	ck_assert(harness_log_wait(&host, "d1 virtio/1: released", PATIENCE_MS));
+	ck_assert(harness_log_wait(&host, "d2 virtio/1: released", PATIENCE_MS));
+	ck_assert_int_eq(harness_daemon_threads(&host), threads_before);
+	ck_assert_int_eq(harness_daemon_fds(&host), fds_before);
+	/* Grant mappings are mappings of the guests' memory files. */
+	ck_assert_int_eq(harness_daemon_maps(&host, mem), 0);
+	snprintf(mem, sizeof(mem), "%s/dom2", host.sim_dir);
+	ck_assert_int_eq(harness_daemon_maps(&host, mem), 0);
+	guest_destroy(g);
+	guest_destroy(g2);
+}
+END_TEST
+
+int main(void)
+{
+	const TTest *const tests[] = {
+		a_random_hostile_guest_breaks_only_its_own_device,
+	};
+
+	return run_suite("chaos", tests, sizeof(tests) / sizeof(tests[0]));
+}
