@@ -74,7 +74,8 @@ struct blk_queue {
 	unsigned int depth;
 	unsigned int in_flight;
 	uint64_t data_held;		/* bytes of requests in flight, to the budget */
-	bool over_budget;		/* a request waits for data_held to fall */
+	bool over_budget;		/* a request waits for data to come back */
+	struct budget_waiter waiter;	/* of the guest's budget, on event_fd */
 	struct blk_req *reqs;
 	struct blk_req *free_reqs;
 	struct vq_seg *seg_pool;	/* depth x queue size segments */
@@ -232,6 +233,7 @@ static int blk_queue_start(struct vx_queue *q)
 	bq->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (bq->event_fd < 0 || io_uring_register_eventfd(&bq->ring, bq->event_fd))
 		goto err_ring;
+	bq->waiter.fd = bq->event_fd;
 	for (i = 0; i < bq->depth; i++) {
 		struct blk_req *r = &bq->reqs[i];
 
@@ -283,6 +285,7 @@ static void req_release(struct vx_queue *q, struct blk_req *r)
 	r->bounce = NULL;
 	r->nmaps = 0;
 	bq->data_held -= r->held;
+	budget_give(q->dev->budget, r->held);
 	r->held = 0;
 	bq->over_budget = false;
 	r->next_free = bq->free_reqs;
@@ -381,8 +384,12 @@ static int blk_submit_rw(struct vx_queue *q, struct blk_req *r, uint64_t sector)
 	struct io_uring_sqe *sqe;
 	int rw_flags = 0;
 
-	/* Over the budget: the chain goes back, taken again after completions. */
-	if (bq->data_held + r->data_len > BLK_QUEUE_DATA_MAX) {
+	/*
+	 * Over the queue's budget or the guest's: the chain goes back, taken
+	 * again after a completion of this queue or a wake-up of the guest's.
+	 */
+	if (bq->data_held + r->data_len > BLK_QUEUE_DATA_MAX ||
+	    !budget_take(q->dev->budget, r->data_len, &bq->waiter)) {
 		vq_unpop(&q->vq, 1);
 		req_release(q, r);
 		bq->over_budget = true;
@@ -657,6 +664,8 @@ static int blk_complete(struct vx_queue *q)
 
 	if (read(bq->event_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		return -1;
+	if (__atomic_exchange_n(&bq->waiter.woken, false, __ATOMIC_ACQ_REL))
+		bq->over_budget = false;	/* the guest's budget has room again */
 	if (io_uring_submit(&bq->ring) < 0)
 		return -1;
 	while (io_uring_peek_cqe(&bq->ring, &cqe) == 0) {
@@ -685,6 +694,7 @@ static void blk_queue_stop(struct vx_queue *q)
 			break;
 		blk_complete(q);
 	}
+	budget_forget(q->dev->budget, &bq->waiter);
 	io_uring_queue_exit(&bq->ring);
 	close(bq->event_fd);
 	free(bq->seg_pool);

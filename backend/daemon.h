@@ -15,6 +15,7 @@ struct vx_daemon {
 	uint32_t self_domid;
 	char be_root[64];		/* /local/domain/<self>/backend/virtio */
 	struct vx_device *devices;
+	struct guest_budget *budgets;	/* one per guest with devices (guest_limits.c) */
 	int wake_fd;			/* eventfd: a queue reported an error */
 	char state_dir[256];		/* the devices' records (record.c) */
 };

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "guest_limits.h"
 #include "log.h"
 #include "protocol.h"
 #include "virtqueue.h"
@@ -171,6 +172,7 @@ struct vx_device {
 	unsigned int queue_epoch;
 	bool config_check;		/* device_config_check was called */
 	struct log_limit log_limit;
+	struct guest_budget *budget;	/* the guest's, shared by its devices */
 };
 
 /* What device_commit writes, in one transaction. */

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +90,14 @@ int main(int argc, char **argv)
 	struct xs_handle *probe;
 	sigset_t sigs;
 	int c, sfd, ret;
+
+	/*
+	 * Bounce buffers of 64 KiB and more are mapped and unmapped: glibc's
+	 * moving threshold would keep freed ones in each queue thread's arena,
+	 * and the daemon's memory would be its guests' past peaks, not the
+	 * budgets of protocol.md 2.9.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
 
 	while ((c = getopt_long(argc, argv, "fsd:p:S:vh", opts, NULL)) != -1) {
 		switch (c) {

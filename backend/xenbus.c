@@ -717,6 +717,7 @@ static void device_free(struct vx_device *dev, bool keep_record)
 			break;
 		}
 	}
+	budget_put(d, dev->budget);
 	dev_log_end(dev, "released: no grant, port, thread or file of it is held");
 	pthread_mutex_destroy(&dev->error_lock);
 	free(dev);
@@ -808,6 +809,12 @@ static void device_add(struct vx_daemon *d, uint32_t guest, uint32_t id)
 	dev->next = d->devices;
 	d->devices = dev;
 
+	dev->budget = budget_get(d, guest);
+	if (!dev->budget) {
+		device_fatal(dev, "the guest has " VX_STR(VX_MAX_DEVICES_PER_GUEST)
+			     " devices of this backend already");
+		return;
+	}
 	state = read_state(d, dev->be_path);
 	dev->be_state = state;
 	if (state == VX_STATE_UNKNOWN || state >= VX_STATE_CLOSING)

@@ -141,6 +141,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (pwrite(disk_fd, disk_image, DISK_BYTES, 0) != DISK_BYTES)
 		abort();
 
+	static struct guest_budget budget = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+	dev.budget = &budget;
 	dev.access = flags & 2 ? GRANT_MAP : GRANT_COPY;
 	dev.request_queues = 1;
 	dev.model = &blk_model;
@@ -188,8 +191,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	serve(&q);
 
-	if (fake_maps)
-		abort();	/* a grant left mapped */
+	if (fake_maps || budget.held || budget.nr_waiters)
+		abort();	/* a grant left mapped, budget not given back */
 	if (fstat(disk_fd, &st) || st.st_size != DISK_BYTES)
 		abort();	/* written past the end */
 	if (readonly) {

@@ -29,9 +29,10 @@ declare -A sources=(
 	[fuzz-guestcfg]="$src/tools/guestcfg.c $src/tools/xlcfg.c $tools $common"
 	[fuzz-saved-devices]="$src/tools/saved-devices.c $src/tools/xs-domains.c
 		$src/tools/spec.c $common -lxenstore"
-	[fuzz-net]="$src/tests/fuzz/fake-device.c $src/backend/guest_mem.c
-		$src/common/virtqueue.c $common -lpthread"
-	[fuzz-blk]="$src/backend/blk.c $src/backend/guest_mem.c $src/tests/fuzz/fake-device.c
+	[fuzz-net]="$src/tests/fuzz/fake-device.c $src/backend/guest_mem.c $src/backend/guest_limits.c
+		$src/common/virtqueue.c $common -lxenstore -lpthread"
+	[fuzz-blk]="$src/backend/blk.c $src/backend/guest_mem.c $src/backend/guest_limits.c
+		$src/tests/fuzz/fake-device.c
 		$src/common/virtqueue.c $common -luring -lpthread"
 )
 targets=("$@")

@@ -14,6 +14,11 @@ static struct vx_guest *g;
 static struct vx_vdev victim, bystander;
 static char disk1[256], disk2[256];
 
+static bool closing_or_closed(int state)
+{
+	return state >= VX_STATE_CLOSING;
+}
+
 static void two_disks(uint64_t victim_features)
 {
 	g = new_guest(1);
@@ -395,6 +400,20 @@ START_TEST(direct_descriptors_then_an_indirect_table_are_served)
 }
 END_TEST
 
+/*
+ * Whether the daemon's memory says anything: under AddressSanitizer freed
+ * memory waits in its quarantine (and the daemon is built as the tests are).
+ */
+static bool memory_measurable(void)
+{
+#ifdef __SANITIZE_ADDRESS__
+	printf("AddressSanitizer build: the daemon's peak memory is not measured\n");
+	return false;
+#else
+	return true;
+#endif
+}
+
 static long daemon_status_kb(const char *field)
 {
 	char path[64], line[128];
@@ -492,7 +511,8 @@ START_TEST(many_large_requests_hold_bounded_memory)
 	printf("%u writes of %zu KiB from one buffer: daemon resident %ld KiB before, peak %ld KiB\n",
 	       BIG_REQS, big >> 10, rss_before, peak);
 	/* The budget is 8 MiB a queue; without it the peak grows by 504 MiB. */
-	ck_assert_msg(peak - rss_before < 64 * 1024, "daemon peak grew by %ld KiB",
+	ck_assert_msg(!memory_measurable() || peak - rss_before < 64 * 1024,
+		      "daemon peak grew by %ld KiB",
 		      peak - rss_before);
 	ck_assert_int_eq(vdev_read_status(&victim) & VX_S_NEEDS_RESET, 0);
 	ck_assert_int_eq(read_file_at(disk1, 0, meta, VX_PAGE_SIZE), 0);
@@ -510,6 +530,109 @@ START_TEST(driver_features_malformed_are_refused)
 	ck_assert_int_eq(vdev_set_status(&victim, VX_S_ACKNOWLEDGE | VX_S_DRIVER |
 					 VX_S_FEATURES_OK) & VX_S_FEATURES_OK, 0);
 	ck_assert(harness_log_wait(&host, "d1 virtio/1: FEATURES_OK refused", PATIENCE_MS));
+}
+END_TEST
+
+#define LIM_DISKS	8
+#define LIM_QUEUES	4
+#define LIM_REQS	8		/* per queue: 8 MiB, the queue's budget */
+#define LIM_LEN		(1 << 20)
+
+/*
+ * The guest's budget (64 MiB) holds across its devices: 8 disks of 4 queues,
+ * each queue full of 1 MiB writes, could make 256 MiB.  Every request still
+ * completes: a queue that found the budget spent is woken when another's
+ * requests give theirs back.
+ */
+START_TEST(a_guests_devices_share_one_data_budget)
+{
+	static struct vx_vdev disks[LIM_DISKS];
+	char paths[LIM_DISKS][256];
+	uint8_t *buf, *meta;
+	uint64_t buf_dma, meta_dma;
+	long rss_before, peak;
+	unsigned int d, q, i, done = 0, total = LIM_DISKS * LIM_QUEUES * LIM_REQS;
+	uint32_t len;
+
+	g = guest_create(host.sim_dir, 1, 0, 16384);
+	ck_assert_ptr_nonnull(g);
+	for (d = 0; d < LIM_DISKS; d++) {
+		attach_disk(g, d + 1, "w", "4", "copy", paths[d]);
+		ck_assert_int_eq(vdev_connect(&disks[d], g, d + 1, LIM_QUEUES, all_features), 0);
+	}
+	buf = guest_alloc(g, LIM_LEN);
+	meta = guest_alloc(g, total * 128);
+	ck_assert(buf && meta);
+	fill_pattern(buf, LIM_LEN, 4);
+	ck_assert_int_eq(guest_dma_map(g, buf, LIM_LEN, true, &buf_dma), 0);
+	ck_assert_int_eq(guest_dma_map(g, meta, total * 128, false, &meta_dma), 0);
+	rss_before = daemon_status_kb("VmRSS:");
+
+	/* Per request 128 bytes of meta: the header, then the status at 64. */
+	for (i = 0; i < total; i++) {
+		struct vx_vdev *vd = &disks[i / (LIM_QUEUES * LIM_REQS)];
+		struct driver_vq *vq = &vd->vqs[i / LIM_REQS % LIM_QUEUES];
+		uint8_t *p = meta + i * 128;
+		uint64_t m = meta_dma + i * 128;
+
+		*(struct virtio_blk_outhdr *)p = (struct virtio_blk_outhdr){
+			.type = htole32(VIRTIO_BLK_T_OUT), .sector = htole64(i % LIM_REQS * 2048) };
+		p[64] = 0xff;
+		ck_assert_int_ge(dvq_add(vq, (const struct dvq_buf []){
+			{ m, 16, false }, { buf_dma, LIM_LEN, false }, { m + 64, 1, true } },
+			3, p), 0);
+	}
+	for (d = 0; d < LIM_DISKS; d++)
+		for (q = 0; q < LIM_QUEUES; q++)
+			dvq_kick(&disks[d].vqs[q]);
+	for (int ms = 0; ms < 4 * PATIENCE_MS && done < total; ms++) {
+		bool any = false;
+
+		for (d = 0; d < LIM_DISKS; d++) {
+			for (q = 0; q < LIM_QUEUES; q++) {
+				uint8_t *p = dvq_get(&disks[d].vqs[q], &len);
+
+				if (!p)
+					continue;
+				ck_assert_int_eq(p[64], VIRTIO_BLK_S_OK);
+				done++;
+				any = true;
+			}
+		}
+		if (!any)
+			usleep(1000);
+	}
+	ck_assert_uint_eq(done, total);
+	peak = daemon_status_kb("VmHWM:");
+	printf("%u writes of 1 MiB on %u queues of one guest: daemon resident %ld KiB before, peak %ld KiB\n",
+	       total, LIM_DISKS * LIM_QUEUES, rss_before, peak);
+	/* 64 MiB of data, and what the daemon holds besides; 121 MiB without the cap. */
+	ck_assert_msg(!memory_measurable() || peak - rss_before < 96 * 1024,
+		      "daemon peak grew by %ld KiB",
+		      peak - rss_before);
+	for (d = 0; d < LIM_DISKS; d++)
+		ck_assert_int_eq(vdev_read_status(&disks[d]) & VX_S_NEEDS_RESET, 0);
+}
+END_TEST
+
+/* The toolstack's 65th device of one guest is refused, with a reason. */
+START_TEST(a_guest_has_at_most_64_devices)
+{
+	char path[256], *err;
+	struct vx_vdev vd;
+	unsigned int i;
+
+	g = new_guest(1);
+	for (i = 1; i <= 65; i++)
+		attach_disk(g, i, "r", "1", "copy", path);
+	ck_assert(vx_ts_wait_backend(g->xs, 0, 1, 65, closing_or_closed, PATIENCE_MS));
+	err = xs_read(g->xs, XBT_NULL, "/local/domain/0/backend/virtio/1/65/error", &i);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_msg(strstr(err, "64 devices"), "error '%s'", err);
+	free(err);
+	/* The first 64 are served. */
+	ck_assert_int_eq(vdev_probe(&vd, g, 64), 0);
+	ck_assert_int_eq(vdev_close(&vd), 0);
 }
 END_TEST
 
@@ -570,6 +693,8 @@ int main(void)
 		direct_descriptors_then_an_indirect_table_are_served,
 		many_large_requests_hold_bounded_memory,
 		a_guest_cannot_flood_the_log,
+		a_guests_devices_share_one_data_budget,
+		a_guest_has_at_most_64_devices,
 	};
 
 	return run_suite("hostile", tests, sizeof(tests) / sizeof(tests[0]));
