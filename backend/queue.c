@@ -26,6 +26,16 @@
 
 enum { RING_DESC, RING_DRIVER, RING_DEVICE };
 
+/*
+ * Kicks in a row with no new buffer (the available index where the last
+ * kick left it) before the queue takes the next ones only every
+ * KICK_PAUSE_MS: a guest that kicks in a loop then costs a thousand wake-ups
+ * a second, not a CPU.  A driver kicks after adding buffers, so a working
+ * one never gets here.
+ */
+#define IDLE_KICKS_MAX	64
+#define KICK_PAUSE_MS	1
+
 void queue_fail(struct vx_queue *q, const char *fmt, ...)
 {
 	struct vx_device *dev = q->dev;
@@ -169,6 +179,8 @@ static void *queue_thread(void *arg)
 	const struct vx_model *model = q->dev->model;
 	struct epoll_event ev[3];
 	int ep, cfd = model->completion_fd(q);
+	unsigned int idle_kicks = 0;
+	uint16_t kick_avail = 0;
 	bool stop = false;
 
 	ep = epoll_create1(EPOLL_CLOEXEC);
@@ -189,8 +201,8 @@ static void *queue_thread(void *arg)
 	/* Buffers may have been added before we listened. */
 	xen_evtchn_consume(q->evtchn);
 	for (;;) {
-		uint16_t before = q->vq.used_idx;
-		bool waiting = false;
+		uint16_t before = q->vq.used_idx, avail;
+		bool waiting = false, kicked = false;
 		int i, n;
 
 		if (!q->failed) {
@@ -205,7 +217,19 @@ static void *queue_thread(void *arg)
 			break;
 		if (waiting && model->queue_room(q))
 			continue;
+		if (idle_kicks >= IDLE_KICKS_MAX) {
+			/*
+			 * On the stop request alone; the kicks meanwhile are
+			 * taken as one.  Until a kick brings a buffer, every
+			 * wake-up is followed by a pause.
+			 */
+			struct pollfd p = { .fd = q->stop_fd, .events = POLLIN };
 
+			if (poll(&p, 1, KICK_PAUSE_MS) > 0) {
+				stop = true;
+				break;
+			}
+		}
 		n = epoll_wait(ep, ev, 3, -1);
 		if (n < 0 && errno != EINTR) {
 			queue_fail(q, "epoll_wait: %s", strerror(errno));
@@ -215,12 +239,19 @@ static void *queue_thread(void *arg)
 			if (ev[i].data.u32 == 0) {
 				xen_evtchn_consume(q->evtchn);
 				q->stats.kicks++;
+				kicked = true;
 			} else if (ev[i].data.u32 == 2) {
 				stop = true;
 			}
 		}
 		if (stop)
 			break;
+		if (kicked) {
+			avail = vq_avail_idx(&q->vq);
+			idle_kicks = avail != kick_avail ? 0 :
+				     idle_kicks < IDLE_KICKS_MAX ? idle_kicks + 1 : idle_kicks;
+			kick_avail = avail;
+		}
 	}
 out_close:
 	close(ep);

@@ -182,6 +182,110 @@ static int run_ours(const char *disk, const char *access, unsigned int nq,
 	return r->errors ? -1 : 0;
 }
 
+/* ---- a noisy neighbour: another guest that kicks in a loop or keeps its queues full ---- */
+
+enum noise { NOISE_NONE, NOISE_KICKS, NOISE_FULL };
+
+struct noisy {
+	struct vx_vdev *vd;
+	enum noise noise;
+	volatile bool stop;
+	uint64_t kicks, writes;
+	double daemon_cpu;		/* the daemon's CPU seconds a second, during the run */
+};
+
+/* Kicks with nothing new in the ring, or 1 MiB writes, as fast as it can. */
+static void *noisy_worker(void *arg)
+{
+	struct noisy *n = arg;
+	struct vx_vdev *vd = n->vd;
+	struct vblk_io ios[8] = { 0 }, *done[8];
+	unsigned int q, i;
+	void *buf = guest_alloc(vd->g, 1 << 20);
+
+	if (n->noise == NOISE_KICKS) {
+		while (!n->stop) {
+			for (q = 0; q < vd->nr_queues; q++)
+				sim_evtchn_notify(vd->vqs[q].port);
+			n->kicks += vd->nr_queues;
+		}
+		return NULL;
+	}
+	/* Each queue kept full: 8 MiB of writes, the queue's budget. */
+	for (q = 0; q < vd->nr_queues; q++) {
+		for (i = 0; i < 8; i++)
+			vblk_submit(vd, q, &ios[i], VIRTIO_BLK_T_OUT, i * 2048, buf, 1 << 20, true);
+		dvq_kick(&vd->vqs[q]);
+		break;	/* one queue: its budget is what a guest holds per queue */
+	}
+	while (!n->stop) {
+		int k, got = vblk_reap(vd, 0, done, 8);
+
+		for (k = 0; k < got; k++) {
+			vblk_release(vd, done[k]);
+			n->writes++;
+			vblk_submit(vd, 0, done[k], VIRTIO_BLK_T_OUT, (n->writes % 8) * 2048, buf,
+				    1 << 20, true);
+		}
+		if (got)
+			dvq_kick(&vd->vqs[0]);
+		else if (!dvq_enable_cb(&vd->vqs[0]))
+			dvq_wait(&vd->vqs[0], 100);
+	}
+	return NULL;
+}
+
+/* The bystander's IOPS (copy, one queue) beside @noise from guest 2's disk. */
+static int run_beside(const char *disk, const char *noisy_disk, enum noise noise,
+		      double *iops, struct noisy *n)
+{
+	const char *kv[] = { "params", disk, "mode", "w", "queues", "1", "grant-access", "copy",
+			     NULL };
+	const char *kv2[] = { "params", noisy_disk, "mode", "w", "queues", "4",
+			      "grant-access", "copy", NULL };
+	struct queue_job job = { 0 };
+	struct vx_guest *g, *g2;
+	struct vx_vdev vd, vd2;
+	pthread_t t, tn;
+	struct harness h;
+	double t0, cpu0;
+	int ret = 0;
+
+	if (harness_start(&h))
+		return -1;
+	g = guest_create(h.sim_dir, GUEST, 0, 4096);
+	g2 = guest_create(h.sim_dir, GUEST + 1, 0, 8192);
+	if (!g || !g2 || vx_ts_add_device(g->xs, 0, GUEST, 1, "blk", kv) ||
+	    vx_ts_add_device(g2->xs, 0, GUEST + 1, 1, "blk", kv2) ||
+	    vdev_connect(&vd, g, 1, 1, ~0ULL) || vdev_connect(&vd2, g2, 1, 4, ~0ULL)) {
+		fprintf(stderr, "bench: the disks did not connect (see %s)\n", h.log);
+		harness_stop(&h);
+		return -1;
+	}
+	*n = (struct noisy){ .vd = &vd2, .noise = noise };
+	if (noise != NOISE_NONE)
+		pthread_create(&tn, NULL, noisy_worker, n);
+	t0 = now();
+	cpu0 = harness_daemon_cpu_s(&h);
+	job = (struct queue_job){ .vd = &vd, .q = 0, .depth = IN_FLIGHT, .stop_at = t0 + SECONDS,
+				  .seed = 11 };
+	pthread_create(&t, NULL, queue_worker, &job);
+	pthread_join(t, NULL);
+	*iops = job.done / (now() - t0);
+	n->daemon_cpu = (harness_daemon_cpu_s(&h) - cpu0) / (now() - t0);
+	n->stop = true;
+	if (noise != NOISE_NONE)
+		pthread_join(tn, NULL);
+	if (job.bad || vdev_close(&vd))
+		ret = -1;
+	vdev_abandon(&vd2);
+	guest_destroy(g);
+	guest_destroy(g2);
+	harness_stop_daemon(&h, SIGTERM);
+	harness_stop(&h);
+	return ret;
+}
+
 /* fio's read IOPS from its terse (v3) line: field 8. */
 static double run_fio(const char *disk, unsigned int nq, bool direct)
 {
@@ -267,6 +371,38 @@ int main(void)
 	}
 	printf("kicks: guest to backend notifications; irqs: backend to guest (as the daemon counted them).\n"
 	       "copy ops: batched grant-copy calls; map ops: grant-map calls (rings included).\n");
+
+	{
+		static const char *const names[] = { "alone", "beside a kick storm",
+						      "beside full queues" };
+		char noisy_disk[80];
+		double alone = 0, iops;
+		struct noisy n;
+		enum noise m;
+
+		snprintf(noisy_disk, sizeof(noisy_disk), "%s/noisy.img", dir);
+		if (make_disk(noisy_disk))
+			return 1;
+		printf("\nA noisy neighbour: guest 1's disk (copy, 1 queue, the reads above) while guest 2's\n"
+		       "disk (4 queues) is kicked in a loop with nothing new, or kept full of 1 MiB writes;\n"
+		       "the test guests are threads of this process, so the neighbour's own loop takes a CPU too\n");
+		for (m = NOISE_NONE; m <= NOISE_FULL; m++) {
+			if (run_beside(disk, noisy_disk, m, &iops, &n)) {
+				printf("  %-22s failed\n", names[m]);
+				ret = 1;
+				continue;
+			}
+			if (m == NOISE_NONE)
+				alone = iops;
+			printf("  %-22s %10.0f IOPS  %5.2f of alone, daemon %4.2f CPUs", names[m],
+			       iops, alone > 0 ? iops / alone : 0, n.daemon_cpu);
+			if (m == NOISE_KICKS)
+				printf("  (%.0f kicks/s)", n.kicks / SECONDS);
+			if (m == NOISE_FULL)
+				printf("  (%.0f MiB/s of writes)", n.writes / SECONDS);
+			printf("\n");
+		}
+	}
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd))
 		fprintf(stderr, "bench: cannot remove %s\n", dir);
