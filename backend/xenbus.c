@@ -730,14 +730,13 @@ static void finish_release(struct vx_device *dev)
 {
 	struct vx_daemon *d = dev->daemon;
 	bool guest_gone = dev->release == RELEASE_GUEST_GONE;
-	char be_path[sizeof(dev->be_path)];
 	uint32_t guest = dev->guest, id = dev->id;
 
-	strcpy(be_path, dev->be_path);
-	device_free(dev, false);
+	/* Gone before the "released" line: whoever reads it finds no directory. */
 	if (guest_gone)
-		remove_backend_dir(d, be_path);
-	else
+		remove_backend_dir(d, dev->be_path);
+	device_free(dev, false);
+	if (!guest_gone)
 		backend_changed(d, guest, id);	/* made again meanwhile? */
 }
 
