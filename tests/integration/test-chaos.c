@@ -15,6 +15,13 @@
  *   NEEDS_RESET), and bits cleared without a reset add NEEDS_RESET (2.2);
  * - a grant revoked under a request: the request completes (and wrote) or
  *   the device asks for a reset;
+ * - descriptors rewritten while their requests are in flight: each request
+ *   completes with a status byte virtio-blk defines, or the device asks for
+ *   a reset (what reached those sectors is then unknown to the model);
+ * - garbage keys between the steps of a set-up: DRIVER_OK is refused with
+ *   NEEDS_RESET, or the device serves correctly;
+ * - the frontend directory removed under I/O: the device is released, and
+ *   made again by the toolstack it serves the same disk;
  * - the bystander never sees an error or a wrong byte, the daemon never
  *   dies or spins, and once the devices are removed it holds no thread or
  *   descriptor of them.
@@ -35,6 +42,7 @@
 static struct vx_guest *g, *g2;
 static struct vx_vdev victim, bystander;
 static char disk1[256], disk2[256];
+static const char *access_mode;
 static uint64_t rng;
 static uint8_t model[MODEL_SECTORS * 512];
 static bool known[MODEL_SECTORS];	/* the model knows the sector's bytes */
@@ -42,10 +50,10 @@ static bool broken;			/* the victim must be reset before use */
 static unsigned int counts[8];
 static unsigned int revokes_completed, revokes_refused;
 
-enum { A_IO, A_RING, A_REVOKE, A_XENSTORE, A_STATUS, A_STORM };
+enum { A_IO, A_RING, A_REVOKE, A_XENSTORE, A_STATUS, A_STORM, A_MIDFLIGHT, A_UNPLUG };
 static const char *const action_names[] = {
 	"valid I/O", "ring rules broken", "grants revoked", "xenstore garbage",
-	"statuses out of order", "reset storms",
+	"statuses out of order", "reset storms", "rewritten in flight", "frontend removed",
 };
 
 static uint64_t rnd(void)
@@ -98,19 +106,6 @@ static void *bystander_thread(void *arg)
 
 /* ---- the victim ---- */
 
-static void victim_up(void)
-{
-	int s = vdev_read_status(&victim);
-
-	if (!broken && s >= 0 && (s & VX_S_DRIVER_OK) && !(s & VX_S_NEEDS_RESET))
-		return;
-	ck_assert_int_eq(vdev_reset(&victim), 0);
-	ck_assert_int_eq(vdev_negotiate(&victim, victim.features), 0);
-	ck_assert_int_eq(vdev_setup_queues(&victim, VICTIM_QUEUES, 64), 0);
-	ck_assert_int_eq(vdev_driver_ok(&victim), 0);
-	broken = false;
-}
-
 /* The device said a rule was broken: NEEDS_RESET and an error key. */
 static void expect_needs_reset(const char *what)
 {
@@ -121,6 +116,42 @@ static void expect_needs_reset(const char *what)
 	ck_assert_msg(err && *err, "%s: NEEDS_RESET without an error key", what);
 	free(err);
 	broken = true;
+}
+
+static void write_garbage(const char *key);
+static unsigned int setup_garbage, setup_refused;
+
+static void victim_up(void)
+{
+	int s = vdev_read_status(&victim);
+
+	if (!broken && s >= 0 && (s & VX_S_DRIVER_OK) && !(s & VX_S_NEEDS_RESET))
+		return;
+	for (;;) {
+		/* One set-up in eight: a queue key made garbage before DRIVER_OK. */
+		bool garbage = !below(8);
+
+		ck_assert_int_eq(vdev_reset(&victim), 0);
+		ck_assert_int_eq(vdev_negotiate(&victim, victim.features), 0);
+		ck_assert_int_eq(vdev_setup_queues(&victim, VICTIM_QUEUES, 64), 0);
+		if (garbage) {
+			static const char *const keys[] = {
+				"queue-0/size", "queue-1/desc", "queue-0/driver",
+				"queue-1/device", "queue-0/event-channel", "num-queues",
+			};
+
+			setup_garbage++;
+			write_garbage(keys[below(sizeof(keys) / sizeof(keys[0]))]);
+		}
+		s = vdev_driver_ok(&victim);
+		if (!s)
+			break;
+		/* Refused, and said so: then set up again, cleanly or not. */
+		ck_assert_msg(garbage, "DRIVER_OK refused (%d) on a clean set-up", s);
+		expect_needs_reset("a garbage queue key");
+		setup_refused++;
+	}
+	broken = false;
 }
 
 static void valid_io(void)
@@ -253,21 +284,14 @@ static void revoke_under_request(void)
 	guest_free(g, data, 4096);
 }
 
-/* A frontend key made garbage: serving right, or NEEDS_RESET with a reason. */
-static void xenstore_garbage(void)
+/* @key of the victim's frontend: empty, huge, a NUL inside, negative, any number, or gone. */
+static void write_garbage(const char *key)
 {
-	static const char *const keys[] = {
-		"status", "status-seq", "queue-0/size", "queue-1/desc", "queue-0/event-channel",
-		"driver-features", "num-queues", "queue-1/driver",
-	};
 	static char huge[3000];
-	const char *key = keys[below(sizeof(keys) / sizeof(keys[0]))];
 	char path[192], value[32];
 	const char *v = value;
 	unsigned int len;
-	int s;
 
-	victim_up();
 	switch (below(5)) {
 	case 0:
 		v = "";
@@ -295,6 +319,20 @@ static void xenstore_garbage(void)
 		ck_assert(xs_rm(g->xs, XBT_NULL, path));
 	else
 		ck_assert(xs_write(g->xs, XBT_NULL, path, v, len));
+}
+
+/* A frontend key made garbage: serving right, or NEEDS_RESET with a reason. */
+static void xenstore_garbage(void)
+{
+	static const char *const keys[] = {
+		"status", "status-seq", "queue-0/size", "queue-1/desc", "queue-0/event-channel",
+		"driver-features", "num-queues", "queue-1/driver",
+	};
+	const char *key = keys[below(sizeof(keys) / sizeof(keys[0]))];
+	int s;
+
+	victim_up();
+	write_garbage(key);
 	/* Give the daemon a moment to see it, then ask what it thinks. */
 	usleep(20000);
 	s = vdev_read_status(&victim);
@@ -305,6 +343,117 @@ static void xenstore_garbage(void)
 	}
 	valid_io();
 	/* The key stays garbage until the next set-up writes it again. */
+	broken = true;
+}
+
+#define MIDFLIGHT_REQS	8
+
+/* Writes in flight whose descriptors the guest rewrites under the device. */
+static void rewrite_in_flight(void)
+{
+	struct vblk_io ios[MIDFLIGHT_REQS] = { 0 };
+	unsigned int q = below(VICTIM_QUEUES), i, k, done = 0;
+	uint64_t sectors[MIDFLIGHT_REQS];
+	struct driver_vq *vq;
+	uint8_t *data;
+	uint32_t len;
+
+	victim_up();
+	vq = &victim.vqs[q];
+	data = guest_alloc(g, MIDFLIGHT_REQS * 4096);
+	fill_pattern(data, MIDFLIGHT_REQS * 4096, rnd());
+	for (i = 0; i < MIDFLIGHT_REQS; i++) {
+		sectors[i] = below(MODEL_SECTORS - 8);
+		ck_assert_int_eq(vblk_submit(&victim, q, &ios[i], VIRTIO_BLK_T_OUT, sectors[i],
+					     data + i * 4096, 4096, false), 0);
+		/* Whatever ends up there, the model no longer knows it. */
+		for (k = 0; k < 8; k++)
+			known[sectors[i] + k] = false;
+	}
+	dvq_kick(vq);
+	for (i = 0; i < 4; i++) {
+		struct vring_desc *d = &vq->desc[below(3 * MIDFLIGHT_REQS)];
+
+		switch (below(4)) {
+		case 0:
+			d->addr = htole64(rnd());
+			break;
+		case 1:
+			d->len = htole32(rnd());
+			break;
+		case 2:
+			d->flags = htole16(rnd());
+			break;
+		default:
+			d->next = htole16(rnd());
+			break;
+		}
+	}
+	for (int ms = 0; ms < PATIENCE_MS && done < MIDFLIGHT_REQS; ms++) {
+		struct vblk_io *io = dvq_get(vq, &len);
+
+		if (io) {
+			ck_assert_msg(*io->status == VIRTIO_BLK_S_OK ||
+				      *io->status == VIRTIO_BLK_S_IOERR ||
+				      *io->status == VIRTIO_BLK_S_UNSUPP,
+				      "status byte %#x", *io->status);
+			done++;
+			continue;
+		}
+		if (vdev_read_status(&victim) & VX_S_NEEDS_RESET)
+			break;
+		usleep(1000);
+	}
+	if (done < MIDFLIGHT_REQS)
+		expect_needs_reset("descriptors rewritten in flight");
+	/* The next set-up resets the device; only then do the grants end. */
+	broken = true;
+	ck_assert_int_eq(vdev_reset(&victim), 0);
+	for (i = 0; i < MIDFLIGHT_REQS; i++)
+		vblk_release(&victim, &ios[i]);
+	guest_free(g, data, MIDFLIGHT_REQS * 4096);
+}
+
+static unsigned int releases;
+
+/* The frontend directory goes under I/O (a guest's xenstore is its own). */
+static void unplug_under_io(void)
+{
+	struct vblk_io ios[MIDFLIGHT_REQS] = { 0 };
+	const char *kv[] = { "params", disk1, "mode", "w", "queues", "2",
+			     "grant-access", access_mode, NULL };
+	char needle[64];
+	uint8_t *data;
+	unsigned int i, k;
+
+	victim_up();
+	data = guest_alloc(g, MIDFLIGHT_REQS * 4096);
+	for (i = 0; i < MIDFLIGHT_REQS; i++) {
+		uint64_t sector = below(MODEL_SECTORS - 8);
+
+		ck_assert_int_eq(vblk_submit(&victim, i % VICTIM_QUEUES, &ios[i],
+					     VIRTIO_BLK_T_OUT, sector, data + i * 4096, 4096,
+					     false), 0);
+		for (k = 0; k < 8; k++)
+			known[sector + k] = false;
+	}
+	for (i = 0; i < VICTIM_QUEUES; i++)
+		dvq_kick(&victim.vqs[i]);
+	ck_assert(xs_rm(g->xs, XBT_NULL, victim.fe));
+	releases++;
+	snprintf(needle, sizeof(needle), "d1 virtio/1: released");
+	for (int ms = 0; ms < PATIENCE_MS && harness_log_count(&host, needle) < (int)releases;
+	     ms += 10)
+		usleep(10000);
+	ck_assert_int_eq(harness_log_count(&host, needle), releases);
+	/* Released: the grants may end now. */
+	for (i = 0; i < MIDFLIGHT_REQS; i++)
+		vblk_release(&victim, &ios[i]);
+	vdev_abandon(&victim);
+	guest_free(g, data, MIDFLIGHT_REQS * 4096);
+	/* The toolstack gives the guest its disk again. */
+	ck_assert_int_eq(vx_ts_add_device(g->xs, 0, 1, 1, "blk", kv), 0);
+	ck_assert_int_eq(vdev_probe(&victim, g, 1), 0);
 	broken = true;
 }
 
@@ -365,7 +514,8 @@ START_TEST(a_random_hostile_guest_breaks_only_its_own_device)
 	threads_before = harness_daemon_threads(&host);
 	g = new_guest(1);
 	g2 = new_guest(2);
-	attach_disk(g, 1, "w", "2", below(2) ? "copy" : "map", disk1);
+	access_mode = below(2) ? "copy" : "map";
+	attach_disk(g, 1, "w", "2", access_mode, disk1);
 	attach_disk(g2, 1, "w", "2", "copy", disk2);
 	ck_assert_int_eq(vdev_connect(&bystander, g2, 1, 2, all_features), 0);
 	ck_assert_int_eq(vdev_probe(&victim, g, 1), 0);
@@ -376,8 +526,9 @@ START_TEST(a_random_hostile_guest_breaks_only_its_own_device)
 	for (i = 0; i < actions && !bystander_errors; i++) {
 		unsigned int a = below(100);
 
-		a = a < 40 ? A_IO : a < 55 ? A_RING : a < 65 ? A_REVOKE :
-		    a < 80 ? A_XENSTORE : a < 92 ? A_STATUS : A_STORM;
+		a = a < 38 ? A_IO : a < 50 ? A_RING : a < 58 ? A_REVOKE :
+		    a < 70 ? A_XENSTORE : a < 80 ? A_STATUS : a < 88 ? A_STORM :
+		    a < 98 ? A_MIDFLIGHT : A_UNPLUG;
 		counts[a]++;
 		switch (a) {
 		case A_IO:
@@ -395,8 +546,14 @@ START_TEST(a_random_hostile_guest_breaks_only_its_own_device)
 		case A_STATUS:
 			status_out_of_order();
 			break;
-		default:
+		case A_STORM:
 			reset_storm();
+			break;
+		case A_MIDFLIGHT:
+			rewrite_in_flight();
+			break;
+		default:
+			unplug_under_io();
 			break;
 		}
 		ck_assert_int_eq(kill(host.daemon, 0), 0);
@@ -413,8 +570,10 @@ START_TEST(a_random_hostile_guest_breaks_only_its_own_device)
 	cpu0 = harness_daemon_cpu_s(&host);
 	sleep(2);
 	cpu1 = harness_daemon_cpu_s(&host);
-	for (i = 0; i <= A_STORM; i++)
+	for (i = 0; i <= A_UNPLUG; i++)
 		printf("chaos: %-22s %u\n", action_names[i], counts[i]);
+	printf("chaos: set-ups with a garbage queue key: %u, DRIVER_OK refused for %u\n",
+	       setup_garbage, setup_refused);
 	printf("chaos: revoked grants: %u requests completed first, %u refused\n",
 	       revokes_completed, revokes_refused);
 	printf("chaos: bystander %lu verified write-reads; daemon idle CPU %.2f s in 2 s\n",
@@ -429,7 +588,10 @@ START_TEST(a_random_hostile_guest_breaks_only_its_own_device)
 	ck_assert_int_eq(vdev_close(&bystander), 0);
 	ck_assert_int_ge(vx_ts_remove_device(g->xs, 0, 1, 1, false, PATIENCE_MS), 0);
 	ck_assert_int_ge(vx_ts_remove_device(g2->xs, 0, 2, 1, false, PATIENCE_MS), 0);
-	ck_assert(harness_log_wait(&host, "d1 virtio/1: released", PATIENCE_MS));
+	for (int ms = 0; ms < PATIENCE_MS &&
+	     harness_log_count(&host, "d1 virtio/1: released") <= (int)releases; ms += 10)
+		usleep(10000);
+	ck_assert_int_eq(harness_log_count(&host, "d1 virtio/1: released"), releases + 1);
 	ck_assert(harness_log_wait(&host, "d2 virtio/1: released", PATIENCE_MS));
 	ck_assert_int_eq(harness_daemon_threads(&host), threads_before);
 	ck_assert_int_eq(harness_daemon_fds(&host), fds_before);
