@@ -131,6 +131,29 @@ put('fuzz-virtqueue', 'indirect', vq_seed(2 | 16, 8, [(gaddr(1), 32, INDIRECT, 0
 put('fuzz-virtqueue', 'event-idx', vq_seed(2 | 8, 8, [(gaddr(5), 1, WRITE, 0)],
                                            [0, 4, 6, 1, 2, 0, 0, 4]))
 
+# ---- fuzz-record: the device (id, queues - 1, their sizes), then the file ----
+def record_seed(dev_id, sizes, taken):
+    hdr_len = 40 + 64 * 40
+    at = (hdr_len + 7) & ~7
+    queues = b''
+    tables = b''
+    for i, sz in enumerate(sizes):
+        infl = struct.pack('<HH', sz, 0) + bytes(taken.get(i, [0] * sz))
+        queues += struct.pack('<QQQIII4x', gaddr(1 + i), gaddr(5 + i), gaddr(9 + i), sz, 10 + i, at)
+        tables += infl + bytes((-len(infl)) % 8)
+        at += len(infl) + (-len(infl)) % 8
+    queues += bytes(64 * 40 - len(queues))
+    model_off, model_len = at, 64
+    rec = b'vxrec01\0' + struct.pack('<IIQIIII', 1, dev_id, 0, len(sizes), model_off, model_len,
+                                      model_off + model_len) + queues
+    rec += bytes(hdr_len - len(rec)) + bytes((-hdr_len) % 8) + tables + bytes(model_len)
+    codes = bytes([sz.bit_length() - 2 for sz in sizes])
+    return bytes([dev_id, len(sizes) - 1]) + codes + rec
+
+
+put('fuzz-record', 'one-queue', record_seed(0, [2], {}))
+put('fuzz-record', 'two-queues-held', record_seed(3, [8, 4], {0: [0, 1, 0, 0, 1, 0, 0, 0]}))
+
 # ---- text formats ----
 for name, v in [('dec', '4294967295'), ('zero', '0'), ('hex', '0x8000000100002000'),
                 ('bytes', '007f80ff'), ('nul', '2\0xyz')]:

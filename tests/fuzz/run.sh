@@ -31,13 +31,15 @@ declare -A sources=(
 		$src/tools/spec.c $common -lxenstore"
 	[fuzz-net]="$src/tests/fuzz/fake-device.c $src/backend/guest_mem.c $src/backend/guest_limits.c
 		$src/common/virtqueue.c $common -lxenstore -lpthread"
+	[fuzz-record]="$src/backend/record.c $src/tests/fuzz/fake-device.c $src/backend/guest_mem.c
+		$src/common/virtqueue.c $common -lxenstore -lpthread"
 	[fuzz-blk]="$src/backend/blk.c $src/backend/guest_mem.c $src/backend/guest_limits.c
 		$src/tests/fuzz/fake-device.c
 		$src/common/virtqueue.c $common -luring -lpthread"
 )
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(fuzz-virtqueue fuzz-xsvalue fuzz-specs fuzz-guestcfg
-				    fuzz-saved-devices fuzz-blk fuzz-net)
+				    fuzz-saved-devices fuzz-blk fuzz-net fuzz-record)
 
 status=0
 for t in "${targets[@]}"; do
