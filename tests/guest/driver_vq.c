@@ -34,11 +34,14 @@ int dvq_create(struct driver_vq *vq, struct vx_guest *g, unsigned int size,
 	vq->avail = guest_dma_alloc(g, vx_driver_area_size(size), &vq->avail_dma);
 	vq->used = guest_dma_alloc(g, vx_device_area_size(size), &vq->used_dma);
 	vq->tokens = calloc(size, sizeof(void *));
+	vq->next = calloc(size, sizeof(*vq->next));
+	vq->chain_len = calloc(size, sizeof(*vq->chain_len));
 	vq->port = sim_evtchn_alloc_unbound(g->dom, g->backend_domid);
-	if (!vq->desc || !vq->avail || !vq->used || !vq->tokens || !vq->port)
+	if (!vq->desc || !vq->avail || !vq->used || !vq->tokens || !vq->next ||
+	    !vq->chain_len || !vq->port)
 		return -ENOMEM;
 	for (i = 0; i < size - 1; i++)
-		vq->desc[i].next = htole16(i + 1);
+		vq->next[i] = i + 1;
 	vq->num_free = size;
 	return 0;
 }
@@ -59,6 +62,8 @@ int dvq_destroy(struct driver_vq *vq)
 				       vx_device_area_size(vq->size), vq->used_dma))
 		ret = -EBUSY;
 	free(vq->tokens);
+	free(vq->next);
+	free(vq->chain_len);
 	memset(vq, 0, sizeof(*vq));
 	return ret;
 }
@@ -68,6 +73,8 @@ void dvq_abandon(struct driver_vq *vq)
 	if (vq->port)
 		sim_evtchn_close(vq->port);
 	free(vq->tokens);
+	free(vq->next);
+	free(vq->chain_len);
 	memset(vq, 0, sizeof(*vq));
 }
 
@@ -87,11 +94,13 @@ int dvq_add(struct driver_vq *vq, const struct dvq_buf *bufs, unsigned int n,
 		d->len = htole32(bufs[k].len);
 		d->flags = htole16((bufs[k].device_writes ? VRING_DESC_F_WRITE : 0) |
 				   (k + 1 < n ? VRING_DESC_F_NEXT : 0));
-		i = le16toh(d->next);
+		d->next = htole16(vq->next[i]);
+		i = vq->next[i];
 	}
 	vq->free_head = i;
 	vq->num_free -= n;
 	vq->tokens[head] = token;
+	vq->chain_len[head] = n;
 	vq->avail->ring[vq->avail_idx % vq->size] = htole16(head);
 	vq->avail_idx++;
 	return head;
@@ -119,7 +128,7 @@ void *dvq_get(struct driver_vq *vq, uint32_t *len)
 {
 	uint16_t used_idx = le16toh(__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE));
 	struct vring_used_elem e;
-	uint16_t i, n = 1;
+	uint16_t i, head, n;
 	void *token;
 
 	if (used_idx == vq->last_used)
@@ -133,12 +142,11 @@ void *dvq_get(struct driver_vq *vq, uint32_t *len)
 	vq->tokens[i] = NULL;
 	if (len)
 		*len = le32toh(e.len);
-	while (le16toh(vq->desc[i].flags) & VRING_DESC_F_NEXT) {
-		i = le16toh(vq->desc[i].next);
-		n++;
-	}
-	vq->desc[i].next = htole16(vq->free_head);
-	vq->free_head = le32toh(e.id);
+	head = i;
+	for (n = 1; n < vq->chain_len[head]; n++)
+		i = vq->next[i];
+	vq->next[i] = vq->free_head;
+	vq->free_head = head;
 	vq->num_free += n;
 	return token;
 }

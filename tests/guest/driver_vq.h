@@ -34,6 +34,13 @@ struct driver_vq {
 	uint16_t last_used;
 	uint16_t kicked_avail;		/* avail idx at the last kick */
 	void **tokens;
+	/*
+	 * The driver's own links, as Linux's desc_extra: the free list and
+	 * each chain are followed here, never in the shared table, which the
+	 * guest's tests may rewrite (and a device could).
+	 */
+	uint16_t *next;
+	uint16_t *chain_len;		/* per head */
 	struct sim_port *port;		/* our end of the queue's channel */
 };
 

@@ -377,18 +377,14 @@ static void rewrite_in_flight(void)
 	for (k = 0; k < vq->size; k++)
 		owner[k] = -1;
 	for (k = 0; k < vq->size; k++) {
-		unsigned int d = k, n = 0;
+		unsigned int d = k, n;
 
 		for (i = 0; i < MIDFLIGHT_REQS && vq->tokens[k] != &ios[i]; i++)
 			;
 		if (i == MIDFLIGHT_REQS)
 			continue;
-		for (;;) {
+		for (n = 0; n < vq->chain_len[k]; n++, d = vq->next[d])
 			owner[d] = i;
-			if (!(le16toh(vq->desc[d].flags) & VRING_DESC_F_NEXT) || ++n >= vq->size)
-				break;
-			d = le16toh(vq->desc[d].next);
-		}
 	}
 	dvq_kick(vq);
 	for (i = 0; i < 4; i++) {
