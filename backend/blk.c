@@ -689,9 +689,15 @@ static void blk_queue_stop(struct vx_queue *q)
 	io_uring_submit(&bq->ring);
 	while (bq->in_flight) {
 		struct io_uring_cqe *cqe;
+		int ret = io_uring_wait_cqe(&bq->ring, &cqe);
 
-		if (io_uring_wait_cqe(&bq->ring, &cqe))
+		/* A signal is no reason to leave I/O on the guest's pages (fuzz-blk). */
+		if (ret == -EINTR || ret == -EAGAIN)
+			continue;
+		if (ret) {
+			dev_err(q->dev, "queue %u: io_uring wait: %s", q->index, strerror(-ret));
 			break;
+		}
 		blk_complete(q);
 	}
 	budget_forget(q->dev->budget, &bq->waiter);
