@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "fake-device.h"
+#include "fuzz-input.h"
 
 #define DISK_BYTES	(1 << 20)
 #define QSIZE		16
@@ -28,27 +29,6 @@
 static int disk_fd;
 static char disk_path[64];
 static uint8_t disk_image[DISK_BYTES];
-
-struct image {
-	const uint8_t *p;
-	size_t left;
-};
-
-static uint8_t take8(struct image *in)
-{
-	uint8_t v = 0;
-
-	if (in->left) {
-		v = *in->p++;
-		in->left--;
-	}
-	return v;
-}
-
-static uint16_t take16(struct image *in)
-{
-	return take8(in) | (uint16_t)take8(in) << 8;
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

@@ -15,40 +15,10 @@
 #include "../../backend/net.c"
 
 #include "fake-device.h"
+#include "fuzz-input.h"
 
 #define QSIZE		16
 #define PAIRS		2
-
-struct image {
-	const uint8_t *p;
-	size_t left;
-};
-
-static uint8_t take8(struct image *in)
-{
-	uint8_t v = 0;
-
-	if (in->left) {
-		v = *in->p++;
-		in->left--;
-	}
-	return v;
-}
-
-static uint16_t take16(struct image *in)
-{
-	return take8(in) | (uint16_t)take8(in) << 8;
-}
-
-static void take(struct image *in, void *buf, size_t len)
-{
-	size_t n = len < in->left ? len : in->left;
-
-	memcpy(buf, in->p, n);
-	memset((uint8_t *)buf + n, 0, len - n);
-	in->p += n;
-	in->left -= n;
-}
 
 static int dev_null;
 static struct net_saved saved;

@@ -195,7 +195,8 @@ START_TEST(length_that_overflows_is_an_io_error_only)
 }
 END_TEST
 
-static void bogus_queue_key(const char *key, const char *value)
+/* The bystander running, the victim's queues set up, DRIVER_OK not asked yet. */
+static void victim_before_driver_ok(void)
 {
 	g = new_guest(1);
 	attach_disk(g, 1, "w", "1", "copy", disk1);
@@ -204,6 +205,11 @@ static void bogus_queue_key(const char *key, const char *value)
 	ck_assert_int_eq(vdev_probe(&victim, g, 1), 0);
 	ck_assert_int_eq(vdev_negotiate(&victim, victim.features), 0);
 	ck_assert_int_eq(vdev_setup_queues(&victim, 1, 64), 0);
+}
+
+static void bogus_queue_key(const char *key, const char *value)
+{
+	victim_before_driver_ok();
 	vdev_write(&victim, key, "%s", value);
 	ck_assert_int_eq(vdev_driver_ok(&victim), -EIO);
 }
@@ -250,13 +256,7 @@ static void misaligned_ring(const char *key, unsigned int off)
 	const struct driver_vq *vq;
 	uint64_t addr;
 
-	g = new_guest(1);
-	attach_disk(g, 1, "w", "1", "copy", disk1);
-	attach_disk(g, 2, "w", "1", "copy", disk2);
-	ck_assert_int_eq(vdev_connect(&bystander, g, 2, 1, all_features), 0);
-	ck_assert_int_eq(vdev_probe(&victim, g, 1), 0);
-	ck_assert_int_eq(vdev_negotiate(&victim, victim.features), 0);
-	ck_assert_int_eq(vdev_setup_queues(&victim, 1, 64), 0);
+	victim_before_driver_ok();
 	vq = &victim.vqs[0];
 	addr = !strcmp(key, "desc") ? vq->desc_dma :
 	       !strcmp(key, "driver") ? vq->avail_dma : vq->used_dma;
@@ -294,13 +294,7 @@ START_TEST(value_with_a_nul_inside_is_malformed)
 {
 	char path[160];
 
-	g = new_guest(1);
-	attach_disk(g, 1, "w", "1", "copy", disk1);
-	attach_disk(g, 2, "w", "1", "copy", disk2);
-	ck_assert_int_eq(vdev_connect(&bystander, g, 2, 1, all_features), 0);
-	ck_assert_int_eq(vdev_probe(&victim, g, 1), 0);
-	ck_assert_int_eq(vdev_negotiate(&victim, victim.features), 0);
-	ck_assert_int_eq(vdev_setup_queues(&victim, 1, 64), 0);
+	victim_before_driver_ok();
 	snprintf(path, sizeof(path), "%s/queue-0/size", victim.fe);
 	ck_assert(xs_write(g->xs, XBT_NULL, path, "64\0xyz", 6));
 	ck_assert_int_eq(vdev_driver_ok(&victim), -EIO);
