@@ -50,6 +50,7 @@ struct sim_port_entry {
 	uint32_t remote_port;
 	int32_t pid;		/* the process that holds the port */
 	uint32_t fifo_gen;	/* bumped each time the port's FIFO is made anew */
+	uint32_t pending;	/* Xen's pending bit: a byte is in the FIFO */
 };
 
 struct sim_dom {
@@ -523,6 +524,7 @@ static struct sim_port *port_open(struct sim_dom *d, uint32_t port)
 	p->dom = d;
 	p->port = port;
 	p->peer_fd = -1;
+	__atomic_store_n(&d->ports[port].pending, 0, __ATOMIC_RELEASE);
 	__atomic_fetch_add(&d->ports[port].fifo_gen, 1, __ATOMIC_RELEASE);
 	return p;
 err:
@@ -667,8 +669,15 @@ int sim_evtchn_notify(struct sim_port *p)
 		p->peer_port = remote_port;
 		p->peer_gen = gen;
 	}
-	/* A full FIFO already holds a pending notification. */
+	/*
+	 * As in Xen, a notification on a port already pending is folded into
+	 * it: a guest kicking in a loop costs its peer one wake-up, not a
+	 * read per kick.
+	 */
+	if (__atomic_exchange_n(&r->pending, 1, __ATOMIC_SEQ_CST))
+		return 0;
 	if (write(p->peer_fd, "", 1) < 0 && errno != EAGAIN) {
+		__atomic_store_n(&r->pending, 0, __ATOMIC_SEQ_CST);
 		close(p->peer_fd);
 		p->peer_fd = -1;
 	}
@@ -682,6 +691,13 @@ bool sim_evtchn_consume(struct sim_port *p)
 
 	while (read(p->fd, buf, sizeof(buf)) > 0)
 		any = true;
+	/*
+	 * Cleared after the drain, or a byte written after the clear could be
+	 * drained with the bit left set, and no kick would wake us again.  A
+	 * notify folded in before the clear was made after its ring update,
+	 * which our caller reads next.
+	 */
+	__atomic_store_n(&p->dom->ports[p->port].pending, 0, __ATOMIC_SEQ_CST);
 	return any;
 }
 

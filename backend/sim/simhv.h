@@ -13,7 +13,8 @@
  *
  * An event-channel port has a FIFO, <dir>/evtchn-<domid>-<port>; the process
  * that bound the port polls it, and a notify from the other end writes one
- * byte into it.
+ * byte into it, unless the port is already pending (Xen's pending bit, in
+ * the table, cleared by consume): kicks in a loop fold into one.
  */
 #ifndef VX_SIMHV_H
 #define VX_SIMHV_H
