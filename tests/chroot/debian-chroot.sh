@@ -46,9 +46,15 @@ make_chroot() {
 		echo "debian-chroot: debootstrap $suite failed" >&2
 		exit 1
 	}
+	# A release's updates and security suites, as its users have them (the
+	# rig's dom0 image runs their kernel, whose headers are built against).
 	{
 		echo "deb http://deb.debian.org/debian $suite main"
-		[ "$suite" = sid ] || echo "deb http://deb.debian.org/debian $suite-backports main"
+		[ "$suite" = sid ] || cat <<SRC
+deb http://deb.debian.org/debian $suite-updates main
+deb http://deb.debian.org/debian-security $suite-security main
+deb http://deb.debian.org/debian $suite-backports main
+SRC
 	} >"$root.tmp/etc/apt/sources.list"
 	# sid's Release file may be past its Valid-Until.
 	echo 'Acquire::Check-Valid-Until "false";' >"$root.tmp/etc/apt/apt.conf.d/99valid-until"

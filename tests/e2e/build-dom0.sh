@@ -1,20 +1,29 @@
 #!/bin/sh
-# Builds the dom0 disk image for the end-to-end rig: a Debian 12 minbase with
-# Debian's kernel and Xen's user space.  The image does not contain the
-# project: that comes on a second disk each run (make-payload.sh), so this
-# image is cached by the content of this script and rebuilt only when it
-# changes.
+# Builds the dom0 disk image for the end-to-end rig: a Debian minbase of
+# SUITE (bookworm: Xen 4.17, Linux 6.1; trixie: Xen 4.20, Linux 6.12) with
+# Debian's kernel, Xen's hypervisor and Xen's user space.  The image does not
+# contain the project: that comes on a second disk each run (run.sh), so
+# this image is cached by the content of this script and the suite, and
+# rebuilt only when either changes.
 #
-# Usage: build-dom0.sh CACHE_DIR
-# Leaves in CACHE_DIR/dom0-HASH, and prints its name:
+# Usage: build-dom0.sh CACHE_DIR [SUITE]   (SUITE: bookworm, the default, or trixie)
+# Leaves in CACHE_DIR/dom0-SUITE-HASH, and prints its name:
 #   dom0.img, vmlinuz, initrd.img, kernel-version: dom0 (and the guest kernel)
+#   xen.gz, xen-version: the hypervisor
 #   guest/: what the guest's initramfs takes from the same Debian: kernel
-#           modules, and programs with their libraries.
+#           modules (decompressed, for busybox's insmod), and programs with
+#           their libraries.
 set -eu
 cache=$1
+suite=${2:-bookworm}
+case $suite in
+bookworm) xen=4.17 ;;
+trixie) xen=4.20 ;;
+*) echo "build-dom0: no rig for $suite" >&2; exit 1 ;;
+esac
 mirror=${E2E_MIRROR:-http://deb.debian.org/debian}
 hash=$(sha256sum "$0" | cut -c1-16)
-out=$cache/dom0-$hash
+out=$cache/dom0-$suite-$hash
 if [ -f "$out/dom0.img" ]; then
 	echo "$out"
 	exit 0
@@ -28,16 +37,18 @@ mkdir -p "$root"
 # A private mount namespace: whatever is mounted in the chroot goes away
 # with it, and the host's /dev is never bound in (an rm -rf through such a
 # mount deletes the host's device nodes).
-unshare -m sh -eu -s "$root" "$mirror" >"$tmp/build.log" 2>&1 <<'BUILD' || {
+unshare -m sh -eu -s "$root" "$mirror" "$suite" "$xen" >"$tmp/build.log" 2>&1 <<'BUILD' || {
 root=$1
 mirror=$2
-debootstrap --variant=minbase bookworm "$root" "$mirror"
+suite=$3
+xen=$4
+debootstrap --variant=minbase "$suite" "$root" "$mirror"
 mount -t proc proc "$root/proc"
 mount -t sysfs sys "$root/sys"
 cat >"$root/etc/apt/sources.list" <<SRC
-deb $mirror bookworm main
-deb $mirror bookworm-updates main
-deb http://deb.debian.org/debian-security bookworm-security main
+deb $mirror $suite main
+deb $mirror $suite-updates main
+deb http://deb.debian.org/debian-security $suite-security main
 SRC
 # A small initramfs: only what finds the root disk (13 s less to unpack
 # under emulation than Debian's MODULES=most).
@@ -47,7 +58,7 @@ printf '%s\n' virtio_pci virtio_blk ext4 >>"$root/etc/initramfs-tools/modules"
 chroot "$root" apt-get update -qq
 DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -qq \
 	--no-install-recommends linux-image-amd64 initramfs-tools \
-	xen-utils-4.17 xenstore-utils iproute2 kmod e2fsprogs util-linux \
+	xen-hypervisor-$xen-amd64 xen-utils-$xen xenstore-utils iproute2 kmod e2fsprogs util-linux \
 	procps busybox liburing2
 chroot "$root" apt-get clean
 
@@ -57,10 +68,16 @@ chroot "$root" apt-get clean
 guest=$root/../guest
 kver=$(ls "$root/lib/modules" | sort -V | tail -n 1)
 mkdir -p "$guest/modules"
+# A module the kernel has built in (trixie's virtio, say) is not there.
 for m in virtio_ring virtio virtio_blk failover net_failover virtio_net \
 	 xen-blkfront xen-netfront crc16 mbcache jbd2 crc32c_generic ext4 \
 	 xen-evtchn xen-gntdev tun llc stp bridge; do
-	cp "$(find "$root/lib/modules/$kver" -name "$m.ko*" | head -n 1)" "$guest/modules/"
+	f=$(find "$root/lib/modules/$kver" -name "$m.ko*" | head -n 1)
+	[ -n "$f" ] || continue
+	case $f in
+	*.xz) xz -dc "$f" >"$guest/modules/$m.ko" ;;
+	*) cp "$f" "$guest/modules/" ;;
+	esac
 done
 # xenstore-* are the guest's half of the test agent (guest-init).
 for p in /sbin/mke2fs /sbin/e2fsck /usr/bin/xenstore-read \
@@ -96,6 +113,8 @@ kver=$(ls "$root/lib/modules" | sort -V | tail -n 1)
 echo "$kver" >"$tmp/kernel-version"
 cp "$root/boot/vmlinuz-$kver" "$tmp/vmlinuz"
 cp "$root/boot/initrd.img-$kver" "$tmp/initrd.img"
+cp "$root/boot/xen-$xen-amd64.gz" "$tmp/xen.gz"
+echo "$xen" >"$tmp/xen-version"
 size=$(du -sm "$root" | cut -f1)
 mke2fs -q -t ext4 -d "$root" -L dom0 "$tmp/dom0.img" "$((size + 1024))M" >/dev/null
 rm -rf "$root"

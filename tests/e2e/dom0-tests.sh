@@ -33,7 +33,7 @@ TESTS="daemon_starts guest_boots_with_virtio_disk blk_filesystem_round_trip
 	slow_backend_at_module_reload slow_backend_at_guest_boot
 	slow_backend_at_checkpoint slow_backend_at_restore slow_backend_at_guest_reboot
 	reboot_loop_with_writers guest_save_and_restore grant_exhaustion
-	driver_domain_backend linux_6_12_guest custom_kernel_guest net_hot_detach
+	driver_domain_backend second_kernel_guest custom_kernel_guest net_hot_detach
 	module_unload_and_reload guest_reboot_reconnects
 	guest_destroyed_mid_io_leaves_nothing daemon_stops_cleanly"
 # NAME:BEFORE: NAME works on what BEFORE made, so it follows it; E2E_ONLY

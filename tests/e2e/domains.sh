@@ -266,10 +266,11 @@ CFG
 	destroy_extra_guest
 }
 
-# Linux 6.12 from bookworm-backports: virtio and virtio_ring built in, and
-# another virtqueue-creation API than 6.1's.
-test_linux_6_12_guest() {
-	guest_on_kernel guest-6.12
+# The newest kernel of the dom0 release's backports (6.12 for Debian 12,
+# 7.x for 13): virtio and virtio_ring built in, and other virtqueue and DMA
+# APIs than dom0's kernel's.
+test_second_kernel_guest() {
+	guest_on_kernel guest-second
 }
 
 # E2E_GUEST_KERNEL's kernel.  With CONFIG_XEN_VIRTIO, the virtio core puts

@@ -5,18 +5,23 @@
 # disk, boots, and reports each test dom0 ran.
 #
 # Usage: run.sh SRCDIR BUILDDIR
+#   E2E_DOM0: the dom0's Debian: bookworm (Xen 4.17, Linux 6.1; the
+#             default) or trixie (Xen 4.20, Linux 6.12)
 #   E2E_TIMEOUT: seconds for the whole boot (default 1500)
 #   E2E_ONLY: names of the tests to run (default all), with the tests they
 #             follow (dom0-tests.sh's NEEDS)
 #   E2E_SKIP: names of tests not to run
 #   E2E_STALL_S: how long slow-backend.sh stops the daemon (default 30)
 #   E2E_GUEST_KERNEL: a built kernel tree for one more guest (see below)
-# Guests boot dom0's kernel (Debian 12's 6.1) or Linux 6.12 from
-# bookworm-backports, each with its own build of the module; a driver
-# domain boots the 6.1 kernel with virtio-xenbusd.
+#   E2E_CHROOTS: where the chroots of another release than this machine's
+#             are kept (default /var/cache/virtio-xenbus-chroots)
+# Guests boot dom0's kernel or the newest kernel of the release's backports
+# (bookworm: 6.12, trixie: 7.x), each with its own build of the module; a
+# driver domain boots dom0's kernel with virtio-xenbusd.
 set -eu
 src=$(cd "$1" && pwd)
 build=$(cd "$2" && pwd)
+dom0=${E2E_DOM0:-bookworm}
 e2e=$build/e2e
 timeout=${E2E_TIMEOUT:-1500}
 mkdir -p "$e2e"
@@ -27,70 +32,35 @@ for tool in qemu-system-x86_64 debootstrap mke2fs cpio busybox; do
 		exit 1
 	}
 done
-xen=/boot/xen-4.17-amd64.gz
-[ -f $xen ] || { echo "check-e2e: $xen is missing: run tools/setup-debian.sh --e2e"; exit 1; }
 
-# build_module KDIR NAME: virtio_xenbus.ko for the kernel build dir KDIR, in
-# $e2e/NAME (its log in $e2e/NAME.log).
-build_module() {
-	make -C "$build" -s module LINUX_DIR="$1" MODULE_DIR="e2e/$2" >"$e2e/$2.log" 2>&1 || {
-		cat "$e2e/$2.log"
-		exit 1
-	}
-}
-
-echo "== dom0 image (cached by content in $e2e/cache)"
-img=$("$src/tests/e2e/build-dom0.sh" "$e2e/cache")
+echo "== dom0 image: Debian $dom0 (cached by content in $e2e/cache)"
+img=$("$src/tests/e2e/build-dom0.sh" "$e2e/cache" "$dom0")
 kver=$(cat "$img/kernel-version")
-echo "$img, kernel $kver"
+echo "$img, kernel $kver, Xen $(cat "$img/xen-version")"
 
-echo "== virtio_xenbus.ko for $kver"
-kdir=/usr/src/linux-headers-$kver
-if [ ! -f "$kdir/Makefile" ]; then
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-		"linux-headers-$kver" >/dev/null
+# The daemon links the Xen libraries of dom0's release: what it needs is
+# built on that release, here or in a chroot of it.
+echo "== built on Debian $dom0: the project, virtio_xenbus.ko for the guest kernels"
+parts=$e2e/parts-$dom0
+. /etc/os-release
+if [ "$VERSION_CODENAME" = "$dom0" ]; then
+	"$src/tests/e2e/make-parts.sh" "$build" "$parts" "$e2e/cache" "$kver"
+else
+	chroot_sh=$src/tests/chroot/debian-chroot.sh
+	croot=$("$chroot_sh" make "$dom0" "${E2E_CHROOTS:-/var/cache/virtio-xenbus-chroots}")
+	"$chroot_sh" run "$croot" "{ tools/setup-debian.sh >/tmp/setup.log 2>&1 ||
+		{ tail -n 30 /tmp/setup.log; exit 1; }; } &&
+		tests/e2e/make-parts.sh build /src/e2e-parts /var/cache/e2e $kver"
+	rm -rf "$parts"
+	cp -a "$croot/src/e2e-parts" "$parts"
 fi
-build_module "$kdir" module
-
-# The second guest kernel: Linux 6.12 from bookworm-backports, as its
-# headers are installed (tools/setup-debian.sh --e2e).  Its vmlinuz and the
-# modules the guest loads are cached, the modules decompressed for busybox's
-# insmod; virtio and virtio_ring are built in there.
-k612dir=$(ls -d /usr/src/linux-headers-6.12.*-amd64 2>/dev/null | sort -V | tail -n 1)
-[ -n "$k612dir" ] || { echo "check-e2e: no Linux 6.12 headers: run tools/setup-debian.sh --e2e"; exit 1; }
-k612=${k612dir#/usr/src/linux-headers-}
-echo "== Linux $k612 for the second guest kernel"
-k612cache=$e2e/cache/linux-$k612
-if [ ! -f "$k612cache/vmlinuz" ]; then
-	rm -rf "$k612cache.tmp"
-	mkdir -p "$k612cache.tmp/modules"
-	(cd "$k612cache.tmp" && apt-get download "linux-image-$k612" >download.log 2>&1) || {
-		cat "$k612cache.tmp/download.log"
-		echo "check-e2e: cannot download linux-image-$k612 (bookworm-backports)"
-		exit 1
-	}
-	dpkg-deb --fsys-tarfile "$k612cache.tmp"/linux-image-*.deb |
-		tar -x -C "$k612cache.tmp" --wildcards "./boot/vmlinuz-$k612" \
-			$(for m in virtio_blk failover net_failover virtio_net crc16 mbcache \
-				   jbd2 crc32c_generic ext4; do echo "*/$m.ko.xz"; done)
-	find "$k612cache.tmp/lib" -name '*.ko.xz' -exec mv {} "$k612cache.tmp/modules/" \;
-	xz -d "$k612cache.tmp"/modules/*.ko.xz
-	mv "$k612cache.tmp/boot/vmlinuz-$k612" "$k612cache.tmp/vmlinuz"
-	rm -rf "$k612cache.tmp/boot" "$k612cache.tmp/lib" "$k612cache.tmp"/*.deb \
-	       "$k612cache.tmp/download.log"
-	rm -rf "$k612cache"
-	mv "$k612cache.tmp" "$k612cache"
-fi
-build_module "$k612dir" module-6.12
+k2=$(cat "$parts/second/release")
 
 echo "== payload: the project installed, the guests' kernels and initramfs"
 payload=$e2e/payload
 rm -rf "$payload" "$e2e/guest-root"
 mkdir -p "$payload"
-make -C "$build" -s install DESTDIR="$payload/root" prefix=/usr/local >"$e2e/install.log" 2>&1 || {
-	cat "$e2e/install.log"
-	exit 1
-}
+cp -a "$parts/root" "$payload/root"
 cp "$src/tests/e2e/dom0-init" "$payload/"
 mkdir -p "$payload/e2e"
 cp "$src"/tests/e2e/dom0-tests.sh "$src"/tests/e2e/lib.sh "$src"/tests/e2e/blk.sh \
@@ -122,26 +92,13 @@ guest_kernel() {
 	(cd "$groot" && find . | cpio -o -H newc --quiet | gzip -1) >"$payload/$1/initrd.gz"
 	rm -rf "$groot"
 }
-guest_kernel guest "$kver" "$img/vmlinuz" "$img/guest/modules" \
-	"$build/e2e/module/virtio_xenbus.ko"
-guest_kernel guest-6.12 "$k612" "$k612cache/vmlinuz" "$k612cache/modules" \
-	"$build/e2e/module-6.12/virtio_xenbus.ko"
-
-# The driver domain: the guest's kernel and initramfs, plus virtio-xenbusd,
-# its hotplug scripts and the libraries it links (this machine's, as it was
-# built here).
-ddroot=$e2e/driver-domain-root
-rm -rf "$ddroot"
-mkdir -p "$ddroot/usr/local/sbin" "$ddroot/usr/local/libexec"
-cp "$payload/root/usr/local/sbin/virtio-xenbusd" "$ddroot/usr/local/sbin/"
-cp -a "$payload/root/usr/local/libexec/virtio-xenbus" "$ddroot/usr/local/libexec/"
-for lib in $(ldd "$ddroot/usr/local/sbin/virtio-xenbusd" | grep -o '/[^ ]*'); do
-	mkdir -p "$ddroot$(dirname "$lib")"
-	cp -L "$lib" "$ddroot$lib"
-done
+guest_kernel guest "$kver" "$img/vmlinuz" "$img/guest/modules" "$parts/module/virtio_xenbus.ko"
+guest_kernel guest-second "$k2" "$parts/second/vmlinuz" "$parts/second/modules" \
+	"$parts/second/virtio_xenbus.ko"
+# The driver domain: dom0's kernel and the guest's initramfs, plus
+# virtio-xenbusd, its hotplug scripts and its libraries.
 guest_kernel driver-domain "$kver" "$img/vmlinuz" "$img/guest/modules" \
-	"$build/e2e/module/virtio_xenbus.ko" "$ddroot"
-rm -rf "$ddroot"
+	"$parts/module/virtio_xenbus.ko" "$parts/driver-domain"
 
 # E2E_GUEST_KERNEL: a built kernel tree (bzImage, its guest drivers built
 # in), for one more guest; say one with CONFIG_XEN_VIRTIO, which no Debian
@@ -149,7 +106,8 @@ rm -rf "$ddroot"
 if [ -n "${E2E_GUEST_KERNEL:-}" ]; then
 	ktree=$(cd "$E2E_GUEST_KERNEL" && pwd)
 	echo "== $ktree for one more guest"
-	build_module "$ktree" module-custom
+	make -C "$build" -s module LINUX_DIR="$ktree" MODULE_DIR=e2e/module-custom \
+		>"$e2e/module-custom.log" 2>&1 || { cat "$e2e/module-custom.log"; exit 1; }
 	guest_kernel guest-custom "$(make -s --no-print-directory -C "$ktree" kernelrelease)" \
 		"$ktree/arch/x86/boot/bzImage" "" "$build/e2e/module-custom/virtio_xenbus.ko"
 	if grep -q '^CONFIG_XEN_VIRTIO=y' "$ktree/.config"; then
@@ -166,7 +124,7 @@ truncate -s 256M "$e2e/results.img"
 # instructions glibc picks now and then broke dom0's programs (ld.so
 # assertions, segfaults in xenstore-read); the baseline CPU runs clean.
 echo "== boot: Xen, dom0, the guest (serial log: $e2e/serial.log, at most ${timeout} s)"
-gunzip -c $xen >"$e2e/xen"
+gunzip -c "$img/xen.gz" >"$e2e/xen"
 rc=0
 timeout --foreground "$timeout" qemu-system-x86_64 \
 	-machine pc -accel tcg -cpu qemu64 -smp 2 -m 4G \
