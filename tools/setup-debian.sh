@@ -2,9 +2,10 @@
 # Installs what virtio-xenbus needs on Debian 12 (bookworm) or 13 (trixie)
 # and configures a build in build/.  Used by the README's two commands and
 # by CI.
-#   --e2e: also what the end-to-end rig needs (make check-e2e): QEMU, Xen's
-#          hypervisor, debootstrap, and the backports kernel's headers (the
-#          rig's second guest kernel).  Other options go to configure.
+#   --e2e: also what the end-to-end rig needs (make check-e2e): QEMU,
+#          debootstrap, and the backports kernel's headers (the rig's second
+#          guest kernel); the rig's dom0 image brings its own Xen.  Other
+#          options go to configure.
 set -eu
 e2e=
 if [ "${1:-}" = --e2e ]; then
@@ -32,7 +33,7 @@ xen=$(apt-cache search --names-only '^xen-utils-4\.[0-9]+$' | cut -d' ' -f1 |
 	sed 's/^xen-utils-//' | sort -V | tail -n 1)
 [ -n "$xen" ] || { echo "setup-debian: no xen-utils package in apt's sources" >&2; exit 1; }
 extra=
-[ -z "$e2e" ] || extra="qemu-system-x86 xen-hypervisor-$xen-amd64 debootstrap cpio busybox-static"
+[ -z "$e2e" ] || extra="qemu-system-x86 debootstrap cpio busybox-static xz-utils"
 # Xen's user space without its recommends (those are ~450 MB).
 $SUDO apt-get install -y -qq --no-install-recommends \
 	build-essential autoconf automake libtool pkg-config \
