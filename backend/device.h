@@ -156,6 +156,15 @@ struct vx_device {
 	 */
 	bool draining;
 	bool keep_record;		/* of the drain under way */
+	/*
+	 * What backs the device is opened on a thread of its own (a file on
+	 * slow storage, a nic's hotplug script): until it is, the device's
+	 * events wait in @events_missed too.  @open_done is set by that thread.
+	 */
+	bool opening;
+	bool open_done;
+	int open_result;
+	pthread_t opener;
 	unsigned int due;		/* DUE_* */
 	char error_due[200];		/* the `error` of DUE_ERROR */
 	enum { RELEASE_NONE, RELEASE_FORGET, RELEASE_GUEST_GONE } release;

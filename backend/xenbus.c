@@ -782,15 +782,24 @@ static bool device_resume(struct vx_device *dev)
 	return true;
 }
 
+static void *device_opener(void *arg)
+{
+	struct vx_device *dev = arg;
+
+	dev->open_result = dev->model->open(dev);
+	__atomic_store_n(&dev->open_done, true, __ATOMIC_RELEASE);
+	daemon_wake(dev->daemon);
+	return NULL;
+}
+
 /*
  * A backend directory we do not know yet: a new device, or one of a
- * previous run of the daemon (protocol.md 2.5).
+ * previous run of the daemon (protocol.md 2.5).  What backs it is opened
+ * on a thread, and device_opened goes on from there.
  */
 static void device_add(struct vx_daemon *d, uint32_t guest, uint32_t id)
 {
 	struct vx_device *dev = calloc(1, sizeof(*dev));
-	enum status_request req;
-	uint64_t status = 0, seq = 0;
 	int state;
 
 	if (!dev)
@@ -825,14 +834,34 @@ static void device_add(struct vx_daemon *d, uint32_t guest, uint32_t id)
 			VX_FEATURE(VX_F_ACCESS_PLATFORM) |
 			VX_FEATURE(VX_F_INDIRECT_DESC) |
 			VX_FEATURE(VX_F_EVENT_IDX);
-	if (dev->model->open(dev)) {
+	dev->opening = true;
+	if (pthread_create(&dev->opener, NULL, device_opener, dev)) {
+		dev->opening = false;
+		device_fatal(dev, "cannot start a thread to open what backs the device");
+	}
+}
+
+/*
+ * What backs @dev is open, or could not be: the rest of device_add, then
+ * what the device's watches said meanwhile.  @dev may be freed on return.
+ */
+static void device_opened(struct vx_device *dev)
+{
+	struct vx_daemon *d = dev->daemon;
+	uint32_t guest = dev->guest, id = dev->id;
+	enum status_request req;
+	uint64_t status = 0, seq = 0;
+
+	pthread_join(dev->opener, NULL);
+	dev->opening = false;
+	if (dev->open_result) {
 		device_fatal(dev, "cannot open what backs the device (the daemon's log says why)");
-		return;
+		goto events;
 	}
 	dev->gnttab = xen_gnttab_open(guest);
 	if (!dev->gnttab) {
 		device_fatal(dev, "cannot open grant tables for the guest");
-		return;
+		goto events;
 	}
 
 	req = read_status_request(dev, &status, &seq);
@@ -861,11 +890,16 @@ static void device_add(struct vx_daemon *d, uint32_t guest, uint32_t id)
 	device_commit(dev);
 	if (!xs_watch(d->xs, dev->fe_path, dev->token)) {
 		device_fatal(dev, "cannot watch the frontend");
-		return;
+		goto events;
 	}
 	dev->watching_fe = true;
 	dev_info(dev, "%s device ready, waiting for the frontend",
 		 dev->model->type);
+events:
+	if (!dev->events_missed)
+		return;
+	dev->events_missed = false;
+	backend_changed(d, guest, id);
 }
 
 /* Forced removal, or a destroyed guest's directory removed (protocol.md 2.6). */
@@ -972,6 +1006,10 @@ static void backend_changed(struct vx_daemon *d, uint32_t guest, uint32_t id)
 		snprintf(path, sizeof(path), "%s/%u/%u/state", d->be_root, guest, id);
 		if (node_exists(d, path))
 			device_add(d, guest, id);
+		return;
+	}
+	if (dev->opening) {
+		dev->events_missed = true;	/* looked at once it is open */
 		return;
 	}
 	if (release_if_removed(dev))
@@ -1115,12 +1153,16 @@ again:
 			drain_done(dev);
 			goto again;
 		}
+		if (dev->opening && __atomic_load_n(&dev->open_done, __ATOMIC_ACQUIRE)) {
+			device_opened(dev);
+			goto again;
+		}
 	}
 	for (dev = d->devices; dev; dev = dev->next) {
 		char reason[sizeof(dev->error)];
 		bool pending;
 
-		if (dev->draining || dev->release)
+		if (dev->draining || dev->release || dev->opening)
 			continue;	/* a config check waits for the drain's end */
 		pthread_mutex_lock(&dev->error_lock);
 		pending = dev->error_pending;
@@ -1269,6 +1311,13 @@ again:
 				queue_stop_end(&dev->queues[i]);	/* may wait */
 			drain_done(dev);
 			goto again;
+		}
+	}
+	/* An open under way ends first (a hotplug script has a time limit). */
+	for (dev = d->devices; dev; dev = dev->next) {
+		if (dev->opening) {
+			pthread_join(dev->opener, NULL);
+			dev->opening = false;
 		}
 	}
 	while (d->devices) {

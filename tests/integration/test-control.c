@@ -4,7 +4,8 @@
  * cannot finish holds only itself, never another device's status answers,
  * attach or reboot; what a stopping queue reports is not the reset device's;
  * a removal the toolstack asked for stands; malformed requests ask for a
- * reset; and the daemon waits for a xenstored that is not listening yet.
+ * reset; the daemon waits for a xenstored that is not listening yet; and a
+ * nic's slow hotplug script holds only that nic.
  *
  * Slowness is real here: the disk image lives on an ext4 filesystem of its
  * own (a loop mount), and fsfreeze holds every write to it until it thaws.
@@ -425,6 +426,72 @@ START_TEST(daemon_waits_for_a_xenstored_not_listening_yet)
 }
 END_TEST
 
+
+static bool closed(int state)
+{
+	return state == VX_STATE_CLOSED;
+}
+
+/*
+ * A nic's hotplug script that runs on (a bridge being made, a slow
+ * policy): the daemon serves every other device meanwhile, and the nic is
+ * published once its script is done, removed after, and its offline
+ * script runs too.
+ */
+START_TEST(a_slow_hotplug_script_holds_only_its_own_nic)
+{
+	struct vx_guest *ga = new_guest(1), *gb = new_guest(2);
+	const char *kv[] = { "script", NULL, "mac", "00:16:3e:0a:0b:0d", NULL };
+	char script[256], gate[256], ran[256], disk[256];
+	struct vx_vdev b, b2;
+	unsigned int round;
+	FILE *f;
+
+	snprintf(gate, sizeof(gate), "%s/gate", host.dir);
+	snprintf(ran, sizeof(ran), "%s/script-ran", host.dir);
+	snprintf(script, sizeof(script), "%s/slow-vif", host.dir);
+	f = fopen(script, "w");
+	ck_assert_ptr_nonnull(f);
+	/* Until the test opens the gate, well past a status request's answer. */
+	fprintf(f, "#!/bin/sh\necho \"$1 $vif\" >>'%s'\n"
+		"[ \"$1\" = offline ] && exit 0\n"
+		"while [ ! -e '%s' ]; do sleep 0.05; done\n", ran, gate);
+	fclose(f);
+	ck_assert_int_eq(chmod(script, 0755), 0);
+	kv[1] = script;
+
+	attach_disk(gb, 1, "w", "1", "copy", disk);
+	ck_assert_int_eq(vdev_connect(&b, gb, 1, 1, all_features), 0);
+	ck_assert_int_eq(vx_ts_add_device(ga->xs, 0, ga->domid, 1, "net", kv), 0);
+	for (round = 0; round < 20 && sh("grep -q online '%s' 2>/dev/null", ran); round++)
+		poll(NULL, 0, 100);
+
+	/* Guest 2 is served, and gets a new disk, while the script runs. */
+	for (round = 0; round < 5; round++)
+		cycle_device(&b, round);
+	attach_disk(gb, 2, "w", "1", "copy", disk);
+	ck_assert_int_eq(vdev_connect(&b2, gb, 2, 1, all_features), 0);
+	ck_assert_int_eq(sh("grep -q online '%s'", ran), 0);
+	ck_assert_msg(sh("pgrep -f '%s' >/dev/null", script) == 0,
+		      "the hotplug script ended before guest 2 was served");
+	ck_assert_int_ne(vx_ts_backend_state(ga->xs, 0, ga->domid, 1), VX_STATE_INITWAIT);
+
+	/* The toolstack gives up on the nic meanwhile: it closes once the script is done. */
+	ck_assert_int_eq(vx_ts_request_removal(ga->xs, 0, ga->domid, 1), 0);
+	ck_assert_int_eq(sh("touch '%s'", gate), 0);
+	ck_assert(harness_log_wait(&host, "d1 virtio/1: net: ", PATIENCE_MS));
+	ck_assert(vx_ts_wait_backend(ga->xs, 0, ga->domid, 1, closed, PATIENCE_MS));
+	ck_assert_int_eq(vx_ts_remove_device(ga->xs, 0, ga->domid, 1, false, PATIENCE_MS), 0);
+	ck_assert(harness_log_wait(&host, "d1 virtio/1: released", PATIENCE_MS));
+	ck_assert_int_eq(sh("grep -c . '%s' | grep -qx 2 && grep -q '^offline ' '%s'", ran, ran), 0);
+	cycle_device(&b, 9);
+	ck_assert_int_eq(vdev_close(&b), 0);
+	ck_assert_int_eq(vdev_close(&b2), 0);
+	guest_destroy(ga);
+	guest_destroy(gb);
+}
+END_TEST
+
 int main(void)
 {
 	const TTest *const tests[] = {
@@ -434,6 +501,7 @@ int main(void)
 		driver_ok_after_a_removal_request_keeps_the_removal,
 		malformed_status_requests_ask_for_a_reset,
 		daemon_waits_for_a_xenstored_not_listening_yet,
+		a_slow_hotplug_script_holds_only_its_own_nic,
 	};
 
 	return RUN_TESTS("control", tests, setup, teardown, 120);
