@@ -2,7 +2,8 @@
 /*
  * virtio-blk through the simulated path against fio on the same file, in
  * the same run: 4 KiB random reads, 32 requests in flight, one and two
- * queues, grant copy and grant map.  Prints IOPS, the ratio to fio, and the
+ * queues, grant copy and grant map, on tmpfs (faster than the path), then
+ * one line on a disk file.  Prints IOPS, the ratio to fio, and the
  * simulated hypercalls each request cost on both sides.
  *
  * The guest runs one thread a queue, as blk-mq does with a CPU a queue, and
@@ -332,29 +333,25 @@ static int make_disk(const char *path)
 	return i == DISK_MB ? 0 : -1;
 }
 
-int main(void)
+/*
+ * One table: each queue count and grant access against fio on @disk, with
+ * O_DIRECT on both sides.  Only @all_modes (else copy, one queue).
+ */
+static int table(const char *disk, const char *medium, bool all_modes)
 {
 	static const char *const access[] = { "copy", "map" };
-	char dir[] = "/tmp/vx-bench.XXXXXX", disk[64], cmd[100];
-	struct result r;
 	unsigned int nq, a;
+	struct result r;
 	int ret = 0;
 
-	if (!mkdtemp(dir))
-		return 1;
-	snprintf(disk, sizeof(disk), "%s/disk.img", dir);
-	if (make_disk(disk)) {
-		fprintf(stderr, "bench: cannot write %s\n", disk);
-		return 1;
-	}
-	printf("4 KiB random reads, %u in flight, %.0f s a run, %u MiB disk file with O_DIRECT on both sides\n",
-	       IN_FLIGHT, SECONDS, DISK_MB);
+	printf("4 KiB random reads, %u in flight, %.0f s a run, %u MiB file on %s, O_DIRECT on both sides\n",
+	       IN_FLIGHT, SECONDS, DISK_MB, medium);
 	printf("%-18s %10s %10s %7s %10s %10s %12s %11s\n", "", "IOPS", "fio IOPS",
 	       "ratio", "kicks/req", "irqs/req", "copy ops/req", "map ops/req");
-	for (nq = 1; nq <= 2; nq++) {
+	for (nq = 1; nq <= (all_modes ? 2 : 1); nq++) {
 		double fio = run_fio(disk, nq, true);
 
-		for (a = 0; a < 2; a++) {
+		for (a = 0; a < (all_modes ? 2 : 1); a++) {
 			char name[32];
 
 			snprintf(name, sizeof(name), "%s, %u queue%s", access[a], nq,
@@ -369,6 +366,31 @@ int main(void)
 			       r.irqs, r.copies, r.maps);
 		}
 	}
+	return ret;
+}
+
+int main(void)
+{
+	char dir[] = "/var/tmp/vx-bench.XXXXXX", fast[] = "/dev/shm/vx-bench.XXXXXX";
+	char disk[64], fast_disk[64], cmd[100];
+	int ret = 0;
+
+	/*
+	 * The path is measured on tmpfs, which is faster than it (O_DIRECT
+	 * works there since Linux 6.6); on this machine's disk, the disk is
+	 * what both sides wait for, and the ratio says little of the path.
+	 */
+	if (!mkdtemp(dir) || !mkdtemp(fast))
+		return 1;
+	snprintf(disk, sizeof(disk), "%s/disk.img", dir);
+	snprintf(fast_disk, sizeof(fast_disk), "%s/disk.img", fast);
+	if (make_disk(fast_disk) || make_disk(disk)) {
+		fprintf(stderr, "bench: cannot write the disk files\n");
+		return 1;
+	}
+	ret |= table(fast_disk, "tmpfs (the path's figure)", true);
+	printf("\n");
+	ret |= table(disk, "/var/tmp's disk (the disk's figure, not the path's)", false);
 	printf("kicks: guest to backend notifications; irqs: backend to guest (as the daemon counted them).\n"
 	       "copy ops: batched grant-copy calls; map ops: grant-map calls (rings included).\n");
 
@@ -389,7 +411,7 @@ int main(void)
 			return 1;
 		printf("\nA noisy neighbour: guest 1's disk (4 KiB random reads, %u in flight, copy, 1 queue)\n"
 		       "while guest 2's disk (4 queues) is kicked in a loop with nothing new, or kept full of\n"
-		       "1 MiB writes; both %u MiB files on tmpfs (no O_DIRECT there). The test guests are\n"
+		       "1 MiB writes; both %u MiB files on tmpfs. The test guests are\n"
 		       "threads of this process, so the neighbour's own loop takes a CPU too\n",
 		       IN_FLIGHT, DISK_MB);
 		for (m = NOISE_NONE; m <= NOISE_FULL; m++) {
@@ -412,8 +434,8 @@ int main(void)
 		if (system(cmd))
 			fprintf(stderr, "bench: cannot remove %s\n", shm);
 	}
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", dir, fast);
 	if (system(cmd))
-		fprintf(stderr, "bench: cannot remove %s\n", dir);
+		fprintf(stderr, "bench: cannot remove %s and %s\n", dir, fast);
 	return ret;
 }
