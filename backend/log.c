@@ -85,6 +85,28 @@ static bool limit_allows(struct vx_device *dev)
 	return ok;
 }
 
+bool dev_log_flush(struct vx_device *dev)
+{
+	struct log_limit *l = &dev->log_limit;
+	unsigned long missed = 0;
+	struct timespec now;
+	bool waiting;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&l->lock);
+	if (l->suppressed && now.tv_sec - l->begin >= LOG_INTERVAL_S) {
+		l->begin = now.tv_sec;
+		l->printed = 0;
+		missed = l->suppressed;
+		l->suppressed = 0;
+	}
+	waiting = l->suppressed;
+	pthread_mutex_unlock(&l->lock);
+	if (missed)
+		say_suppressed(dev, missed);
+	return waiting;
+}
+
 void dev_log_init(struct vx_device *dev)
 {
 	struct timespec now;

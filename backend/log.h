@@ -32,6 +32,11 @@ void log_msg(int level, const char *fmt, ...)
 void dev_log(struct vx_device *dev, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void dev_log_init(struct vx_device *dev);
+/*
+ * Once the interval of suppressed lines is over, says how many, without
+ * waiting for the device's next line; whether some are still to be said.
+ */
+bool dev_log_flush(struct vx_device *dev);
 /* The device's last line, never dropped, after the count of those that were. */
 void dev_log_end(struct vx_device *dev, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -1263,7 +1263,14 @@ int daemon_run(struct vx_daemon *d, int signal_fd)
 	scan_all(d);
 	record_sweep(d, device_known);
 	for (;;) {
-		int i, n = epoll_wait(ep, ev, 3, -1);
+		struct vx_device *dev;
+		int i, n, timeout = -1;
+
+		/* Counts of suppressed lines are due: look again each second. */
+		for (dev = d->devices; dev; dev = dev->next)
+			if (dev_log_flush(dev))
+				timeout = 1000;
+		n = epoll_wait(ep, ev, 3, timeout);
 
 		if (n < 0 && errno != EINTR)
 			goto out;
