@@ -58,22 +58,34 @@ static void say_suppressed(const struct vx_device *dev, unsigned long n)
 	log_msg(LOG_WARNING, "%s%lu log lines suppressed", prefix, n);
 }
 
+/*
+ * With @l->lock held: if the interval is over, starts the next one and
+ * returns the count of lines the last one suppressed (to be said).
+ */
+static unsigned long next_interval(struct log_limit *l)
+{
+	unsigned long missed;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec - l->begin < LOG_INTERVAL_S)
+		return 0;
+	l->begin = now.tv_sec;
+	l->printed = 0;
+	missed = l->suppressed;
+	l->suppressed = 0;
+	return missed;
+}
+
 /* Whether the line may go out now. */
 static bool limit_allows(struct vx_device *dev)
 {
 	struct log_limit *l = &dev->log_limit;
-	unsigned long missed = 0;
-	struct timespec now;
+	unsigned long missed;
 	bool ok;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	pthread_mutex_lock(&l->lock);
-	if (now.tv_sec - l->begin >= LOG_INTERVAL_S) {
-		l->begin = now.tv_sec;
-		l->printed = 0;
-		missed = l->suppressed;
-		l->suppressed = 0;
-	}
+	missed = next_interval(l);
 	ok = l->printed < LOG_BURST;
 	if (ok)
 		l->printed++;
@@ -89,17 +101,11 @@ bool dev_log_flush(struct vx_device *dev)
 {
 	struct log_limit *l = &dev->log_limit;
 	unsigned long missed = 0;
-	struct timespec now;
 	bool waiting;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	pthread_mutex_lock(&l->lock);
-	if (l->suppressed && now.tv_sec - l->begin >= LOG_INTERVAL_S) {
-		l->begin = now.tv_sec;
-		l->printed = 0;
-		missed = l->suppressed;
-		l->suppressed = 0;
-	}
+	if (l->suppressed)
+		missed = next_interval(l);
 	waiting = l->suppressed;
 	pthread_mutex_unlock(&l->lock);
 	if (missed)
