@@ -64,6 +64,7 @@ struct blk_req {
 	struct vq_seg status_seg;
 	struct gmap *maps;		/* GRANT_MAP: one per data segment */
 	struct iovec *iov;
+	unsigned int niov;		/* of iov, for the medium */
 	unsigned int nmaps;
 	struct blk_req *next_free;
 };
@@ -284,6 +285,7 @@ static void req_release(struct vx_queue *q, struct blk_req *r)
 	r->iov = NULL;
 	r->bounce = NULL;
 	r->nmaps = 0;
+	r->niov = 0;
 	bq->data_held -= r->held;
 	budget_give(q->dev->budget, r->held);
 	r->held = 0;
@@ -376,6 +378,43 @@ static int req_map_data(struct vx_queue *q, struct blk_req *r, bool writable)
 	return 0;
 }
 
+/*
+ * The data as pieces of the pool's mapping, if it is all in the pool
+ * (protocol.md 4.4): the medium reads or writes it there, with no grant
+ * operation, no bounce and nothing taken from the budgets.
+ */
+static bool req_pool_data(struct vx_queue *q, struct blk_req *r)
+{
+	uint64_t skip = r->data_skip, left = r->data_len;
+	unsigned int i;
+
+	if (!q->dev->pool)
+		return false;
+	r->iov = calloc(r->data_nsegs, sizeof(*r->iov));
+	if (!r->iov)
+		return false;
+	for (i = 0; i < r->data_nsegs && left; i++) {
+		const struct vq_seg *s = &r->data_segs[i];
+		uint64_t take;
+		void *p;
+
+		if (skip >= s->len) {
+			skip -= s->len;
+			continue;
+		}
+		take = s->len - skip < left ? s->len - skip : left;
+		p = pool_ptr(q->dev, s->addr + skip, take);
+		if (!p)
+			return false;
+		r->iov[r->niov].iov_base = p;
+		r->iov[r->niov].iov_len = take;
+		r->niov++;
+		left -= take;
+		skip = 0;
+	}
+	return true;
+}
+
 static int blk_submit_rw(struct vx_queue *q, struct blk_req *r, uint64_t sector)
 {
 	struct blk_queue *bq = q->model_priv;
@@ -383,6 +422,12 @@ static int blk_submit_rw(struct vx_queue *q, struct blk_req *r, uint64_t sector)
 	bool is_write = r->type == VIRTIO_BLK_T_OUT;
 	struct io_uring_sqe *sqe;
 	int rw_flags = 0;
+
+	if (req_pool_data(q, r) && io_aligned(disk, r->iov, r->niov))
+		goto submit;
+	free(r->iov);
+	r->iov = NULL;
+	r->niov = 0;
 
 	/*
 	 * Over the queue's budget or the guest's: the chain goes back, taken
@@ -405,6 +450,7 @@ static int blk_submit_rw(struct vx_queue *q, struct blk_req *r, uint64_t sector)
 			req_release(q, r);
 			return -1;
 		}
+		r->niov = r->nmaps;
 		if (!io_aligned(disk, r->iov, r->nmaps)) {
 			unsigned int i;
 
@@ -412,9 +458,10 @@ static int blk_submit_rw(struct vx_queue *q, struct blk_req *r, uint64_t sector)
 			for (i = 0; i < r->nmaps; i++)
 				gmem_unmap(q->dev, &r->maps[i]);
 			r->nmaps = 0;
+			r->niov = 0;
 		}
 	}
-	if (!r->nmaps) {
+	if (!r->niov) {
 		if (posix_memalign(&r->bounce, VX_PAGE_SIZE, r->data_len))
 			return req_fail(q, r, VIRTIO_BLK_S_IOERR);
 		if (is_write && gmem_copy(q->dev, r->data_segs, r->data_nsegs,
@@ -431,18 +478,19 @@ static int blk_submit_rw(struct vx_queue *q, struct blk_req *r, uint64_t sector)
 			return req_fail(q, r, VIRTIO_BLK_S_IOERR);
 		r->iov[0].iov_base = r->bounce;
 		r->iov[0].iov_len = r->data_len;
-		r->nmaps = 0;
+		r->niov = 1;
 	}
 
+submit:
 	/* Without a negotiated flush the device has no volatile cache. */
 	if (is_write && !dev_has_feature(q->dev, VIRTIO_BLK_F_FLUSH))
 		rw_flags = RWF_DSYNC;
 	sqe = io_uring_get_sqe(&bq->ring);
 	if (is_write)
-		io_uring_prep_writev2(sqe, disk->fd, r->iov, r->nmaps ? r->nmaps : 1,
+		io_uring_prep_writev2(sqe, disk->fd, r->iov, r->niov,
 				      sector * 512, rw_flags);
 	else
-		io_uring_prep_readv(sqe, disk->fd, r->iov, r->nmaps ? r->nmaps : 1,
+		io_uring_prep_readv(sqe, disk->fd, r->iov, r->niov,
 				    sector * 512);
 	io_uring_sqe_set_data(sqe, r);
 	return 0;

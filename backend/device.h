@@ -144,6 +144,15 @@ struct vx_device {
 	bool status_seq_valid;
 
 	struct vx_gnttab *gnttab;
+	/*
+	 * The frontend's grant pool (pool.c), as its keys gave it, and its
+	 * mapping: made before the queue threads start, gone after they end,
+	 * read-only to them.  @pool is NULL when there is none or it is not
+	 * mapped (its addresses are then reached as any grant address).
+	 */
+	bool pool_given;
+	uint32_t pool_ref, pool_pages;
+	uint8_t *pool;
 	struct vx_queue *queues;
 	unsigned int nr_queues;
 	struct device_record *record;	/* while the queues run, if it could be made */
@@ -271,6 +280,34 @@ struct gmap {
 void *gmem_map(struct vx_device *dev, uint64_t addr, uint64_t len,
 	       bool writable, struct gmap *m);
 void gmem_unmap(struct vx_device *dev, struct gmap *m);
+
+/*
+ * pool.c: the grant pool of protocol.md 4.4.  pool_start checks the keys
+ * the frontend gave (xenbus.c read them) and maps the pool; it returns
+ * NULL, or why the device cannot run.  pool_stop unmaps it.
+ */
+const char *pool_start(struct vx_device *dev, uint32_t ref, uint32_t pages);
+void pool_stop(struct vx_device *dev);
+
+/*
+ * Where the @len bytes at grant address @addr are in the pool's mapping, or
+ * NULL if they are not all inside it: such a region is reached with grant
+ * operations, as any other.
+ */
+static inline void *pool_ptr(const struct vx_device *dev, uint64_t addr,
+			     uint64_t len)
+{
+	struct vx_grant_range r;
+	uint32_t page;
+
+	if (!dev->pool || !vx_grant_range(addr, len, &r) ||
+	    r.first_ref < dev->pool_ref)
+		return NULL;
+	page = r.first_ref - dev->pool_ref;
+	if (page >= dev->pool_pages || r.npages > dev->pool_pages - page)
+		return NULL;
+	return dev->pool + (size_t)page * VX_PAGE_SIZE + r.offset;
+}
 
 /* xenbus.c */
 struct vx_daemon;

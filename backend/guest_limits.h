@@ -17,6 +17,11 @@
 #define VX_STR(x)	VX_STR_(x)
 /* Request data one guest's queues hold at once, bounced or mapped. */
 #define VX_GUEST_DATA_MAX		(64ULL << 20)
+/*
+ * Pool pages one guest's devices have mapped at once (protocol.md 4.4): on
+ * a PV dom0 each mapped page takes one of the backend domain's frames.
+ */
+#define VX_GUEST_POOL_MAX_PAGES		16384
 #define VX_BUDGET_WAITERS		(VX_MAX_DEVICES_PER_GUEST * 16)
 
 struct vx_daemon;
@@ -30,6 +35,7 @@ struct budget_waiter {
 struct guest_budget {
 	uint32_t guest;
 	unsigned int devices;		/* main thread's */
+	unsigned int pool_pages;	/* main thread's: mapped by its devices */
 	struct guest_budget *next;
 
 	pthread_mutex_t lock;		/* the queue threads share the rest */

@@ -14,6 +14,40 @@ static __thread xengnttab_grant_copy_segment_t *copy_segs;
 static __thread size_t copy_segs_room;
 static __thread size_t copy_segs_used;	/* the batch gmem_copy_run will do */
 
+/*
+ * The pieces of the batch inside the pool: plain copies, done when the
+ * batch runs too, so that the caller may still change its buffer meanwhile.
+ */
+struct pool_copy {
+	void *dst;
+	const void *src;
+	size_t len;
+};
+static __thread struct pool_copy *pool_copies;
+static __thread size_t pool_copies_room;
+static __thread size_t pool_copies_used;
+
+static bool pool_copy_add(void *dst, const void *src, size_t len)
+{
+	if (pool_copies_used == pool_copies_room) {
+		size_t room = pool_copies_room ? 2 * pool_copies_room : 16;
+		void *p = realloc(pool_copies, room * sizeof(*pool_copies));
+
+		if (!p)
+			return false;
+		pool_copies = p;
+		pool_copies_room = room;
+	}
+	pool_copies[pool_copies_used++] = (struct pool_copy){ dst, src, len };
+	return true;
+}
+
+static void batch_drop(void)
+{
+	copy_segs_used = 0;
+	pool_copies_used = 0;
+}
+
 static xengnttab_grant_copy_segment_t *segs_room(size_t n)
 {
 	if (n > copy_segs_room) {
@@ -32,6 +66,9 @@ void gmem_thread_exit(void)
 	free(copy_segs);
 	copy_segs = NULL;
 	copy_segs_room = 0;
+	free(pool_copies);
+	pool_copies = NULL;
+	pool_copies_room = 0;
 }
 
 /* Appends the page pieces of @len bytes at grant address @addr. */
@@ -40,7 +77,10 @@ static int add_pieces(struct vx_device *dev, uint64_t addr, uint64_t len,
 {
 	struct vx_grant_range r;
 	uint32_t i, off;
+	void *p = pool_ptr(dev, addr, len);
 
+	if (p)
+		return pool_copy_add(to_guest ? p : buf, to_guest ? buf : p, len) ? 0 : -1;
 	if (!vx_grant_range(addr, len, &r))
 		return -1;
 	if (!segs_room(*n + r.npages))
@@ -78,7 +118,9 @@ int gmem_copy_run(struct vx_device *dev)
 {
 	size_t i, n = copy_segs_used;
 
-	copy_segs_used = 0;
+	for (i = 0; i < pool_copies_used; i++)
+		memcpy(pool_copies[i].dst, pool_copies[i].src, pool_copies[i].len);
+	batch_drop();
 	if (!n)
 		return 0;
 	if (xen_gnttab_copy(dev->gnttab, n, copy_segs))
@@ -91,7 +133,7 @@ int gmem_copy_run(struct vx_device *dev)
 
 void gmem_copy_cancel(void)
 {
-	copy_segs_used = 0;
+	batch_drop();
 }
 
 int gmem_copy_add(struct vx_device *dev, const struct vq_seg *segs,
@@ -121,7 +163,7 @@ int gmem_copy_add(struct vx_device *dev, const struct vq_seg *segs,
 	if (!len)
 		return 0;
 err:
-	copy_segs_used = 0;
+	batch_drop();
 	return -1;
 }
 
@@ -129,7 +171,7 @@ int gmem_copy(struct vx_device *dev, const struct vq_seg *segs,
 	      unsigned int nsegs, uint64_t skip, uint64_t len, void *buf,
 	      bool to_guest)
 {
-	copy_segs_used = 0;
+	batch_drop();
 	if (gmem_copy_add(dev, segs, nsegs, skip, len, buf, to_guest))
 		return -1;
 	return gmem_copy_run(dev);
@@ -139,9 +181,9 @@ int gmem_read(void *opaque, uint64_t addr, void *buf, size_t len)
 {
 	struct vx_device *dev = opaque;
 
-	copy_segs_used = 0;
+	batch_drop();
 	if (add_pieces(dev, addr, len, buf, false, &copy_segs_used)) {
-		copy_segs_used = 0;
+		batch_drop();
 		return -1;
 	}
 	return gmem_copy_run(dev);
@@ -152,7 +194,14 @@ void *gmem_map(struct vx_device *dev, uint64_t addr, uint64_t len,
 {
 	uint32_t refs[64], *r = refs, i;
 	struct vx_grant_range gr;
+	void *p = pool_ptr(dev, addr, len);
 
+	/* Mapped already, for as long as the queues run. */
+	if (p) {
+		m->base = NULL;
+		m->npages = 0;
+		return p;
+	}
 	if (!vx_grant_range(addr, len, &gr))
 		return NULL;
 	if (gr.npages > 64) {

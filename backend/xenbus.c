@@ -253,6 +253,8 @@ static void release_queues(struct vx_device *dev)
 		queue_stop_end(&dev->queues[i]);
 		log_queue_stats(dev, &dev->queues[i]);
 	}
+	/* After the rings: they may be in the pool. */
+	pool_stop(dev);
 	/* Also when a previous daemon's record found nothing to resume. */
 	if (dev->keep_record)
 		record_close(dev);
@@ -332,6 +334,54 @@ static bool read_queue(struct vx_device *dev, struct vx_queue *q)
 }
 
 /*
+ * The pool keys (protocol.md 4.4): 1 with both well formed, 0 with
+ * neither, -1 otherwise.
+ */
+static int read_pool_keys(struct vx_device *dev, uint64_t *ref, uint64_t *pages)
+{
+	struct vx_daemon *d = dev->daemon;
+	int r = read_dec_key(d, XBT_NULL, dev->fe_path, "pool-ref", UINT32_MAX, ref);
+	int p = read_dec_key(d, XBT_NULL, dev->fe_path, "pool-pages", UINT32_MAX, pages);
+
+	if (!r && !p)
+		return 0;
+	return r > 0 && p > 0 ? 1 : -1;
+}
+
+/* While the queues run, the pool stays as DRIVER_OK found it. */
+static bool pool_keys_changed(struct vx_device *dev)
+{
+	uint64_t ref = 0, pages = 0;
+	int have = read_pool_keys(dev, &ref, &pages);
+
+	if (have < 0)
+		return true;
+	if (!have)
+		return dev->pool_given;
+	return !dev->pool_given || ref != dev->pool_ref || pages != dev->pool_pages;
+}
+
+static bool start_pool(struct vx_device *dev)
+{
+	uint64_t ref, pages;
+	const char *why;
+
+	switch (read_pool_keys(dev, &ref, &pages)) {
+	case 0:
+		return true;
+	case 1:
+		why = pool_start(dev, ref, pages);
+		break;
+	default:
+		why = "pool-ref and pool-pages must both be given, as decimals";
+		break;
+	}
+	if (why)
+		device_error(dev, why);
+	return !why;
+}
+
+/*
  * Starts the queues the frontend set up; with @resume, where the previous
  * daemon's record says it left them.
  */
@@ -359,6 +409,9 @@ static bool start_queues(struct vx_device *dev, bool resume)
 		if (!read_queue(dev, &dev->queues[i]))
 			return false;
 	}
+	/* Before the rings: they may be in it. */
+	if (!start_pool(dev))
+		return false;
 	if (resume && record_resume(dev)) {
 		device_error(dev, "backend restarted without a record of these queues: reset the device");
 		return false;
@@ -544,6 +597,7 @@ static void write_device_keys(struct vx_device *dev, xs_transaction_t t)
 	xs_printf(d, t, dev->be_path, "max-queues", "%u", dev->max_queues);
 	xs_printf(d, t, dev->be_path, "max-queue-size", "%u",
 		  dev->max_queue_size);
+	xs_printf(d, t, dev->be_path, "pool-max-pages", "%u", VX_POOL_MAX_PAGES);
 	write_config(dev, t);
 }
 
@@ -983,6 +1037,12 @@ static void frontend_changed(struct vx_device *dev)
 	if (req == REQ_BAD_SEQ) {
 		bad_status_request(dev, "status-seq is malformed");
 		return;
+	}
+	/* A reset lets the pool go: the next DRIVER_OK may bring another. */
+	if (dev->nr_queues && !(req == REQ_OK && seq != dev->status_seq && !status) &&
+	    pool_keys_changed(dev)) {
+		/* The request, if any, is still answered (with NEEDS_RESET). */
+		device_error(dev, "pool-ref or pool-pages changed while the queues run");
 	}
 	if (seq == dev->status_seq)
 		return;

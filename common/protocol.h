@@ -17,6 +17,8 @@
 #define VX_MAX_QUEUE_SIZE	32768
 #define VX_MAX_CONFIG_LEN	256
 #define VX_MAX_REQUEST_QUEUES	16		/* the toolstack's `queues` */
+/* The grant pool of one device (protocol.md 4.4): the backend's pool-max-pages. */
+#define VX_POOL_MAX_PAGES	4096
 
 /* XenbusState, as xen/include/public/io/xenbus.h numbers them. */
 enum vx_xenbus_state {

@@ -25,6 +25,8 @@ int vblk_submit(struct vx_vdev *vd, unsigned int q, struct vblk_io *io,
 	io->data = data;
 	io->len = len;
 	io->done = false;
+	io->unmapped = false;
+	io->unmap_err = 0;
 	if (!io->hdr) {
 		/* Header and status share a page, granted twice (ro and rw). */
 		io->hdr = guest_alloc(vd->g, VX_PAGE_SIZE);
@@ -36,13 +38,13 @@ int vblk_submit(struct vx_vdev *vd, unsigned int q, struct vblk_io *io,
 	io->hdr->ioprio = 0;
 	io->hdr->sector = htole64(sector);
 	*io->status = 0xff;
-	if (guest_dma_map(vd->g, io->hdr, sizeof(*io->hdr), true, &io->hdr_dma) ||
-	    guest_dma_map(vd->g, io->status, 1, false, &io->status_dma))
+	if (vdev_dma_map(vd, io->hdr, sizeof(*io->hdr), true, &io->hdr_dma) ||
+	    vdev_dma_map(vd, io->status, 1, false, &io->status_dma))
 		return -ENOSPC;
 	bufs[n++] = (struct dvq_buf){ io->hdr_dma, sizeof(*io->hdr), false };
 	if (len) {
-		if (guest_dma_map(vd->g, data, len, !device_writes_data(type),
-				  &io->data_dma))
+		if (vdev_dma_map(vd, data, len, !device_writes_data(type),
+				 &io->data_dma))
 			return -ENOSPC;
 		bufs[n++] = (struct dvq_buf){ io->data_dma, len,
 					      device_writes_data(type) };
@@ -79,12 +81,16 @@ int vblk_submit(struct vx_vdev *vd, unsigned int q, struct vblk_io *io,
 
 int vblk_release(struct vx_vdev *vd, struct vblk_io *io)
 {
+	bool wrote = device_writes_data(io->type);
 	int ret = 0;
 
-	if (guest_dma_unmap(vd->g, io->hdr_dma, sizeof(*io->hdr)) ||
-	    guest_dma_unmap(vd->g, io->status_dma, 1))
+	if (io->unmapped)
+		return io->unmap_err;
+	io->unmapped = true;
+	if (vdev_dma_unmap(vd, io->hdr_dma, sizeof(*io->hdr), io->hdr, false) ||
+	    vdev_dma_unmap(vd, io->status_dma, 1, io->status, true))
 		ret = -EBUSY;
-	if (io->len && guest_dma_unmap(vd->g, io->data_dma, io->len))
+	if (io->len && vdev_dma_unmap(vd, io->data_dma, io->len, io->data, wrote))
 		ret = -EBUSY;
 	if (io->indirect) {
 		if (guest_dma_unmap(vd->g, io->indirect_dma, io->indirect_len))
@@ -92,6 +98,7 @@ int vblk_release(struct vx_vdev *vd, struct vblk_io *io)
 		guest_free(vd->g, io->indirect, VX_PAGE_SIZE);
 		io->indirect = NULL;
 	}
+	io->unmap_err = ret;
 	return ret;
 }
 
@@ -104,6 +111,8 @@ int vblk_reap(struct vx_vdev *vd, unsigned int q, struct vblk_io **done, int max
 
 	while (n < max && (io = dvq_get(vq, &len))) {
 		io->used_len = len;
+		/* As virtio_ring does: unmapped before the driver looks. */
+		vblk_release(vd, io);
 		io->result = *(volatile uint8_t *)io->status;
 		io->done = true;
 		done[n++] = io;

@@ -23,6 +23,8 @@ struct vblk_io {
 	uint64_t indirect_dma;
 	uint32_t indirect_len;
 	bool done;
+	bool unmapped;			/* the grants ended (at the reap) */
+	int unmap_err;
 	uint8_t result;			/* the status byte, once done */
 	uint32_t used_len;
 	void *priv;			/* the caller's */
@@ -32,7 +34,10 @@ struct vblk_io {
 int vblk_submit(struct vx_vdev *vd, unsigned int q, struct vblk_io *io,
 		uint32_t type, uint64_t sector, void *data, uint32_t len,
 		bool indirect);
-/* Collects completed requests of queue @q; returns how many. */
+/*
+ * Collects completed requests of queue @q, their buffers unmapped (so the
+ * status and read data are in place, out of the pool); returns how many.
+ */
 int vblk_reap(struct vx_vdev *vd, unsigned int q, struct vblk_io **done,
 	      int max);
 /* Ends the request's grants; -EBUSY if the backend still maps one. */

@@ -97,6 +97,8 @@ int vdev_probe(struct vx_vdev *vd, struct vx_guest *g, uint32_t devid)
 	if (!read_dec(vd, XBT_NULL, "max-queues", VX_MAX_QUEUES, &v) || !v)
 		return -EPROTO;
 	vd->max_queues = v;
+	if (read_dec(vd, XBT_NULL, "pool-max-pages", UINT32_MAX, &v))
+		vd->pool_max_pages = v;
 	if (!read_dec(vd, XBT_NULL, "max-queue-size", VX_MAX_QUEUE_SIZE, &v))
 		return -EPROTO;
 	vd->max_queue_size = v;
@@ -212,6 +214,13 @@ int vdev_setup_queues(struct vx_vdev *vd, unsigned int n, unsigned int size)
 	unsigned int i;
 	char key[64];
 
+	if (vd->pool_pages && !vd->pool) {
+		vd->pool = gpool_create(vd->g, vd->pool_pages);
+		if (!vd->pool)
+			return -ENOMEM;
+		vdev_write(vd, "pool-ref", "%u", vd->pool->ref);
+		vdev_write(vd, "pool-pages", "%u", vd->pool->pages);
+	}
 	for (i = 0; i < n; i++) {
 		struct driver_vq *q = &vd->vqs[i];
 
@@ -247,12 +256,20 @@ int vdev_driver_ok(struct vx_vdev *vd)
 int vdev_connect(struct vx_vdev *vd, struct vx_guest *g, uint32_t devid,
 		 unsigned int nr_queues, uint64_t feature_mask)
 {
+	return vdev_connect_pool(vd, g, devid, nr_queues, feature_mask, 0);
+}
+
+int vdev_connect_pool(struct vx_vdev *vd, struct vx_guest *g, uint32_t devid,
+		      unsigned int nr_queues, uint64_t feature_mask,
+		      uint32_t pool_pages)
+{
 	unsigned int size;
 	int ret;
 
 	ret = vdev_probe(vd, g, devid);
 	if (ret)
 		return ret;
+	vd->pool_pages = pool_pages;
 	ret = vdev_negotiate(vd, vd->features & feature_mask);
 	if (ret)
 		return ret;
@@ -272,7 +289,28 @@ int vdev_free_queues(struct vx_vdev *vd)
 		if (dvq_destroy(&vd->vqs[i]))
 			ret = -EBUSY;
 	vd->nr_queues = 0;
+	if (vd->pool && gpool_destroy(vd->pool))
+		ret = -EBUSY;
+	vd->pool = NULL;
 	return ret;
+}
+
+int vdev_dma_map(struct vx_vdev *vd, const void *va, size_t len, bool readonly,
+		 uint64_t *dma)
+{
+	if (vd->pool && !gpool_map(vd->pool, va, len, dma))
+		return 0;
+	return guest_dma_map(vd->g, va, len, readonly, dma);
+}
+
+int vdev_dma_unmap(struct vx_vdev *vd, uint64_t dma, size_t len, void *va,
+		   bool device_wrote)
+{
+	if (vd->pool && gpool_owns(vd->pool, dma)) {
+		gpool_unmap(vd->pool, dma, len, va, device_wrote);
+		return 0;
+	}
+	return guest_dma_unmap(vd->g, dma, len);
 }
 
 int vdev_reset(struct vx_vdev *vd)
@@ -292,6 +330,7 @@ void vdev_abandon(struct vx_vdev *vd)
 	for (i = 0; i < vd->nr_queues; i++)
 		dvq_abandon(&vd->vqs[i]);
 	vd->nr_queues = 0;
+	vd->pool = NULL;	/* granted for good, as the rings */
 }
 
 int vdev_close(struct vx_vdev *vd)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "driver_vq.h"
+#include "gpool.h"
 #include "guest.h"
 #include "patience.h"
 #include "protocol.h"
@@ -33,6 +34,9 @@ struct vx_vdev {
 	uint8_t requested;		/* the status last asked for */
 	unsigned int nr_queues;
 	struct driver_vq vqs[VX_MAX_QUEUES];
+	uint32_t pool_max_pages;	/* the backend's, 0 without */
+	uint32_t pool_pages;		/* wanted: set up with the queues */
+	struct guest_pool *pool;
 };
 
 /* Waits for the backend's InitWait and reads what it published. */
@@ -55,6 +59,18 @@ int vdev_driver_ok(struct vx_vdev *vd);
 /* Probe, negotiate everything offered (masked), queues, DRIVER_OK. */
 int vdev_connect(struct vx_vdev *vd, struct vx_guest *g, uint32_t devid,
 		 unsigned int nr_queues, uint64_t feature_mask);
+/* The same with a grant pool of @pool_pages (protocol.md 4.4). */
+int vdev_connect_pool(struct vx_vdev *vd, struct vx_guest *g, uint32_t devid,
+		      unsigned int nr_queues, uint64_t feature_mask,
+		      uint32_t pool_pages);
+/*
+ * The DMA API of the device: through its pool while it has room, else a
+ * grant per mapping.  Unmapping copies out what the device wrote.
+ */
+int vdev_dma_map(struct vx_vdev *vd, const void *va, size_t len, bool readonly,
+		 uint64_t *dma);
+int vdev_dma_unmap(struct vx_vdev *vd, uint64_t dma, size_t len, void *va,
+		   bool device_wrote);
 /* After a reset's answer, frees the queues: -EBUSY if a grant was still mapped. */
 int vdev_free_queues(struct vx_vdev *vd);
 /* Resets the device and frees the queues: -EBUSY if a grant was still mapped. */
