@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * virtio-blk through the simulated path against fio on the same file, in
- * the same run: 4 KiB random reads, 32 requests in flight, one and two
- * queues, grant copy and grant map, on tmpfs (faster than the path), then
- * one line on a disk file.  Prints IOPS, the ratio to fio, and the
- * simulated hypercalls each request cost on both sides.
+ * the same run: 4 KiB random reads and writes, 32 requests in flight, one,
+ * two and four queues, grant copy, grant map and the grant pool
+ * (protocol.md 4.4), on tmpfs (faster than the path), then one line on a
+ * disk file.  Prints IOPS, the ratio to fio, the simulated hypercalls each
+ * request cost on both sides, and the daemon's resident memory.
  *
  * The guest runs one thread a queue, as blk-mq does with a CPU a queue, and
  * keeps 32 / queues requests in flight on each; fio gets the same total
@@ -29,9 +30,12 @@
 #define IN_FLIGHT	32
 #define SECONDS		5.0
 #define IO_SIZE		4096
+#define MAX_QUEUES	4
+#define POOL_PAGES	1024	/* 4 MiB: room for every request in flight */
 
 struct queue_job {
 	struct vx_vdev *vd;
+	uint32_t type;
 	unsigned int q, depth;
 	double stop_at;
 	unsigned int seed;
@@ -41,7 +45,14 @@ struct queue_job {
 struct result {
 	double iops;
 	double kicks, irqs, copies, maps;	/* per request */
+	double rss_mib;				/* the daemon's, at the end of the run */
 	int errors;
+};
+
+/* An access mode of the table: the device's grant-access and a pool. */
+struct mode {
+	const char *name, *access;
+	uint32_t pool_pages;
 };
 
 static double now(void)
@@ -64,7 +75,7 @@ static void submit(struct queue_job *j, struct vblk_io *io)
 {
 	uint64_t sector = random_sector(&j->seed, vblk_capacity(j->vd));
 
-	if (vblk_submit(j->vd, j->q, io, VIRTIO_BLK_T_IN, sector, io->data,
+	if (vblk_submit(j->vd, j->q, io, j->type, sector, io->data,
 			IO_SIZE, false))
 		j->bad++;
 }
@@ -134,13 +145,30 @@ static void daemon_hypercalls(struct harness *h, double per_req, struct result *
 	r->copies = copies * per_req;
 }
 
-static int run_ours(const char *disk, const char *access, unsigned int nq,
-		    struct result *r)
+static double daemon_rss_mib(struct harness *h)
 {
-	const char *kv[] = { "params", disk, "mode", "w", "queues", nq == 1 ? "1" : "2",
-			     "grant-access", access, NULL };
-	struct queue_job jobs[2] = { 0 };
-	pthread_t threads[2];
+	char path[64], line[128];
+	double kib = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)h->daemon);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %lf", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kib / 1024;
+}
+
+static int run_ours(const char *disk, const struct mode *m, uint32_t type,
+		    unsigned int nq, struct result *r)
+{
+	char queues[4];
+	const char *kv[] = { "params", disk, "mode", "w", "queues", queues,
+			     "grant-access", m->access, NULL };
+	struct queue_job jobs[MAX_QUEUES] = { 0 };
+	pthread_t threads[MAX_QUEUES];
 	struct sim_stats before;
 	struct harness h;
 	struct vx_guest *g;
@@ -150,11 +178,12 @@ static int run_ours(const char *disk, const char *access, unsigned int nq,
 	unsigned int q;
 
 	memset(r, 0, sizeof(*r));
+	snprintf(queues, sizeof(queues), "%u", nq);
 	if (harness_start(&h))
 		return -1;
-	g = guest_create(h.sim_dir, GUEST, 0, 4096);
+	g = guest_create(h.sim_dir, GUEST, 0, 4096 + POOL_PAGES);
 	if (!g || vx_ts_add_device(g->xs, 0, GUEST, 1, "blk", kv) ||
-	    vdev_connect(&vd, g, 1, nq, ~0ULL)) {
+	    vdev_connect_pool(&vd, g, 1, nq, ~0ULL, m->pool_pages)) {
 		fprintf(stderr, "bench: the disk did not connect (see %s)\n", h.log);
 		harness_stop(&h);
 		return -1;
@@ -162,7 +191,8 @@ static int run_ours(const char *disk, const char *access, unsigned int nq,
 	before = sim_stats;
 	t0 = now();
 	for (q = 0; q < nq; q++) {
-		jobs[q] = (struct queue_job){ .vd = &vd, .q = q, .depth = IN_FLIGHT / nq,
+		jobs[q] = (struct queue_job){ .vd = &vd, .type = type, .q = q,
+					      .depth = IN_FLIGHT / nq,
 					      .stop_at = t0 + SECONDS, .seed = 7 + q };
 		pthread_create(&threads[q], NULL, queue_worker, &jobs[q]);
 	}
@@ -173,6 +203,7 @@ static int run_ours(const char *disk, const char *access, unsigned int nq,
 	}
 	secs = now() - t0;
 	r->iops = total / secs;
+	r->rss_mib = daemon_rss_mib(&h);
 	r->kicks = (double)(sim_stats.notifies - before.notifies) / total;
 	if (vdev_close(&vd))
 		r->errors++;
@@ -268,8 +299,8 @@ static int run_beside(const char *disk, const char *noisy_disk, enum noise noise
 		pthread_create(&tn, NULL, noisy_worker, n);
 	t0 = now();
 	cpu0 = harness_daemon_cpu_s(&h);
-	job = (struct queue_job){ .vd = &vd, .q = 0, .depth = IN_FLIGHT, .stop_at = t0 + SECONDS,
-				  .seed = 11 };
+	job = (struct queue_job){ .vd = &vd, .type = VIRTIO_BLK_T_IN, .q = 0, .depth = IN_FLIGHT,
+				  .stop_at = t0 + SECONDS, .seed = 11 };
 	pthread_create(&t, NULL, queue_worker, &job);
 	pthread_join(t, NULL);
 	*iops = job.done / (now() - t0);
@@ -287,23 +318,24 @@ static int run_beside(const char *disk, const char *noisy_disk, enum noise noise
 	return ret;
 }
 
-/* fio's read IOPS from its terse (v3) line: field 8. */
-static double run_fio(const char *disk, unsigned int nq, bool direct)
+/* fio's IOPS from its terse (v3) line: field 8 for reads, 49 for writes. */
+static double run_fio(const char *disk, uint32_t type, unsigned int nq, bool direct)
 {
+	bool write = type == VIRTIO_BLK_T_OUT;
 	char cmd[1024], line[8192];
 	double iops = -1;
 	FILE *f;
 
 	snprintf(cmd, sizeof(cmd),
-		 "%s --name=bench --filename=%s --rw=randread --bs=%u --ioengine=io_uring --direct=%d --iodepth=%u --numjobs=%u --group_reporting --time_based --runtime=%d --minimal",
-		 FIO_BIN, disk, IO_SIZE, direct, IN_FLIGHT / nq, nq, (int)SECONDS);
+		 "%s --name=bench --filename=%s --rw=%s --bs=%u --ioengine=io_uring --direct=%d --iodepth=%u --numjobs=%u --group_reporting --time_based --runtime=%d --minimal",
+		 FIO_BIN, disk, write ? "randwrite" : "randread", IO_SIZE, direct, IN_FLIGHT / nq, nq, (int)SECONDS);
 	f = popen(cmd, "r");
 	while (f && fgets(line, sizeof(line), f)) {
 		char *field = line, *save = NULL;
 		int i;
 
 		for (i = 1; (field = strtok_r(i == 1 ? line : NULL, ";", &save)); i++)
-			if (i == 8) {
+			if (i == (write ? 49 : 8)) {
 				iops = atof(field);
 				break;
 			}
@@ -334,36 +366,40 @@ static int make_disk(const char *path)
 }
 
 /*
- * One table: each queue count and grant access against fio on @disk, with
- * O_DIRECT on both sides.  Only @all_modes (else copy, one queue).
+ * One table: each queue count and mode against fio on @disk, with O_DIRECT
+ * on both sides.  Only @all (else copy reads, one queue).
  */
-static int table(const char *disk, const char *medium, bool all_modes)
+static int table(const char *disk, const char *medium, uint32_t type, bool all)
 {
-	static const char *const access[] = { "copy", "map" };
+	static const struct mode modes[] = {
+		{ "copy", "copy", 0 },
+		{ "map", "map", 0 },
+		{ "pool", "copy", POOL_PAGES },
+	};
 	unsigned int nq, a;
 	struct result r;
 	int ret = 0;
 
-	printf("4 KiB random reads, %u in flight, %.0f s a run, %u MiB file on %s, O_DIRECT on both sides\n",
-	       IN_FLIGHT, SECONDS, DISK_MB, medium);
-	printf("%-18s %10s %10s %7s %10s %10s %12s %11s\n", "", "IOPS", "fio IOPS",
-	       "ratio", "kicks/req", "irqs/req", "copy ops/req", "map ops/req");
-	for (nq = 1; nq <= (all_modes ? 2 : 1); nq++) {
-		double fio = run_fio(disk, nq, true);
+	printf("4 KiB random %s, %u in flight, %.0f s a run, %u MiB file on %s, O_DIRECT on both sides\n",
+	       type == VIRTIO_BLK_T_OUT ? "writes" : "reads", IN_FLIGHT, SECONDS, DISK_MB, medium);
+	printf("%-18s %10s %10s %7s %10s %10s %12s %11s %9s\n", "", "IOPS", "fio IOPS",
+	       "ratio", "kicks/req", "irqs/req", "copy ops/req", "map ops/req", "RSS MiB");
+	for (nq = 1; nq <= (all ? MAX_QUEUES : 1); nq *= 2) {
+		double fio = run_fio(disk, type, nq, true);
 
-		for (a = 0; a < (all_modes ? 2 : 1); a++) {
+		for (a = 0; a < (all ? 3 : 1); a++) {
 			char name[32];
 
-			snprintf(name, sizeof(name), "%s, %u queue%s", access[a], nq,
+			snprintf(name, sizeof(name), "%s, %u queue%s", modes[a].name, nq,
 				 nq > 1 ? "s" : "");
-			if (run_ours(disk, access[a], nq, &r)) {
+			if (run_ours(disk, &modes[a], type, nq, &r)) {
 				printf("%-18s failed (%d request errors)\n", name, r.errors);
 				ret = 1;
 				continue;
 			}
-			printf("%-18s %10.0f %10.0f %7.2f %10.3f %10.3f %12.3f %11.3f\n",
+			printf("%-18s %10.0f %10.0f %7.2f %10.3f %10.3f %12.3f %11.3f %9.1f\n",
 			       name, r.iops, fio, fio > 0 ? r.iops / fio : 0, r.kicks,
-			       r.irqs, r.copies, r.maps);
+			       r.irqs, r.copies, r.maps, r.rss_mib);
 		}
 	}
 	return ret;
@@ -388,11 +424,16 @@ int main(void)
 		fprintf(stderr, "bench: cannot write the disk files\n");
 		return 1;
 	}
-	ret |= table(fast_disk, "tmpfs (the path's figure)", true);
+	ret |= table(fast_disk, "tmpfs (the path's figure)", VIRTIO_BLK_T_IN, true);
 	printf("\n");
-	ret |= table(disk, "/var/tmp's disk (the disk's figure, not the path's)", false);
+	ret |= table(fast_disk, "tmpfs (the path's figure)", VIRTIO_BLK_T_OUT, true);
+	printf("\n");
+	ret |= table(disk, "/var/tmp's disk (the disk's figure, not the path's)",
+		     VIRTIO_BLK_T_IN, false);
 	printf("kicks: guest to backend notifications; irqs: backend to guest (as the daemon counted them).\n"
-	       "copy ops: batched grant-copy calls; map ops: grant-map calls (rings included).\n");
+	       "copy ops: batched grant-copy calls; map ops: grant-map calls (rings and pool included).\n"
+	       "pool: a %u-page grant pool (protocol.md 4.4), the guest bouncing through it.\n",
+	       POOL_PAGES);
 
 	{
 		static const char *const names[] = { "alone", "beside a kick storm",

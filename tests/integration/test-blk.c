@@ -79,17 +79,31 @@ static void random_io(struct vx_vdev *vd, uint8_t *shadow, unsigned int rounds,
 	free(ios);
 }
 
-static void data_integrity(const char *access)
+/* With @pool_pages, buffers go through a grant pool (protocol.md 4.4). */
+static void data_integrity(const char *access, uint32_t pool_pages)
 {
 	struct vx_guest *g = new_guest(1);
 	uint8_t *shadow = calloc(1, DISK_BYTES), *file = malloc(DISK_BYTES);
 	struct vx_vdev vd;
-	char disk[256];
+	char disk[256], line[96];
 
 	attach_disk(g, 1, "w", "4", access, disk);
-	ck_assert_int_eq(vdev_connect(&vd, g, 1, 4, all_features), 0);
+	ck_assert_int_eq(vdev_connect_pool(&vd, g, 1, 4, all_features, pool_pages), 0);
 	ck_assert(vd.driver_features & VX_FEATURE(VIRTIO_BLK_F_MQ));
+	if (pool_pages) {
+		snprintf(line, sizeof(line), "d1 virtio/1: pool: %u pages at grant reference %u mapped",
+			 pool_pages, vd.pool->ref);
+		ck_assert(harness_log_wait(&host, line, PATIENCE_MS));
+	}
 	random_io(&vd, shadow, 12, 1);
+	if (pool_pages) {
+		/* 96 requests of up to 64 KiB in flight: a small pool fills up. */
+		ck_assert_uint_gt(vd.pool->bounced, 1000);
+		if (pool_pages < 1024)
+			ck_assert_uint_gt(vd.pool->fell_back, 0);
+		else
+			ck_assert_uint_eq(vd.pool->fell_back, 0);
+	}
 	/* And the file on the host holds the same bytes. */
 	ck_assert_int_eq(read_file_at(disk, 0, file, DISK_BYTES), 0);
 	ck_assert(!memcmp(file, shadow, DISK_BYTES));
@@ -102,13 +116,26 @@ static void data_integrity(const char *access)
 
 START_TEST(data_integrity_with_grant_copy)
 {
-	data_integrity("copy");
+	data_integrity("copy", 0);
 }
 END_TEST
 
 START_TEST(data_integrity_with_grant_map)
 {
-	data_integrity("map");
+	data_integrity("map", 0);
+}
+END_TEST
+
+/* Every buffer in the pool, then a pool too small: half its requests go by grants. */
+START_TEST(data_integrity_through_a_grant_pool)
+{
+	data_integrity("copy", 4096);
+}
+END_TEST
+
+START_TEST(data_integrity_through_a_full_grant_pool_with_map)
+{
+	data_integrity("map", 256);
 }
 END_TEST
 
@@ -565,6 +592,8 @@ int main(void)
 	const TTest *const tests[] = {
 		data_integrity_with_grant_copy,
 		data_integrity_with_grant_map,
+		data_integrity_through_a_grant_pool,
+		data_integrity_through_a_full_grant_pool_with_map,
 		flush_makes_completed_writes_durable_across_sigkill,
 		readonly_disk_offers_ro_and_refuses_writes,
 		features_without_version_1_and_access_platform_are_refused,
