@@ -9,16 +9,20 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <liburing.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_ids.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -43,6 +47,13 @@ _Static_assert((uint64_t)BLK_SEG_MAX * BLK_SIZE_MAX <= BLK_QUEUE_DATA_MAX,
 struct blk_disk {
 	int fd;
 	bool direct;			/* opened with O_DIRECT */
+	/*
+	 * Whether the medium may read and write guest memory itself (grant
+	 * maps, the pool): not over a network, whose stack may hold the pages
+	 * past the request (xl-disk-configuration(5), direct-io-safe).
+	 */
+	bool guest_io;
+	const char *remote;		/* why not, for the log */
 	bool is_blockdev;
 	uint64_t sectors;
 	uint32_t logical_block;
@@ -89,6 +100,50 @@ static struct blk_disk *disk_of(struct vx_device *dev)
 
 /* ---- configuration ---- */
 
+/*
+ * A medium behind a network stack, as far as the backend can tell: a
+ * network or FUSE file system (sshfs and glusterfs are FUSE), or a network
+ * block device.  iSCSI and FC disks look local: the toolstack says so with
+ * direct-io-safe = 0.
+ */
+static const char *remote_medium(int fd, const struct stat *st)
+{
+	static const struct { long magic; const char *name; } fs[] = {
+		{ 0x6969, "nfs" }, { 0xff534d42, "cifs" }, { 0xfe534d42, "smb2" },
+		{ 0x517b, "smb" }, { 0x00c36400, "ceph" }, { 0x01021997, "9p" },
+		{ 0x5346414f, "afs" }, { 0x6b414653, "afs" }, { 0x65735546, "fuse" },
+		{ 0x0bd00bd0, "lustre" }, { 0x20030528, "orangefs" },
+		{ 0x73757245, "coda" },
+	};
+	static const char *const blkdevs[] = { "nbd", "rbd", "drbd" };
+	char link[PATH_MAX], path[64];
+	struct statfs sfs;
+	unsigned int i;
+	ssize_t n;
+
+	if (S_ISBLK(st->st_mode)) {
+		snprintf(path, sizeof(path), "/sys/dev/block/%u:%u",
+			 major(st->st_rdev), minor(st->st_rdev));
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n > 0) {
+			const char *name;
+
+			link[n] = 0;
+			name = strrchr(link, '/') ? strrchr(link, '/') + 1 : link;
+			for (i = 0; i < sizeof(blkdevs) / sizeof(blkdevs[0]); i++)
+				if (!strncmp(name, blkdevs[i], strlen(blkdevs[i])))
+					return blkdevs[i];
+		}
+		return NULL;
+	}
+	if (fstatfs(fd, &sfs))
+		return "unknown";
+	for (i = 0; i < sizeof(fs) / sizeof(fs[0]); i++)
+		if ((unsigned int)sfs.f_type == (unsigned int)fs[i].magic)
+			return fs[i].name;
+	return NULL;
+}
+
 static int blk_open_medium(struct vx_device *dev, struct blk_disk *disk,
 			   const char *path)
 {
@@ -123,6 +178,8 @@ static int blk_open_medium(struct vx_device *dev, struct blk_disk *disk,
 		close(disk->fd);
 		return -1;
 	}
+	disk->remote = remote_medium(disk->fd, &st);
+	disk->guest_io = !disk->remote;
 	return 0;
 err:
 	dev_err(dev, "cannot size %s: %s", path, strerror(errno));
@@ -153,11 +210,12 @@ static void blk_fill_config(struct vx_device *dev, struct blk_disk *disk)
 static int blk_open(struct vx_device *dev)
 {
 	struct blk_disk *disk = calloc(1, sizeof(*disk));
-	char *path, *mode, *serial;
+	char *path, *mode, *serial, *safe;
 
 	if (!disk)
 		return -1;
 	path = backend_read(dev, "params");
+	safe = backend_read(dev, "direct-io-safe");
 	mode = backend_read(dev, "mode");
 	serial = backend_read(dev, "serial");
 	if (!path || !*path) {
@@ -171,6 +229,15 @@ static int blk_open(struct vx_device *dev)
 	dev->readonly = mode && !strcmp(mode, "r");
 	if (blk_open_medium(dev, disk, path))
 		goto err;
+	if (safe && (!strcmp(safe, "0") || !strcmp(safe, "1"))) {
+		disk->guest_io = *safe == '1';
+		if (!disk->guest_io && !disk->remote)
+			disk->remote = "direct-io-safe = 0";
+	} else if (safe) {
+		dev_err(dev, "direct-io-safe must be 0 or 1, not '%s'", safe);
+		close(disk->fd);
+		goto err;
+	}
 	/* The id is 20 bytes, NUL-padded, not necessarily NUL-terminated. */
 	if (serial)
 		memcpy(disk->serial, serial, strnlen(serial, sizeof(disk->serial)));
@@ -188,18 +255,22 @@ static int blk_open(struct vx_device *dev)
 				 VX_FEATURE(VIRTIO_BLK_F_WRITE_ZEROES);
 	dev->max_queues = dev->request_queues;
 	blk_fill_config(dev, disk);
-	dev_info(dev, "blk: %s, %llu sectors, %s%s", path,
+	dev_info(dev, "blk: %s, %llu sectors, %s%s%s%s%s", path,
 		 (unsigned long long)disk->sectors,
 		 dev->readonly ? "read-only" : "read-write",
-		 disk->direct ? ", O_DIRECT" : "");
+		 disk->direct ? ", O_DIRECT" : "",
+		 disk->guest_io ? "" : ", guest memory bounced (",
+		 disk->guest_io ? "" : disk->remote, disk->guest_io ? "" : ")");
 	free(path);
 	free(mode);
 	free(serial);
+	free(safe);
 	return 0;
 err:
 	free(path);
 	free(mode);
 	free(serial);
+	free(safe);
 	free(disk);
 	return -1;
 }
@@ -423,7 +494,7 @@ static int blk_submit_rw(struct vx_queue *q, struct blk_req *r, uint64_t sector)
 	struct io_uring_sqe *sqe;
 	int rw_flags = 0;
 
-	if (req_pool_data(q, r) && io_aligned(disk, r->iov, r->niov))
+	if (disk->guest_io && req_pool_data(q, r) && io_aligned(disk, r->iov, r->niov))
 		goto submit;
 	free(r->iov);
 	r->iov = NULL;
@@ -443,7 +514,7 @@ static int blk_submit_rw(struct vx_queue *q, struct blk_req *r, uint64_t sector)
 	r->held = r->data_len;
 	bq->data_held += r->held;
 
-	if (q->dev->access == GRANT_MAP) {
+	if (q->dev->access == GRANT_MAP && disk->guest_io) {
 		if (req_map_data(q, r, !is_write)) {
 			queue_fail(q, "request %u: data grants cannot be mapped",
 				   r->head);

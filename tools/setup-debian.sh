@@ -38,7 +38,7 @@ extra=
 $SUDO apt-get install -y -qq --no-install-recommends \
 	build-essential autoconf automake libtool pkg-config \
 	libxen-dev xen-utils-"$xen" xenstore-utils liburing-dev check fio iproute2 \
-	iputils-ping linux-headers-amd64 e2fsprogs $extra >/dev/null
+	iputils-ping linux-headers-amd64 e2fsprogs bindfs $extra >/dev/null
 if [ -n "$e2e" ]; then
 	$SUDO apt-get install -y -qq --no-install-recommends -t "$backports" \
 		linux-headers-amd64 >/dev/null
