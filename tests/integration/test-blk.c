@@ -431,7 +431,7 @@ static unsigned int log_requests_taken_up(void)
  * and every byte written is in the disk.  Kills land at random points, so
  * rounds go on until one caught requests the dead daemon had taken.
  */
-START_TEST(daemon_killed_mid_io_resumes_and_loses_nothing)
+static void killed_mid_io(uint32_t pool_pages)
 {
 	struct vx_guest *g = new_guest(1);
 	struct vblk_io ios[64], *done[64];
@@ -439,10 +439,11 @@ START_TEST(daemon_killed_mid_io_resumes_and_loses_nothing)
 	uint8_t *bufs, got[SLOT];
 	struct vx_vdev vd;
 	char disk[256];
-	int q, waited;
+	int q, waited, pools;
 
 	attach_disk(g, 1, "w", "2", "copy", disk);
-	ck_assert_int_eq(vdev_connect(&vd, g, 1, 2, all_features), 0);
+	ck_assert_int_eq(vdev_connect_pool(&vd, g, 1, 2, all_features, pool_pages), 0);
+	pools = harness_log_count(&host, "d1 virtio/1: pool: ");
 	bufs = guest_alloc(g, 64 * SLOT);
 	ck_assert_ptr_nonnull(bufs);
 	for (round = 0; round < 20; round++) {
@@ -475,6 +476,9 @@ START_TEST(daemon_killed_mid_io_resumes_and_loses_nothing)
 		}
 		ck_assert_int_eq(vdev_read_status(&vd) & VX_S_NEEDS_RESET, 0);
 		ck_assert(harness_log_wait(&host, "d1 virtio/1: resumed: 2 queue(s)", 0));
+		/* The new daemon maps the pool again, before it serves the rings. */
+		ck_assert(!pool_pages ||
+			  harness_log_count(&host, "d1 virtio/1: pool: ") == pools + (int)round + 1);
 		if (round >= 2 && log_requests_taken_up() > before)
 			break;
 	}
@@ -487,6 +491,18 @@ START_TEST(daemon_killed_mid_io_resumes_and_loses_nothing)
 	ck_assert(!memcmp(got, bufs, SLOT));
 	ck_assert_int_eq(vdev_close(&vd), 0);
 	guest_destroy(g);
+}
+
+START_TEST(daemon_killed_mid_io_resumes_and_loses_nothing)
+{
+	killed_mid_io(0);
+}
+END_TEST
+
+/* 64 requests of 64 KiB: half in the pool, half by grants. */
+START_TEST(daemon_killed_mid_io_through_a_pool_resumes_and_loses_nothing)
+{
+	killed_mid_io(512);
 }
 END_TEST
 
@@ -673,6 +689,7 @@ int main(void)
 		destroyed_guest_mid_io_is_released_and_its_directory_removed,
 		two_guests_with_two_disks_each_at_once,
 		daemon_killed_mid_io_resumes_and_loses_nothing,
+		daemon_killed_mid_io_through_a_pool_resumes_and_loses_nothing,
 		backend_restart_without_a_matching_record_asks_for_reset,
 		get_id_discard_and_write_zeroes,
 	};
