@@ -85,6 +85,7 @@ struct queue_stats {
 	uint64_t bytes;
 	uint64_t drops;			/* net: frames that could not be delivered */
 	uint64_t errors;		/* net: frames the host refused */
+	uint64_t grant_ops;		/* grant copy, map and unmap calls */
 };
 
 struct vx_queue {
@@ -270,6 +271,8 @@ void gmem_copy_cancel(void);
 int gmem_read(void *dev, uint64_t addr, void *buf, size_t len);
 /* Frees the calling thread's copy scratch; a queue thread calls it last. */
 void gmem_thread_exit(void);
+/* The calling thread's grant calls are counted in @counter from now on. */
+void gmem_count_grant_ops(uint64_t *counter);
 
 /* A grant-mapped region. */
 struct gmap {

@@ -26,6 +26,19 @@ struct pool_copy {
 static __thread struct pool_copy *pool_copies;
 static __thread size_t pool_copies_room;
 static __thread size_t pool_copies_used;
+/* The queue's counter of grant calls: one writer, the queue's thread. */
+static __thread uint64_t *grant_ops;
+
+void gmem_count_grant_ops(uint64_t *counter)
+{
+	grant_ops = counter;
+}
+
+static void count_grant_op(void)
+{
+	if (grant_ops)
+		(*grant_ops)++;
+}
 
 static bool pool_copy_add(void *dst, const void *src, size_t len)
 {
@@ -69,6 +82,7 @@ void gmem_thread_exit(void)
 	free(pool_copies);
 	pool_copies = NULL;
 	pool_copies_room = 0;
+	grant_ops = NULL;
 }
 
 /* Appends the page pieces of @len bytes at grant address @addr. */
@@ -123,6 +137,7 @@ int gmem_copy_run(struct vx_device *dev)
 	batch_drop();
 	if (!n)
 		return 0;
+	count_grant_op();
 	if (xen_gnttab_copy(dev->gnttab, n, copy_segs))
 		return -1;
 	for (i = 0; i < n; i++)
@@ -211,6 +226,7 @@ void *gmem_map(struct vx_device *dev, uint64_t addr, uint64_t len,
 	}
 	for (i = 0; i < gr.npages; i++)
 		r[i] = gr.first_ref + i;
+	count_grant_op();
 	m->base = xen_gnttab_map(dev->gnttab, gr.npages, r, writable);
 	m->npages = gr.npages;
 	if (r != refs)
@@ -220,7 +236,9 @@ void *gmem_map(struct vx_device *dev, uint64_t addr, uint64_t len,
 
 void gmem_unmap(struct vx_device *dev, struct gmap *m)
 {
-	if (m->base)
+	if (m->base) {
+		count_grant_op();
 		xen_gnttab_unmap(dev->gnttab, m->base, m->npages);
+	}
 	m->base = NULL;
 }

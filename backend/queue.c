@@ -183,6 +183,7 @@ static void *queue_thread(void *arg)
 	uint16_t kick_avail = 0;
 	bool stop = false;
 
+	gmem_count_grant_ops(&q->stats.grant_ops);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0) {
 		queue_fail(q, "epoll: %s", strerror(errno));

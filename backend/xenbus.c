@@ -174,15 +174,16 @@ static void log_queue_stats(struct vx_device *dev, const struct vx_queue *q)
 	const struct queue_stats *st = &q->stats;
 
 	if (st->packets || st->drops || st->errors)
-		dev_info(dev, "queue %u: %llu frames, %llu bytes, %llu dropped, %llu refused by the host; %llu kicks, %llu interrupts",
+		dev_info(dev, "queue %u: %llu frames, %llu bytes, %llu dropped, %llu refused by the host; %llu kicks, %llu interrupts, %llu grant operations",
 			 q->index, (unsigned long long)st->packets,
 			 (unsigned long long)st->bytes, (unsigned long long)st->drops,
 			 (unsigned long long)st->errors, (unsigned long long)st->kicks,
-			 (unsigned long long)st->notifies);
+			 (unsigned long long)st->notifies, (unsigned long long)st->grant_ops);
 	else if (st->requests)
-		dev_info(dev, "queue %u: %llu requests; %llu kicks, %llu interrupts",
+		dev_info(dev, "queue %u: %llu requests; %llu kicks, %llu interrupts, %llu grant operations",
 			 q->index, (unsigned long long)st->requests,
-			 (unsigned long long)st->kicks, (unsigned long long)st->notifies);
+			 (unsigned long long)st->kicks, (unsigned long long)st->notifies,
+			 (unsigned long long)st->grant_ops);
 }
 
 static uint64_t counter(const uint64_t *c)
@@ -198,7 +199,7 @@ static void answer_stats(struct vx_device *dev)
 {
 	struct vx_daemon *d = dev->daemon;
 	const struct queue_stats *st;
-	/* A line is at most 7 counters of 20 digits and 70 other bytes. */
+	/* A line is at most 8 counters of 20 digits and 80 other bytes. */
 	size_t len = 0, size = 256 * (dev->nr_queues + 1);
 	char *text = malloc(size);
 	xs_transaction_t t;
@@ -214,14 +215,15 @@ static void answer_stats(struct vx_device *dev)
 	for (i = 0; i < dev->nr_queues && len < size; i++) {
 		st = &dev->queues[i].stats;
 		len += snprintf(text + len, size - len,
-				"%s%u requests=%llu kicks=%llu interrupts=%llu packets=%llu bytes=%llu drops=%llu errors=%llu",
+				"%s%u requests=%llu kicks=%llu interrupts=%llu packets=%llu bytes=%llu drops=%llu errors=%llu grant-ops=%llu",
 				i ? "\n" : "", i, (unsigned long long)counter(&st->requests),
 				(unsigned long long)counter(&st->kicks),
 				(unsigned long long)counter(&st->notifies),
 				(unsigned long long)counter(&st->packets),
 				(unsigned long long)counter(&st->bytes),
 				(unsigned long long)counter(&st->drops),
-				(unsigned long long)counter(&st->errors));
+				(unsigned long long)counter(&st->errors),
+				(unsigned long long)counter(&st->grant_ops));
 	}
 	do {
 		t = xs_transaction_start(d->xs);

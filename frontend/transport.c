@@ -5,7 +5,8 @@
  * Each xenstore device of type "virtio" becomes one virtio_device.  Device
  * status, features and configuration space travel through xenstore, each
  * virtqueue has an event channel of its own, and rings and buffers are
- * granted to the backend by the DMA ops of grant_dma.c.  docs/protocol.md
+ * granted to the backend by the DMA ops of grant_dma.c, most through the
+ * device's grant pool.  docs/protocol.md
  * in the virtio-xenbus sources is the contract with the backend.
  */
 
@@ -42,6 +43,11 @@ module_param(status_warn_ms, uint, 0644);
 MODULE_PARM_DESC(status_warn_ms,
 		 "How often a status change the backend has not answered yet says so (ms); it waits for as long as the backend is there");
 
+static int pool_pages = -1;
+module_param(pool_pages, int, 0644);
+MODULE_PARM_DESC(pool_pages,
+		 "Pages of each device's grant pool, at most what its backend maps: -1 sized from its queues, 0 no pool (taken at the next driver probe or reset)");
+
 struct vxb_vq {
 	struct virtqueue *vq;
 	evtchn_port_t port;
@@ -66,6 +72,7 @@ struct vxb_device {
 	u64 features;
 	unsigned int max_queues;
 	unsigned int max_queue_size;
+	unsigned int pool_max_pages;	/* 0: the backend maps no pool */
 
 	struct mutex status_lock;	/* one status request at a time */
 	u32 status_seq;
@@ -82,6 +89,7 @@ struct vxb_device {
 
 	unsigned int nr_vqs;
 	struct vxb_vq vqs[VXB_MAX_QUEUES];
+	struct vxb_pool *pool;		/* from find_vqs to del_vqs, or NULL */
 };
 
 /* The virtio device; freed by its release, which may come after remove. */
@@ -201,6 +209,11 @@ static int read_device(struct vxb_device *vxb)
 		       &vxb->max_queue_size) ?:
 	      refresh_config(vxb);
 	if (ret)
+		return ret;
+	ret = read_u32(be, "pool-max-pages", U32_MAX, &vxb->pool_max_pages);
+	if (ret == -ENOENT)
+		vxb->pool_max_pages = 0;
+	else if (ret)
 		return ret;
 	if (!vxb->max_queues || vxb->max_queue_size < 2 ||
 	    !is_power_of_2(vxb->max_queue_size))
@@ -490,15 +503,72 @@ static void vxb_del_vq(struct vxb_device *vxb, struct vxb_vq *info)
 	xenbus_rm(XBT_NIL, vxb->xbdev->nodename, dir);
 }
 
+#ifndef VXB_HAVE_VIRTQUEUE_INFO
+/* What find_vqs asks for a queue, as Linux 6.11 and later spell it. */
+struct virtqueue_info {
+	const char *name;
+	vq_callback_t *callback;
+	bool ctx;
+};
+#endif
+
+struct vxb_pool *vxb_pool_of(struct device *dev)
+{
+	struct vxb_device *vxb = dev_get_drvdata(dev);
+
+	return vxb ? READ_ONCE(vxb->pool) : NULL;
+}
+
+/*
+ * The pool, before the rings so that they are carved from it: by default a
+ * page per descriptor and the ring areas of each queue, which holds a full
+ * queue of page-sized buffers.  Without one, every buffer is granted alone.
+ */
+static void vxb_create_pool(struct vxb_device *vxb, unsigned int nvqs,
+			    struct virtqueue_info vqs_info[])
+{
+	unsigned int pages = 0, i;
+	struct vxb_pool *pool;
+
+	if (!vxb->pool_max_pages || !pool_pages)
+		return;
+	if (pool_pages > 0) {
+		pages = pool_pages;
+	} else {
+		for (i = 0; i < nvqs; i++)
+			if (vqs_info[i].name)
+				pages += vxb->max_queue_size +
+					 PFN_UP(vring_size(vxb->max_queue_size,
+							   PAGE_SIZE));
+	}
+	pages = min(pages, vxb->pool_max_pages);
+	if (!pages)
+		return;
+	pool = vxb_pool_create(vxb->xbdev, pages);
+	if (IS_ERR(pool)) {
+		dev_warn(&vxb->xbdev->dev, "no grant pool of %u pages (%ld): buffers are granted one by one\n",
+			 pages, PTR_ERR(pool));
+		return;
+	}
+	WRITE_ONCE(vxb->pool, pool);
+}
+
 static void vxb_del_vqs(struct virtio_device *vdev)
 {
 	struct vxb_device *vxb = to_vxb(vdev);
+	const char *fe = vxb->xbdev->nodename;
 	unsigned int i;
 
 	for (i = 0; i < vxb->nr_vqs; i++)
 		vxb_del_vq(vxb, &vxb->vqs[i]);
 	vxb->nr_vqs = 0;
-	xenbus_rm(XBT_NIL, vxb->xbdev->nodename, "num-queues");
+	xenbus_rm(XBT_NIL, fe, "num-queues");
+	if (vxb->pool) {
+		xenbus_rm(XBT_NIL, fe, "pool-ref");
+		xenbus_rm(XBT_NIL, fe, "pool-pages");
+		vxb_pool_destroy(vxb->pool);
+		WRITE_ONCE(vxb->pool, NULL);
+	}
 }
 
 /* Creates queue @index and its event channel; the keys are written later. */
@@ -571,6 +641,11 @@ again:
 				    vxb->vqs[i].port);
 		kfree(dir);
 	}
+	if (!ret && vxb->pool)
+		ret = xenbus_printf(xbt, fe, "pool-ref", "%u",
+				    vxb_pool_ref(vxb->pool)) ?:
+		      xenbus_printf(xbt, fe, "pool-pages", "%u",
+				    vxb_pool_pages(vxb->pool));
 	if (!ret)
 		ret = xenbus_printf(xbt, fe, "num-queues", "%u", vxb->nr_vqs);
 	if (ret) {
@@ -582,15 +657,6 @@ again:
 		goto again;
 	return ret;
 }
-
-#ifndef VXB_HAVE_VIRTQUEUE_INFO
-/* What find_vqs asks for a queue, as Linux 6.11 and later spell it. */
-struct virtqueue_info {
-	const char *name;
-	vq_callback_t *callback;
-	bool ctx;
-};
-#endif
 
 static int vxb_find_vqs_info(struct virtio_device *vdev, unsigned int nvqs,
 			     struct virtqueue *vqs[],
@@ -611,6 +677,7 @@ static int vxb_find_vqs_info(struct virtio_device *vdev, unsigned int nvqs,
 	 * DMA ops on our device, for dom0; ours grant to the real backend.
 	 */
 	vxb_use_grant_dma(vxb->xbdev);
+	vxb_create_pool(vxb, nvqs, vqs_info);
 	vxb->nr_vqs = nvqs;
 	for (i = 0; i < nvqs; i++) {
 		vqs[i] = NULL;

@@ -93,18 +93,20 @@ static void print_stats(const char *be_dir, bool net)
 	for (line = text ? strtok_r(text, "\n", &save) : NULL; line;
 	     line = strtok_r(NULL, "\n", &save)) {
 		if (net)
-			printf("       queue %u: %llu frames, %llu bytes, %llu dropped, %llu refused; %llu kicks, %llu interrupts\n",
+			printf("       queue %u: %llu frames, %llu bytes, %llu dropped, %llu refused; %llu kicks, %llu interrupts, %llu grant ops\n",
 			       atoi(line), (unsigned long long)stat_field(line, "packets"),
 			       (unsigned long long)stat_field(line, "bytes"),
 			       (unsigned long long)stat_field(line, "drops"),
 			       (unsigned long long)stat_field(line, "errors"),
 			       (unsigned long long)stat_field(line, "kicks"),
-			       (unsigned long long)stat_field(line, "interrupts"));
+			       (unsigned long long)stat_field(line, "interrupts"),
+			       (unsigned long long)stat_field(line, "grant-ops"));
 		else
-			printf("       queue %u: %llu requests; %llu kicks, %llu interrupts\n",
+			printf("       queue %u: %llu requests; %llu kicks, %llu interrupts, %llu grant ops\n",
 			       atoi(line), (unsigned long long)stat_field(line, "requests"),
 			       (unsigned long long)stat_field(line, "kicks"),
-			       (unsigned long long)stat_field(line, "interrupts"));
+			       (unsigned long long)stat_field(line, "interrupts"),
+			       (unsigned long long)stat_field(line, "grant-ops"));
 	}
 	free(text);
 }

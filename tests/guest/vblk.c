@@ -56,9 +56,7 @@ int vblk_submit(struct vx_vdev *vd, unsigned int q, struct vblk_io *io,
 
 		io->indirect = guest_alloc(vd->g, VX_PAGE_SIZE);
 		io->indirect_len = n * sizeof(struct vring_desc);
-		if (!io->indirect ||
-		    guest_dma_map(vd->g, io->indirect, io->indirect_len, true,
-				  &io->indirect_dma))
+		if (!io->indirect)
 			return -ENOSPC;
 		for (i = 0; i < n; i++) {
 			io->indirect[i].addr = htole64(bufs[i].addr);
@@ -68,6 +66,10 @@ int vblk_submit(struct vx_vdev *vd, unsigned int q, struct vblk_io *io,
 					(i + 1 < n ? VRING_DESC_F_NEXT : 0));
 			io->indirect[i].next = htole16(i + 1);
 		}
+		/* Written, then mapped, as virtio_ring does: a pool copies it in. */
+		if (vdev_dma_map(vd, io->indirect, io->indirect_len, true,
+				 &io->indirect_dma))
+			return -ENOSPC;
 		head = dvq_add(vq, &(struct dvq_buf){ io->indirect_dma,
 						      n * sizeof(struct vring_desc),
 						      false }, 1, io);
@@ -93,7 +95,8 @@ int vblk_release(struct vx_vdev *vd, struct vblk_io *io)
 	if (io->len && vdev_dma_unmap(vd, io->data_dma, io->len, io->data, wrote))
 		ret = -EBUSY;
 	if (io->indirect) {
-		if (guest_dma_unmap(vd->g, io->indirect_dma, io->indirect_len))
+		if (vdev_dma_unmap(vd, io->indirect_dma, io->indirect_len,
+				   io->indirect, false))
 			ret = -EBUSY;
 		guest_free(vd->g, io->indirect, VX_PAGE_SIZE);
 		io->indirect = NULL;

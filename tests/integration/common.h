@@ -117,6 +117,37 @@ static inline int read_file_at(const char *path, uint64_t off, void *buf, size_t
 	return n == (ssize_t)len ? 0 : -1;
 }
 
+/*
+ * The grant operations the daemon logged for @nq queues of d@domid's device
+ * @devid when they stopped; the queue lines of a block device.
+ */
+static inline uint64_t logged_grant_ops(uint32_t domid, uint32_t devid, unsigned int nq)
+{
+	unsigned long long req, kicks, irqs, ops, sum = 0;
+	char needle[64], line[512];
+	unsigned int q;
+	FILE *f;
+
+	for (q = 0; q < nq; q++) {
+		snprintf(needle, sizeof(needle), "d%u virtio/%u: queue %u: ", domid, devid, q);
+		ck_assert_msg(harness_log_wait(&host, needle, PATIENCE_MS), "no '%s' in the log", needle);
+		f = fopen(host.log, "r");
+		ck_assert_ptr_nonnull(f);
+		while (fgets(line, sizeof(line), f)) {
+			char *p = strstr(line, needle);
+
+			if (p && sscanf(p + strlen(needle),
+					"%llu requests; %llu kicks, %llu interrupts, %llu grant operations",
+					&req, &kicks, &irqs, &ops) == 4) {
+				sum += ops;
+				break;
+			}
+		}
+		fclose(f);
+	}
+	return sum;
+}
+
 static inline int run_suite(const char *name, const TTest *const *tests, size_t n)
 {
 	return run_tests(name, tests, n, host_up, host_down, 120);
