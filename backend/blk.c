@@ -416,15 +416,20 @@ static bool io_aligned(const struct blk_disk *disk, const struct iovec *iov,
 	return true;
 }
 
-/* GRANT_MAP: maps each data piece; false if the result cannot go to disk directly. */
-static int req_map_data(struct vx_queue *q, struct blk_req *r, bool writable)
+/*
+ * The request's data as iovecs for the medium, one a piece (each segment,
+ * less data_skip, up to data_len), each where @reach puts it; -1 when
+ * @reach cannot reach a piece.
+ */
+static int req_data_iov(struct vx_queue *q, struct blk_req *r, bool writable,
+			void *(*reach)(struct vx_queue *q, struct blk_req *r,
+				       uint64_t addr, uint64_t len, bool writable))
 {
 	uint64_t skip = r->data_skip, left = r->data_len;
 	unsigned int i;
 
-	r->maps = calloc(r->data_nsegs, sizeof(*r->maps));
 	r->iov = calloc(r->data_nsegs, sizeof(*r->iov));
-	if (!r->maps || !r->iov)
+	if (!r->iov)
 		return -1;
 	for (i = 0; i < r->data_nsegs && left; i++) {
 		const struct vq_seg *s = &r->data_segs[i];
@@ -436,54 +441,40 @@ static int req_map_data(struct vx_queue *q, struct blk_req *r, bool writable)
 			continue;
 		}
 		take = s->len - skip < left ? s->len - skip : left;
-		p = gmem_map(q->dev, s->addr + skip, take, writable,
-			     &r->maps[r->nmaps]);
+		p = reach(q, r, s->addr + skip, take, writable);
 		if (!p)
 			return -1;
-		r->iov[r->nmaps].iov_base = p;
-		r->iov[r->nmaps].iov_len = take;
-		r->nmaps++;
+		r->iov[r->niov++] = (struct iovec){ .iov_base = p, .iov_len = take };
 		left -= take;
 		skip = 0;
 	}
 	return 0;
 }
 
-/*
- * The data as pieces of the pool's mapping, if it is all in the pool
- * (protocol.md 4.4): the medium reads or writes it there, with no grant
- * operation, no bounce and nothing taken from the budgets.
- */
-static bool req_pool_data(struct vx_queue *q, struct blk_req *r)
+/* GRANT_MAP: a piece reached through a grant mapping of its own. */
+static void *map_piece(struct vx_queue *q, struct blk_req *r, uint64_t addr,
+		       uint64_t len, bool writable)
 {
-	uint64_t skip = r->data_skip, left = r->data_len;
-	unsigned int i;
+	return gmem_map(q->dev, addr, len, writable, &r->maps[r->nmaps++]);
+}
 
-	if (!q->dev->pool)
-		return false;
-	r->iov = calloc(r->data_nsegs, sizeof(*r->iov));
-	if (!r->iov)
-		return false;
-	for (i = 0; i < r->data_nsegs && left; i++) {
-		const struct vq_seg *s = &r->data_segs[i];
-		uint64_t take;
-		void *p;
+/*
+ * A piece in the pool's mapping (protocol.md 4.4): the medium reads or
+ * writes it there, with no grant operation, no bounce and nothing taken
+ * from the budgets.
+ */
+static void *pool_piece(struct vx_queue *q, struct blk_req *r, uint64_t addr,
+			uint64_t len, bool writable)
+{
+	(void)r;
+	(void)writable;
+	return pool_ptr(q->dev, addr, len);
+}
 
-		if (skip >= s->len) {
-			skip -= s->len;
-			continue;
-		}
-		take = s->len - skip < left ? s->len - skip : left;
-		p = pool_ptr(q->dev, s->addr + skip, take);
-		if (!p)
-			return false;
-		r->iov[r->niov].iov_base = p;
-		r->iov[r->niov].iov_len = take;
-		r->niov++;
-		left -= take;
-		skip = 0;
-	}
-	return true;
+static int req_map_data(struct vx_queue *q, struct blk_req *r, bool writable)
+{
+	r->maps = calloc(r->data_nsegs, sizeof(*r->maps));
+	return r->maps ? req_data_iov(q, r, writable, map_piece) : -1;
 }
 
 static int blk_submit_rw(struct vx_queue *q, struct blk_req *r, uint64_t sector)
@@ -494,7 +485,8 @@ static int blk_submit_rw(struct vx_queue *q, struct blk_req *r, uint64_t sector)
 	struct io_uring_sqe *sqe;
 	int rw_flags = 0;
 
-	if (disk->guest_io && req_pool_data(q, r) && io_aligned(disk, r->iov, r->niov))
+	if (disk->guest_io && q->dev->pool && !req_data_iov(q, r, !is_write, pool_piece) &&
+	    io_aligned(disk, r->iov, r->niov))
 		goto submit;
 	free(r->iov);
 	r->iov = NULL;
@@ -521,8 +513,7 @@ static int blk_submit_rw(struct vx_queue *q, struct blk_req *r, uint64_t sector)
 			req_release(q, r);
 			return -1;
 		}
-		r->niov = r->nmaps;
-		if (!io_aligned(disk, r->iov, r->nmaps)) {
+		if (!io_aligned(disk, r->iov, r->niov)) {
 			unsigned int i;
 
 			/* O_DIRECT needs aligned buffers: bounce this one. */

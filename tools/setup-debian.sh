@@ -37,7 +37,7 @@ extra=
 # Xen's user space without its recommends (those are ~450 MB).
 $SUDO apt-get install -y -qq --no-install-recommends \
 	build-essential autoconf automake libtool pkg-config \
-	libxen-dev xen-utils-"$xen" xenstore-utils liburing-dev check fio iproute2 \
+	libxen-dev xen-utils-"$xen" xenstore-utils liburing-dev check fio linux-perf iproute2 \
 	iputils-ping linux-headers-amd64 e2fsprogs bindfs $extra >/dev/null
 if [ -n "$e2e" ]; then
 	$SUDO apt-get install -y -qq --no-install-recommends -t "$backports" \

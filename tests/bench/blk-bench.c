@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +46,7 @@ struct queue_job {
 struct result {
 	double iops;
 	double kicks, irqs, copies, maps;	/* per request */
+	double syscalls;			/* per request; negative: not counted */
 	double rss_mib;				/* the daemon's, at the end of the run */
 	int errors;
 };
@@ -161,6 +163,54 @@ static double daemon_rss_mib(struct harness *h)
 	return kib / 1024;
 }
 
+/*
+ * The daemon's system calls while the run lasts, counted by perf stat on
+ * the raw_syscalls tracepoint (a count, not a trace: it does not slow the
+ * daemon as strace would).  The queue threads exist by then: perf counts
+ * the threads there when it attaches.
+ */
+static pid_t syscalls_start(pid_t daemon, const char *out)
+{
+	char pid[16];
+	pid_t p;
+
+	snprintf(pid, sizeof(pid), "%d", (int)daemon);
+	p = fork();
+	if (p == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		execlp("perf", "perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter",
+		       "-p", pid, "-o", out, (char *)NULL);
+		_exit(127);
+	}
+	usleep(300 * 1000);	/* until perf has attached */
+	return p;
+}
+
+static double syscalls_stop(pid_t p, const char *out)
+{
+	double n = -1;
+	char line[256];
+	int status;
+	FILE *f;
+
+	if (p <= 0)
+		return -1;
+	kill(p, SIGINT);
+	if (waitpid(p, &status, 0) != p || !WIFEXITED(status) || WEXITSTATUS(status))
+		return -1;
+	f = fopen(out, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (strstr(line, "raw_syscalls:sys_enter") && line[0] >= '0' && line[0] <= '9')
+			n = strtod(line, NULL);
+	if (f)
+		fclose(f);
+	unlink(out);
+	return n;
+}
+
 static int run_ours(const char *disk, const struct mode *m, uint32_t type,
 		    unsigned int nq, struct result *r)
 {
@@ -174,8 +224,10 @@ static int run_ours(const char *disk, const struct mode *m, uint32_t type,
 	struct vx_guest *g;
 	struct vx_vdev vd;
 	uint64_t total = 0;
-	double t0, secs;
+	double t0, secs, calls;
+	char perf_out[64];
 	unsigned int q;
+	pid_t perf;
 
 	memset(r, 0, sizeof(*r));
 	snprintf(queues, sizeof(queues), "%u", nq);
@@ -188,6 +240,8 @@ static int run_ours(const char *disk, const struct mode *m, uint32_t type,
 		harness_stop(&h);
 		return -1;
 	}
+	snprintf(perf_out, sizeof(perf_out), "/tmp/vx-bench-perf.%d", (int)getpid());
+	perf = syscalls_start(h.daemon, perf_out);
 	before = sim_stats;
 	t0 = now();
 	for (q = 0; q < nq; q++) {
@@ -202,6 +256,8 @@ static int run_ours(const char *disk, const struct mode *m, uint32_t type,
 		r->errors += jobs[q].bad;
 	}
 	secs = now() - t0;
+	calls = syscalls_stop(perf, perf_out);
+	r->syscalls = calls < 0 ? -1 : calls / total;
 	r->iops = total / secs;
 	r->rss_mib = daemon_rss_mib(&h);
 	r->kicks = (double)(sim_stats.notifies - before.notifies) / total;
@@ -382,8 +438,9 @@ static int table(const char *disk, const char *medium, uint32_t type, bool all)
 
 	printf("4 KiB random %s, %u in flight, %.0f s a run, %u MiB file on %s, O_DIRECT on both sides\n",
 	       type == VIRTIO_BLK_T_OUT ? "writes" : "reads", IN_FLIGHT, SECONDS, DISK_MB, medium);
-	printf("%-18s %10s %10s %7s %10s %10s %12s %11s %9s\n", "", "IOPS", "fio IOPS",
-	       "ratio", "kicks/req", "irqs/req", "copy ops/req", "map ops/req", "RSS MiB");
+	printf("%-18s %10s %10s %7s %10s %10s %12s %11s %12s %9s\n", "", "IOPS", "fio IOPS",
+	       "ratio", "kicks/req", "irqs/req", "copy ops/req", "map ops/req",
+	       "syscalls/req", "RSS MiB");
 	for (nq = 1; nq <= (all ? MAX_QUEUES : 1); nq *= 2) {
 		double fio = run_fio(disk, type, nq, true);
 
@@ -397,9 +454,14 @@ static int table(const char *disk, const char *medium, uint32_t type, bool all)
 				ret = 1;
 				continue;
 			}
-			printf("%-18s %10.0f %10.0f %7.2f %10.3f %10.3f %12.3f %11.3f %9.1f\n",
+			printf("%-18s %10.0f %10.0f %7.2f %10.3f %10.3f %12.3f %11.3f ",
 			       name, r.iops, fio, fio > 0 ? r.iops / fio : 0, r.kicks,
-			       r.irqs, r.copies, r.maps, r.rss_mib);
+			       r.irqs, r.copies, r.maps);
+			if (r.syscalls < 0)
+				printf("%12s", "no perf");
+			else
+				printf("%12.2f", r.syscalls);
+			printf(" %9.1f\n", r.rss_mib);
 		}
 	}
 	return ret;
@@ -432,6 +494,9 @@ int main(void)
 		     VIRTIO_BLK_T_IN, false);
 	printf("kicks: guest to backend notifications; irqs: backend to guest (as the daemon counted them).\n"
 	       "copy ops: batched grant-copy calls; map ops: grant-map calls (rings and pool included).\n"
+	       "syscalls: the daemon's system calls during the run (perf stat, raw_syscalls:sys_enter),\n"
+	       "  all its threads; the simulated hypervisor's grant and event-channel calls are not\n"
+	       "  system calls here (on Xen each is an ioctl).\n"
 	       "pool: a %u-page grant pool (protocol.md 4.4), the guest bouncing through it.\n",
 	       POOL_PAGES);
 

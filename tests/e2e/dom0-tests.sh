@@ -28,7 +28,7 @@ done
 # The usual order (CI runs them all).
 TESTS="daemon_starts guest_boots_with_virtio_disk blk_filesystem_round_trip
 	blk_random_writes_read_back blk_flush_and_discard blk_readonly_hot_attach
-	blk_hot_detach blk_two_queues bench_vda_vs_xvda net_hot_attach_ping_and_tcp
+	blk_hot_detach blk_two_queues blk_grant_pool_on_and_off bench_vda_vs_xvda net_hot_attach_ping_and_tcp
 	bench_nic_vs_vif daemon_killed_mid_io_resumes slow_backend_at_hot_attach
 	slow_backend_at_module_reload slow_backend_at_guest_boot
 	slow_backend_at_checkpoint slow_backend_at_restore slow_backend_at_guest_reboot

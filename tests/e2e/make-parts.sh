@@ -13,7 +13,8 @@
 #                   backports headers, with vmlinuz, release, the modules
 #                   its guest loads (decompressed) and virtio_xenbus.ko
 #   driver-domain/  virtio-xenbusd, its hotplug scripts and its libraries
-# CACHE keeps the second kernel's download between runs.
+#   fio/            fio for the guests, static
+# CACHE keeps the second kernel's download and fio between runs.
 set -eu
 build=$(cd "$1" && pwd)
 out=$2
@@ -92,6 +93,35 @@ fi
 module "$k2dir" second
 cp -a "$k2cache/." "$out/second/"
 echo "$k2" >"$out/second/release"
+
+# fio in the guests' initramfs: Debian's fio links about 84 MB of
+# libraries, so it is built static from Debian's own source.  Its io_uring
+# and psync engines need no library.
+echo "-- fio, static, from $VERSION_CODENAME's source"
+fio=$cache/fio-$VERSION_CODENAME
+if [ ! -x "$fio/fio" ]; then
+	rm -rf "$fio.tmp"
+	mkdir -p "$fio.tmp/lists/partial"
+	echo "deb-src http://deb.debian.org/debian $VERSION_CODENAME main" >"$fio.tmp/src.list"
+	src_apt="-o Dir::Etc::SourceList=$fio.tmp/src.list -o Dir::Etc::SourceParts=/nonexistent -o Dir::State::Lists=$fio.tmp/lists"
+	apt_get install --no-install-recommends dpkg-dev zlib1g-dev
+	# shellcheck disable=SC2086 # src_apt is a list of options
+	(cd "$fio.tmp" && apt-get -qq $src_apt update && apt-get -qq $src_apt source --download-only fio &&
+	 dpkg-source -x --no-check fio_*.dsc src && cd src &&
+	 ./configure --build-static --disable-native --disable-numa --disable-rdma \
+		--disable-rados --disable-rbd --disable-http --disable-gfapi --disable-libnfs \
+		--disable-pmem --disable-xnvme --disable-libzbc --disable-tcmalloc --disable-dfs &&
+	 make -j2 fio && strip fio) >"$fio.log" 2>&1 || {
+		tail -n 30 "$fio.log"
+		echo "make-parts: cannot build fio"
+		exit 1
+	}
+	mkdir -p "$fio"
+	cp "$fio.tmp/src/fio" "$fio/"
+	rm -rf "$fio.tmp"
+fi
+mkdir -p "$out/fio"
+cp "$fio/fio" "$out/fio/"
 
 echo "-- the project, installed"
 make -C "$build" -s install DESTDIR="$out/root" prefix=/usr/local >"$out/install.log" 2>&1 || {

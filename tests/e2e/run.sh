@@ -86,6 +86,7 @@ guest_kernel() {
 	[ -z "$4" ] || cp "$4"/*.ko "$groot/modules/"
 	cp "$5" "$groot/modules/"
 	cp "$(command -v busybox)" "$groot/bin/busybox"
+	cp "$parts/fio/fio" "$groot/bin/fio"
 	cp /etc/mke2fs.conf "$groot/etc/"
 	cp "$src/tests/e2e/guest-init" "$groot/init"
 	[ -z "${6:-}" ] || cp -a "$6/." "$groot/"

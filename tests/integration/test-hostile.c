@@ -224,9 +224,9 @@ static void victim_pool_before_driver_ok(uint32_t pages)
 	ck_assert_int_eq(vdev_connect_pool(&bystander, g, 2, 1, all_features, 64), 0);
 }
 
+/* The victim, set up with no pool, names one with these keys: refused. */
 static void bad_pool_keys(const char *ref, const char *pages)
 {
-	victim_pool_before_driver_ok(0);
 	if (ref)
 		vdev_write(&victim, "pool-ref", "%s", ref);
 	if (pages)
@@ -234,9 +234,19 @@ static void bad_pool_keys(const char *ref, const char *pages)
 	ck_assert_int_eq(vdev_driver_ok(&victim), -EIO);
 }
 
+static void bad_pool(uint32_t ref, uint32_t pages)
+{
+	char r[16], p[16];
+
+	snprintf(r, sizeof(r), "%u", ref);
+	snprintf(p, sizeof(p), "%u", pages);
+	bad_pool_keys(r, p);
+}
+
 START_TEST(pool_never_granted)
 {
-	bad_pool_keys("60000", "16");
+	victim_pool_before_driver_ok(0);
+	bad_pool(60000, 16);
 	assert_only_victim_failed("pool (grant references 60000..60015) cannot be mapped");
 	assert_victim_recovers();
 }
@@ -246,15 +256,11 @@ START_TEST(pool_granted_read_only)
 {
 	uint8_t *mem;
 	uint64_t dma;
-	char ref[24];
 
 	victim_pool_before_driver_ok(0);
 	mem = guest_alloc(g, 4 * VX_PAGE_SIZE);
 	ck_assert_int_eq(guest_dma_map(g, mem, 4 * VX_PAGE_SIZE, true, &dma), 0);
-	snprintf(ref, sizeof(ref), "%llu", (unsigned long long)((dma & ~VX_GRANT_ADDR_FLAG) >> VX_PAGE_SHIFT));
-	vdev_write(&victim, "pool-ref", "%s", ref);
-	vdev_write(&victim, "pool-pages", "4");
-	ck_assert_int_eq(vdev_driver_ok(&victim), -EIO);
+	bad_pool((dma & ~VX_GRANT_ADDR_FLAG) >> VX_PAGE_SHIFT, 4);
 	assert_only_victim_failed("cannot be mapped read-write");
 	assert_victim_recovers();
 }
@@ -262,6 +268,7 @@ END_TEST
 
 START_TEST(pool_over_pool_max_pages)
 {
+	victim_pool_before_driver_ok(0);
 	bad_pool_keys("8", "4097");
 	assert_only_victim_failed("over pool-max-pages");
 	assert_victim_recovers();
@@ -270,6 +277,7 @@ END_TEST
 
 START_TEST(pool_key_missing)
 {
+	victim_pool_before_driver_ok(0);
 	bad_pool_keys("8", NULL);
 	assert_only_victim_failed("must both be given");
 	assert_victim_recovers();
@@ -278,6 +286,7 @@ END_TEST
 
 START_TEST(pool_pages_malformed)
 {
+	victim_pool_before_driver_ok(0);
 	bad_pool_keys("8", "016");
 	assert_only_victim_failed("must both be given");
 }
@@ -286,13 +295,8 @@ END_TEST
 /* The victim names pages of the bystander's pool as its own. */
 START_TEST(pool_overlapping_another_devices_pool)
 {
-	char ref[24];
-
 	victim_pool_before_driver_ok(0);
-	snprintf(ref, sizeof(ref), "%u", bystander.pool->ref + 10);
-	vdev_write(&victim, "pool-ref", "%s", ref);
-	vdev_write(&victim, "pool-pages", "4");
-	ck_assert_int_eq(vdev_driver_ok(&victim), -EIO);
+	bad_pool(bystander.pool->ref + 10, 4);
 	assert_only_victim_failed("overlaps the pool of device 2");
 	assert_victim_recovers();
 }
