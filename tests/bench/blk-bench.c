@@ -495,8 +495,8 @@ int main(void)
 	printf("kicks: guest to backend notifications; irqs: backend to guest (as the daemon counted them).\n"
 	       "copy ops: batched grant-copy calls; map ops: grant-map calls (rings and pool included).\n"
 	       "syscalls: the daemon's system calls during the run (perf stat, raw_syscalls:sys_enter),\n"
-	       "  all its threads; the simulated hypervisor's grant and event-channel calls are not\n"
-	       "  system calls here (on Xen each is an ioctl).\n"
+	       "  all its threads; simulated grant copies are function calls (on Xen, an ioctl each),\n"
+	       "  grant maps an mmap, event channels a read or write, as on Xen.\n"
 	       "pool: a %u-page grant pool (protocol.md 4.4), the guest bouncing through it.\n",
 	       POOL_PAGES);
 

@@ -273,7 +273,9 @@ ensure_guest() {
 	[ -f /srv/disk1.img ] || truncate -s 256M /srv/disk1.img
 	[ -f /srv/xvda.img ] || truncate -s 256M /srv/xvda.img
 	XVDA_LOOP=$(losetup -j /srv/xvda.img | cut -d: -f1)
-	[ -n "$XVDA_LOOP" ] || XVDA_LOOP=$(losetup -f --show /srv/xvda.img)
+	# Direct I/O, as our disk does: the page cache would make blkback's
+	# file figures the cache's.
+	[ -n "$XVDA_LOOP" ] || XVDA_LOOP=$(losetup --direct-io=on -f --show /srv/xvda.img)
 	boot_guest
 }
 

@@ -29,4 +29,17 @@ extern bool fake_failed;
 /* The backend directory: key, value pairs, ended by a NULL key. */
 extern const char *fake_keys[8][2];
 
+/*
+ * A grant pool (protocol.md 4.4) over the guest's references 5 .. 12, as
+ * pool_start maps one: the model then reaches buffers wholly inside it
+ * through the mapping, the rest through grants.
+ */
+static inline void fake_pool(struct vx_device *dev)
+{
+	dev->pool_given = true;
+	dev->pool_ref = 5;
+	dev->pool_pages = 8;
+	dev->pool = fake_mem + 4 * 4096;
+}
+
 #endif

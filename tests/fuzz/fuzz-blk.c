@@ -5,7 +5,7 @@
  * write-zeroes ranges, served as the queue thread serves them, on a real
  * file with io_uring.  The input is compact: each descriptor names a grant
  * reference and an offset, so most chains reach the model; the pages hold
- * anything.
+ * anything.  Half the inputs have a grant pool over some of the pages.
  *
  * Checked: every chain popped is completed at most once, with a used length
  * within its writable bytes; nothing stays mapped or in flight; the disk
@@ -134,6 +134,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dev.driver_features = dev.features & ((uint64_t)take8(&in) << 24 | take16(&in) |
 					      VX_FEATURE(VX_F_VERSION_1));
 	dev.gnttab = xen_gnttab_open(1);
+	if (flags & 8)
+		fake_pool(&dev);
 
 	/* Each descriptor: reference, offset, length, flags, next. */
 	for (i = 0; i < QSIZE; i++) {

@@ -5,7 +5,8 @@
  * VLAN, MQ, ANNOUNCE), a received frame placed in receive chains, and a
  * previous daemon's saved settings, torn or not.  net.c is compiled into
  * this file, its statics and all; its TAP is /dev/null, so frames go nowhere
- * and the TAP's ioctls fail, as a detached TAP's would.
+ * and the TAP's ioctls fail, as a detached TAP's would.  Half the inputs
+ * have a grant pool over some of the guest's pages.
  *
  * Checked: every chain is completed at most once, transmit with 0 bytes,
  * control with the 1-byte ack, receive with the frame's bytes spread over
@@ -67,6 +68,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dev.driver_features = (uint64_t)take8(&in) << 24 | (uint64_t)take8(&in) << 16 |
 			      take16(&in) | VX_FEATURE(VX_F_VERSION_1);
 	dev.gnttab = xen_gnttab_open(1);
+	if (flags & 0x20)
+		fake_pool(&dev);
 	nic->pairs = PAIRS;
 	nic->active_pairs = 1;
 	nic->mtu = 1500;
