@@ -249,8 +249,9 @@ void record_sweep(struct vx_daemon *d,
 /* guest_mem.c: access to the guest's buffers of a chain. */
 /*
  * Copies @len bytes between @buf and the concatenation of @segs, starting
- * @skip bytes into it, in one batched grant-copy call.  Returns 0, or -1 if
- * the range is out of the segments or a grant does not allow the access.
+ * @skip bytes into it, in one batched grant-copy call, at once: a batch
+ * being built (below) stays as it was.  Returns 0, or -1 if the range is
+ * out of the segments or a grant does not allow the access.
  */
 int gmem_copy(struct vx_device *dev, const struct vq_seg *segs,
 	      unsigned int nsegs, uint64_t skip, uint64_t len, void *buf,
@@ -267,7 +268,7 @@ int gmem_copy_add(struct vx_device *dev, const struct vq_seg *segs,
 int gmem_copy_run(struct vx_device *dev);
 /* Drops the calling thread's batch without doing it. */
 void gmem_copy_cancel(void);
-/* Reads guest memory at one grant address (indirect tables). */
+/* Reads guest memory at one grant address (indirect tables), as gmem_copy. */
 int gmem_read(void *dev, uint64_t addr, void *buf, size_t len);
 /* Frees the calling thread's copy scratch; a queue thread calls it last. */
 void gmem_thread_exit(void);

@@ -76,6 +76,7 @@ static xengnttab_grant_copy_segment_t *segs_room(size_t n)
 
 void gmem_thread_exit(void)
 {
+	batch_drop();
 	free(copy_segs);
 	copy_segs = NULL;
 	copy_segs_room = 0;
@@ -128,22 +129,30 @@ static int add_pieces(struct vx_device *dev, uint64_t addr, uint64_t len,
 	return 0;
 }
 
-int gmem_copy_run(struct vx_device *dev)
+/* Does the batch's copies from entry @segs0 and pool copy @pool0 on. */
+static int run_from(struct vx_device *dev, size_t segs0, size_t pool0)
 {
-	size_t i, n = copy_segs_used;
+	size_t i, n = copy_segs_used - segs0;
 
-	for (i = 0; i < pool_copies_used; i++)
+	for (i = pool0; i < pool_copies_used; i++)
 		memcpy(pool_copies[i].dst, pool_copies[i].src, pool_copies[i].len);
-	batch_drop();
 	if (!n)
 		return 0;
 	count_grant_op();
-	if (xen_gnttab_copy(dev->gnttab, n, copy_segs))
+	if (xen_gnttab_copy(dev->gnttab, n, copy_segs + segs0))
 		return -1;
-	for (i = 0; i < n; i++)
+	for (i = segs0; i < copy_segs_used; i++)
 		if (copy_segs[i].status != GNTST_okay)
 			return -1;
 	return 0;
+}
+
+int gmem_copy_run(struct vx_device *dev)
+{
+	int ret = run_from(dev, 0, 0);
+
+	batch_drop();
+	return ret;
 }
 
 void gmem_copy_cancel(void)
@@ -151,11 +160,11 @@ void gmem_copy_cancel(void)
 	batch_drop();
 }
 
-int gmem_copy_add(struct vx_device *dev, const struct vq_seg *segs,
-		  unsigned int nsegs, uint64_t skip, uint64_t len, void *buf,
-		  bool to_guest)
+/* Adds the copies of @len bytes of @segs from @skip on to the batch. */
+static int add_range(struct vx_device *dev, const struct vq_seg *segs,
+		     unsigned int nsegs, uint64_t skip, uint64_t len, uint8_t *p,
+		     bool to_guest)
 {
-	uint8_t *p = buf;
 	unsigned int i;
 
 	for (i = 0; i < nsegs && len; i++) {
@@ -170,38 +179,53 @@ int gmem_copy_add(struct vx_device *dev, const struct vq_seg *segs,
 			take = len;
 		if (add_pieces(dev, segs[i].addr + skip, take, p, to_guest,
 			       &copy_segs_used))
-			goto err;
+			return -1;
 		p += take;
 		len -= take;
 		skip = 0;
 	}
-	if (!len)
+	return len ? -1 : 0;
+}
+
+int gmem_copy_add(struct vx_device *dev, const struct vq_seg *segs,
+		  unsigned int nsegs, uint64_t skip, uint64_t len, void *buf,
+		  bool to_guest)
+{
+	if (!add_range(dev, segs, nsegs, skip, len, buf, to_guest))
 		return 0;
-err:
 	batch_drop();
 	return -1;
 }
 
+/*
+ * A copy done at once, after the batch being built (a receive frame's
+ * chains, whose next pop may read an indirect table): the batch stays.
+ */
 int gmem_copy(struct vx_device *dev, const struct vq_seg *segs,
 	      unsigned int nsegs, uint64_t skip, uint64_t len, void *buf,
 	      bool to_guest)
 {
-	batch_drop();
-	if (gmem_copy_add(dev, segs, nsegs, skip, len, buf, to_guest))
-		return -1;
-	return gmem_copy_run(dev);
+	size_t segs0 = copy_segs_used, pool0 = pool_copies_used;
+	int ret = add_range(dev, segs, nsegs, skip, len, buf, to_guest);
+
+	if (!ret)
+		ret = run_from(dev, segs0, pool0);
+	copy_segs_used = segs0;
+	pool_copies_used = pool0;
+	return ret;
 }
 
 int gmem_read(void *opaque, uint64_t addr, void *buf, size_t len)
 {
 	struct vx_device *dev = opaque;
+	size_t segs0 = copy_segs_used, pool0 = pool_copies_used;
+	int ret = add_pieces(dev, addr, len, buf, false, &copy_segs_used);
 
-	batch_drop();
-	if (add_pieces(dev, addr, len, buf, false, &copy_segs_used)) {
-		batch_drop();
-		return -1;
-	}
-	return gmem_copy_run(dev);
+	if (!ret)
+		ret = run_from(dev, segs0, pool0);
+	copy_segs_used = segs0;
+	pool_copies_used = pool0;
+	return ret;
 }
 
 void *gmem_map(struct vx_device *dev, uint64_t addr, uint64_t len,

@@ -964,6 +964,7 @@ static int rx_place(struct vx_queue *q, struct net_queue *nq, uint16_t *seen)
 		size_t take;
 
 		if (r < 0) {
+			gmem_copy_cancel();
 			queue_fail(q, "%s", q->vq.error);
 			return -1;
 		}
@@ -973,6 +974,7 @@ static int rx_place(struct vx_queue *q, struct net_queue *nq, uint16_t *seen)
 			return 0;
 		}
 		if (c->readable_len || c->writable_len < (n ? 1 : NET_HDR_LEN)) {
+			gmem_copy_cancel();
 			queue_fail(q, "receive chain %u: %llu readable and %llu writable bytes",
 				   c->head, (unsigned long long)c->readable_len,
 				   (unsigned long long)c->writable_len);
