@@ -22,6 +22,7 @@
 #define SMALL_BUF	(HDR_LEN + ETH_HLEN + 4 + ETH_DATA_LEN)
 #define BIG_BUF		(HDR_LEN + MAX_FRAME)
 #define BIG_SLOTS	32		/* big buffers cost 64 KiB each */
+#define INDIRECT_BUF	1024		/* less than a frame: frames span chains */
 #define TX_SLOTS	64
 
 static bool has(const struct vx_vdev *vd, unsigned int bit)
@@ -77,11 +78,27 @@ static void rx_post(struct vnet_pair *p, unsigned int slot)
 {
 	struct vnet *n = p->n;
 	struct driver_vq *vq = &n->vd->vqs[2 * p->index];
-	struct dvq_buf b = { p->rx_dma + (uint64_t)slot * n->rx_buf_len,
-			     n->rx_buf_len, true };
+	uint64_t addr = p->rx_dma + (uint64_t)slot * n->rx_buf_len;
+	struct dvq_buf b = { addr, n->rx_buf_len, true };
+	struct vring_desc *t = &p->rx_tables[2 * slot];
+	int head;
 
-	if (dvq_add(vq, &b, 1, (void *)(uintptr_t)(slot + 1)) < 0)
+	if (n->rx_indirect) {
+		/* The table is the device's to read: the buffer's two halves. */
+		t[0] = (struct vring_desc){ htole64(addr), htole32(n->rx_buf_len / 2),
+					    htole16(VRING_DESC_F_WRITE | VRING_DESC_F_NEXT),
+					    htole16(1) };
+		t[1] = (struct vring_desc){ htole64(addr + n->rx_buf_len / 2),
+					    htole32(n->rx_buf_len / 2),
+					    htole16(VRING_DESC_F_WRITE), 0 };
+		b = (struct dvq_buf){ p->rx_tables_dma + 2 * slot * sizeof(*t),
+				      2 * sizeof(*t), false };
+	}
+	head = dvq_add(vq, &b, 1, (void *)(uintptr_t)(slot + 1));
+	if (head < 0)
 		p->failed = true;
+	else if (n->rx_indirect)
+		vq->desc[head].flags = htole16(VRING_DESC_F_INDIRECT);
 }
 
 static void rx_frame_done(struct vnet_pair *p)
@@ -227,6 +244,11 @@ static unsigned int tap_offloads(const struct vx_vdev *vd)
 	return o;
 }
 
+static size_t rx_tables_bytes(const struct vnet_pair *p)
+{
+	return (size_t)p->rx_slots * 2 * sizeof(struct vring_desc);
+}
+
 static int pair_start(struct vnet *n, struct vnet_pair *p)
 {
 	struct vx_guest *g = n->vd->g;
@@ -246,6 +268,12 @@ static int pair_start(struct vnet *n, struct vnet_pair *p)
 	    guest_dma_map(g, p->rx_mem, rx_bytes, false, &p->rx_dma) ||
 	    guest_dma_map(g, p->tx_mem, tx_bytes, true, &p->tx_dma))
 		return -ENOMEM;
+	if (n->rx_indirect) {
+		p->rx_tables = guest_alloc(g, rx_tables_bytes(p));
+		if (!p->rx_tables || guest_dma_map(g, p->rx_tables, rx_tables_bytes(p), true,
+						   &p->rx_tables_dma))
+			return -ENOMEM;
+	}
 	for (i = 0; i < p->tx_slots; i++)
 		p->tx_free_list[p->tx_free++] = i;
 	for (i = 0; i < p->rx_slots; i++)
@@ -256,8 +284,8 @@ static int pair_start(struct vnet *n, struct vnet_pair *p)
 	return pthread_create(&p->thread, NULL, pair_thread, p) ? -EAGAIN : 0;
 }
 
-int vnet_start(struct vnet *n, struct vx_vdev *vd, unsigned int pairs,
-	       const int tap_fds[])
+static int start(struct vnet *n, struct vx_vdev *vd, unsigned int pairs,
+		 const int tap_fds[], bool rx_indirect)
 {
 	unsigned int i;
 	int ret;
@@ -266,7 +294,12 @@ int vnet_start(struct vnet *n, struct vx_vdev *vd, unsigned int pairs,
 	n->vd = vd;
 	n->pairs = pairs;
 	n->mergeable = has(vd, VIRTIO_NET_F_MRG_RXBUF);
-	if (n->mergeable)
+	n->rx_indirect = rx_indirect;
+	if (rx_indirect && (!n->mergeable || !has(vd, VIRTIO_RING_F_INDIRECT_DESC)))
+		return -EINVAL;
+	if (rx_indirect)
+		n->rx_buf_len = INDIRECT_BUF;
+	else if (n->mergeable)
 		n->rx_buf_len = MERGEABLE_BUF;
 	else if (has(vd, VIRTIO_NET_F_GUEST_TSO4) || has(vd, VIRTIO_NET_F_GUEST_TSO6))
 		n->rx_buf_len = BIG_BUF;
@@ -287,6 +320,18 @@ int vnet_start(struct vnet *n, struct vx_vdev *vd, unsigned int pairs,
 			return ret;
 	}
 	return 0;
+}
+
+int vnet_start(struct vnet *n, struct vx_vdev *vd, unsigned int pairs,
+	       const int tap_fds[])
+{
+	return start(n, vd, pairs, tap_fds, false);
+}
+
+int vnet_start_indirect_rx(struct vnet *n, struct vx_vdev *vd, unsigned int pairs,
+			   const int tap_fds[])
+{
+	return start(n, vd, pairs, tap_fds, true);
 }
 
 void vnet_stop(struct vnet *n)
@@ -319,6 +364,12 @@ int vnet_free(struct vnet *n)
 			ret = -EBUSY;
 		guest_free(g, p->rx_mem, rx_bytes);
 		guest_free(g, p->tx_mem, tx_bytes);
+		if (p->rx_tables) {
+			if (p->rx_tables_dma &&
+			    guest_dma_unmap(g, p->rx_tables_dma, rx_tables_bytes(p)))
+				ret = -EBUSY;
+			guest_free(g, p->rx_tables, rx_tables_bytes(p));
+		}
 		free(p->frame);
 		free(p->tx_free_list);
 		close(p->tap_fd);

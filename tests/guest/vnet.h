@@ -30,6 +30,8 @@ struct vnet_pair {
 	pthread_t thread;
 	uint8_t *rx_mem, *tx_mem;	/* guest memory, granted at start */
 	uint64_t rx_dma, tx_dma;
+	struct vring_desc *rx_tables;	/* with rx_indirect: two a slot */
+	uint64_t rx_tables_dma;
 	unsigned int rx_slots, tx_slots;
 	unsigned int tx_free;		/* slots not in the ring */
 	uint16_t *tx_free_list;
@@ -46,6 +48,7 @@ struct vnet {
 	struct vx_vdev *vd;
 	unsigned int pairs;		/* queue pairs set up */
 	bool mergeable;
+	bool rx_indirect;		/* each receive buffer an indirect chain of two */
 	unsigned int rx_buf_len, tx_buf_len;
 	int stop_fd;
 	struct vnet_pair pair[VNET_MAX_PAIRS];
@@ -68,6 +71,13 @@ int vnet_open_tap(const char *netns_path, const char *ifname, unsigned int pairs
  */
 int vnet_start(struct vnet *n, struct vx_vdev *vd, unsigned int pairs,
 	       const int tap_fds[]);
+/*
+ * The same, each receive buffer (mergeable, 1 KiB) posted as an indirect
+ * table of two descriptors: a frame spans chains, and each pop after the
+ * first reads a table from guest memory.
+ */
+int vnet_start_indirect_rx(struct vnet *n, struct vx_vdev *vd, unsigned int pairs,
+			   const int tap_fds[]);
 /*
  * Stops the threads.  The device still owns the buffers posted to it, as
  * it does in virtnet_remove: reset it (vdev_close) before vnet_free.

@@ -87,6 +87,9 @@ static const uint8_t *config_mac(void)
 	return ((const struct virtio_net_config *)vd.config)->mac;
 }
 
+/* The next guest_nic_up posts receive buffers as indirect chains. */
+static bool indirect_rx;
+
 /* Connects the nic with @features and starts the guest's end of it. */
 static void guest_nic_up(uint64_t features, unsigned int pairs)
 {
@@ -108,7 +111,8 @@ static void guest_nic_up(uint64_t features, unsigned int pairs)
 	ck_assert_int_eq(sh("ip netns exec %s ip addr add %s/24 dev %s", guest_ns,
 			    GUEST_IP, GUEST_IF), 0);
 	ck_assert_int_eq(sh("ip netns exec %s ip link set %s up", guest_ns, GUEST_IF), 0);
-	ck_assert_int_eq(vnet_start(&vn, &vd, nq / 2, fds), 0);
+	ck_assert_int_eq((indirect_rx ? vnet_start_indirect_rx : vnet_start)(&vn, &vd, nq / 2, fds),
+			 0);
 	ck_assert_int_eq(sh("ip addr replace %s/24 dev %s", HOST_IP, host_ip_dev), 0);
 }
 
@@ -307,6 +311,26 @@ START_TEST(tcp_both_ways_without_offloads)
 	frames = tx_frames_all() - frames;
 	ck_assert_uint_ge(frames, TRANSFER / 2 / 1500);
 	guest_nic_down();
+}
+END_TEST
+
+/*
+ * Each receive buffer an indirect chain of 1 KiB, so that every frame spans
+ * chains and each pop after the first reads a table from guest memory:
+ * every byte still arrives, each way.
+ */
+START_TEST(frames_spanning_indirect_receive_chains_keep_every_byte)
+{
+	indirect_rx = true;
+	new_nic("1", all_features, 1);
+	ck_assert(vd.driver_features & (1ULL << VIRTIO_NET_F_MRG_RXBUF));
+	ck_assert(vd.driver_features & (1ULL << VIRTIO_RING_F_INDIRECT_DESC));
+	ck_assert_int_eq(sh("ip netns exec %s ping -q -c 3 -i 0.2 -W 3 -s 1400 %s >/dev/null",
+			    guest_ns, HOST_IP), 0);
+	tcp_transfer(true, TRANSFER / 2, 1);
+	tcp_transfer(false, TRANSFER / 2, 1);
+	guest_nic_down();
+	indirect_rx = false;
 }
 END_TEST
 
@@ -900,6 +924,7 @@ int main(void)
 		nic_has_its_mac_mtu_and_interface,
 		ping_and_tcp_both_ways_with_offloads,
 		tcp_both_ways_without_offloads,
+		frames_spanning_indirect_receive_chains_keep_every_byte,
 		multiqueue_spreads_flows_and_mq_command_narrows,
 		receive_filter_follows_promiscuous_mode_mac_table_and_vlans,
 		hostile_frames_fail_only_that_device_and_reset_recovers,
