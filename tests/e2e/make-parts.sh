@@ -95,29 +95,36 @@ cp -a "$k2cache/." "$out/second/"
 echo "$k2" >"$out/second/release"
 
 # fio in the guests' initramfs: Debian's fio links about 84 MB of
-# libraries, so it is built static from Debian's own source.  Its io_uring
-# and psync engines need no library.
-echo "-- fio, static, from $VERSION_CODENAME's source"
-fio=$cache/fio-$VERSION_CODENAME
+# libraries, so it is built static from Debian's own source (a static
+# binary runs on any guest kernel).  Its io_uring and psync engines need no
+# library.  The release's own source first; an archive that lacks it (seen:
+# trixie's fio_3.39-1 answering 404) leaves the next suite's.
+fio=$cache/fio-static
 if [ ! -x "$fio/fio" ]; then
-	rm -rf "$fio.tmp"
-	mkdir -p "$fio.tmp/lists/partial"
-	echo "deb-src http://deb.debian.org/debian $VERSION_CODENAME main" >"$fio.tmp/src.list"
-	src_apt="-o Dir::Etc::SourceList=$fio.tmp/src.list -o Dir::Etc::SourceParts=/nonexistent -o Dir::State::Lists=$fio.tmp/lists"
 	apt_get install --no-install-recommends dpkg-dev zlib1g-dev
-	# shellcheck disable=SC2086 # src_apt is a list of options
-	(cd "$fio.tmp" && apt-get -qq $src_apt update && apt-get -qq $src_apt source --download-only fio &&
-	 dpkg-source -x --no-check fio_*.dsc src && cd src &&
-	 ./configure --build-static --disable-native --disable-numa --disable-rdma \
-		--disable-rados --disable-rbd --disable-http --disable-gfapi --disable-libnfs \
-		--disable-pmem --disable-xnvme --disable-libzbc --disable-tcmalloc --disable-dfs &&
-	 make -j2 fio && strip fio) >"$fio.log" 2>&1 || {
-		tail -n 30 "$fio.log"
-		echo "make-parts: cannot build fio"
-		exit 1
-	}
+	built=
+	for suite in "$VERSION_CODENAME" bookworm trixie sid; do
+		echo "-- fio, static, from $suite's source"
+		rm -rf "$fio.tmp"
+		mkdir -p "$fio.tmp/lists/partial"
+		echo "deb-src http://deb.debian.org/debian $suite main" >"$fio.tmp/src.list"
+		src_apt="-o Dir::Etc::SourceList=$fio.tmp/src.list -o Dir::Etc::SourceParts=/nonexistent -o Dir::State::Lists=$fio.tmp/lists -o Acquire::Check-Valid-Until=false"
+		# shellcheck disable=SC2086 # src_apt is a list of options
+		if (cd "$fio.tmp" && apt-get -qq $src_apt update && apt-get -qq $src_apt source --download-only fio &&
+		    dpkg-source -x --no-check fio_*.dsc src && cd src &&
+		    ./configure --build-static --disable-native --disable-numa --disable-rdma \
+			--disable-rados --disable-rbd --disable-http --disable-gfapi --disable-libnfs \
+			--disable-pmem --disable-xnvme --disable-libzbc --disable-tcmalloc --disable-dfs &&
+		    make -j2 fio && strip fio) >"$fio.log" 2>&1; then
+			built=$suite
+			break
+		fi
+		tail -n 5 "$fio.log"
+	done
+	[ -n "$built" ] || { echo "make-parts: cannot build fio from any suite's source"; exit 1; }
 	mkdir -p "$fio"
 	cp "$fio.tmp/src/fio" "$fio/"
+	echo "$built" >"$fio/suite"
 	rm -rf "$fio.tmp"
 fi
 mkdir -p "$out/fio"
