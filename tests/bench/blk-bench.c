@@ -198,8 +198,9 @@ static double syscalls_stop(pid_t p, const char *out)
 
 	if (p <= 0)
 		return -1;
+	/* perf prints its count at SIGINT and exits with 130. */
 	kill(p, SIGINT);
-	if (waitpid(p, &status, 0) != p || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (waitpid(p, &status, 0) != p || (WIFEXITED(status) && WEXITSTATUS(status) == 127))
 		return -1;
 	f = fopen(out, "r");
 	while (f && fgets(line, sizeof(line), f))
