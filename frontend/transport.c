@@ -29,6 +29,8 @@
 #define VXB_MAX_QUEUES		64
 #define VXB_MAX_CONFIG		256
 #define VXB_MAX_QUEUE_SIZE	32768
+/* protocol.md 1.2: the most a backend's pool-max-pages may say. */
+#define VXB_POOL_MAX_PAGES	4096U
 /* PCI vendor ID of XenSource, as the virtio vendor of our devices. */
 #define VXB_VENDOR		0x5853
 /*
@@ -210,11 +212,13 @@ static int read_device(struct vxb_device *vxb)
 	      refresh_config(vxb);
 	if (ret)
 		return ret;
+	/* Never more than the protocol allows, whatever a backend says. */
 	ret = read_u32(be, "pool-max-pages", U32_MAX, &vxb->pool_max_pages);
 	if (ret == -ENOENT)
 		vxb->pool_max_pages = 0;
 	else if (ret)
 		return ret;
+	vxb->pool_max_pages = min(vxb->pool_max_pages, VXB_POOL_MAX_PAGES);
 	if (!vxb->max_queues || vxb->max_queue_size < 2 ||
 	    !is_power_of_2(vxb->max_queue_size))
 		return -EINVAL;
