@@ -118,32 +118,40 @@ static inline int read_file_at(const char *path, uint64_t off, void *buf, size_t
 }
 
 /*
- * The grant operations the daemon logged for @nq queues of d@domid's device
- * @devid when they stopped; the queue lines of a block device.
+ * What the daemon logged last for queue @q of d@domid's device @devid when
+ * the queue stopped (the text after "queue Q: "), waited for, in @out.
  */
+static inline void logged_queue_line(uint32_t domid, uint32_t devid, unsigned int q,
+				     char *out, size_t outlen)
+{
+	char needle[64], line[512];
+	FILE *f;
+
+	snprintf(needle, sizeof(needle), "d%u virtio/%u: queue %u: ", domid, devid, q);
+	ck_assert_msg(harness_log_wait(&host, needle, PATIENCE_MS), "no '%s' in the log", needle);
+	f = fopen(host.log, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, needle);
+
+		if (p)
+			snprintf(out, outlen, "%s", p + strlen(needle));
+	}
+	fclose(f);
+}
+
+/* The grant operations the daemon logged for @nq queues of a block device. */
 static inline uint64_t logged_grant_ops(uint32_t domid, uint32_t devid, unsigned int nq)
 {
 	unsigned long long req, kicks, irqs, ops, sum = 0;
-	char needle[64], line[512];
+	char line[512];
 	unsigned int q;
-	FILE *f;
 
 	for (q = 0; q < nq; q++) {
-		snprintf(needle, sizeof(needle), "d%u virtio/%u: queue %u: ", domid, devid, q);
-		ck_assert_msg(harness_log_wait(&host, needle, PATIENCE_MS), "no '%s' in the log", needle);
-		f = fopen(host.log, "r");
-		ck_assert_ptr_nonnull(f);
-		while (fgets(line, sizeof(line), f)) {
-			char *p = strstr(line, needle);
-
-			if (p && sscanf(p + strlen(needle),
-					"%llu requests; %llu kicks, %llu interrupts, %llu grant operations",
-					&req, &kicks, &irqs, &ops) == 4) {
-				sum += ops;
-				break;
-			}
-		}
-		fclose(f);
+		logged_queue_line(domid, devid, q, line, sizeof(line));
+		ck_assert_int_eq(sscanf(line, "%llu requests; %llu kicks, %llu interrupts, %llu grant operations",
+					&req, &kicks, &irqs, &ops), 4);
+		sum += ops;
 	}
 	return sum;
 }

@@ -179,21 +179,11 @@ static uint64_t tx_frames_all(void)
 /* The bytes the daemon logged for a queue of the nic when it stopped. */
 static uint64_t logged_queue_bytes(unsigned int queue)
 {
-	char needle[64], line[512];
 	unsigned long long frames = 0, bytes = 0;
-	FILE *f;
+	char line[512];
 
-	snprintf(needle, sizeof(needle), "d%u virtio/%u: queue %u: ", GUEST_DOMID, NIC_ID, queue);
-	ck_assert_msg(harness_log_wait(&host, needle, PATIENCE_MS), "no '%s' in the log", needle);
-	f = fopen(host.log, "r");
-	ck_assert_ptr_nonnull(f);
-	while (fgets(line, sizeof(line), f)) {
-		char *p = strstr(line, needle);
-
-		if (p)
-			sscanf(p + strlen(needle), "%llu frames, %llu bytes", &frames, &bytes);
-	}
-	fclose(f);
+	logged_queue_line(GUEST_DOMID, NIC_ID, queue, line, sizeof(line));
+	sscanf(line, "%llu frames, %llu bytes", &frames, &bytes);
 	ck_assert_uint_gt(frames, 0);
 	return bytes;
 }
