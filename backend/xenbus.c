@@ -256,6 +256,12 @@ static void release_queues(struct vx_device *dev)
 		log_queue_stats(dev, &dev->queues[i]);
 	}
 	/* After the rings: they may be in the pool. */
+	if (dev->pool) {
+		char path[256];
+
+		snprintf(path, sizeof(path), "%s/pool-mapped", dev->be_path);
+		xs_rm(dev->daemon->xs, XBT_NULL, path);
+	}
 	pool_stop(dev);
 	/* Also when a previous daemon's record found nothing to resume. */
 	if (dev->keep_record)
@@ -380,6 +386,10 @@ static bool start_pool(struct vx_device *dev)
 	}
 	if (why)
 		device_error(dev, why);
+	else if (dev->pool)
+		/* For the toolstack: what the guest's pool costs this domain. */
+		xs_printf(dev->daemon, XBT_NULL, dev->be_path, "pool-mapped", "%u",
+			  dev->pool_pages);
 	return !why;
 }
 

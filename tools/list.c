@@ -119,6 +119,7 @@ static void print_device(uint32_t guest, uint32_t devid, uint32_t be,
 	char *mac = xs_readf("%s/mac", be_dir), *bridge = xs_readf("%s/bridge", be_dir);
 	char target[128];
 	char *queues = xs_readf("%s/queues", be_dir), *error = xs_readf("%s/error", be_dir);
+	char *pool = xs_readf("%s/pool-mapped", be_dir);
 	char *fe_state = xs_readf("/local/domain/%u/device/%s/%u/state", guest,
 				  VX_DEVICE_TYPE, devid);
 	uint64_t fe = 0;
@@ -135,7 +136,10 @@ static void print_device(uint32_t guest, uint32_t devid, uint32_t be,
 	       type ?: "?", dev ?: "-", be, state_name(vx_ts_backend_state(xs, be, guest, devid)),
 	       state_name(fe), mode ?: "-", queues ?: "1", target,
 	       error ? "  error: " : "", error ?: "");
+	if (pool)
+		printf("       grant pool: %s pages mapped\n", pool);
 	print_stats(be_dir, type && !strcmp(type, "net"));
+	free(pool);
 	free(mac);
 	free(bridge);
 	free(type);

@@ -6,6 +6,7 @@
 #include <check.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #include "../check-run.h"
 #include "harness.h"
+#include "nettest.h"
 #include "toolstack.h"
 #include "vblk.h"
 
@@ -154,6 +156,19 @@ static inline uint64_t logged_grant_ops(uint32_t domid, uint32_t devid, unsigned
 		sum += ops;
 	}
 	return sum;
+}
+
+/* Runs the virtio-xenbus tool; its output in @out (may be NULL). */
+static inline __attribute__((format(printf, 3, 4)))
+int tool(char *out, size_t outlen, const char *fmt, ...)
+{
+	char args[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	return sh_output(out, outlen, "%s %s", getenv("TOOL"), args);
 }
 
 static inline int run_suite(const char *name, const TTest *const *tests, size_t n)

@@ -86,7 +86,7 @@ static void data_integrity(const char *access, uint32_t pool_pages)
 	struct vx_guest *g = new_guest(1);
 	uint8_t *shadow = calloc(1, DISK_BYTES), *file = malloc(DISK_BYTES);
 	struct vx_vdev vd;
-	char disk[256], line[96];
+	char disk[256], line[96], out[4096];
 	uint64_t ops;
 
 	attach_disk(g, 1, "w", "4", access, disk);
@@ -96,6 +96,10 @@ static void data_integrity(const char *access, uint32_t pool_pages)
 		snprintf(line, sizeof(line), "d1 virtio/1: pool: %u pages at grant reference %u mapped",
 			 pool_pages, vd.pool->ref);
 		ck_assert(harness_log_wait(&host, line, PATIENCE_MS));
+		/* And the toolstack sees it. */
+		ck_assert_int_eq(tool(out, sizeof(out), "list"), 0);
+		snprintf(line, sizeof(line), "grant pool: %u pages mapped", pool_pages);
+		ck_assert_msg(strstr(out, line), "no '%s' in: %s", line, out);
 	}
 	random_io(&vd, shadow, 12, 1);
 	if (pool_pages) {
@@ -111,6 +115,9 @@ static void data_integrity(const char *access, uint32_t pool_pages)
 	ck_assert(!memcmp(file, shadow, DISK_BYTES));
 	ck_assert_int_eq(vdev_close(&vd), 0);
 	ck_assert_uint_eq(g->leaked_refs, 0);
+	/* The reset unmapped the pool: list no longer shows it. */
+	ck_assert_int_eq(tool(out, sizeof(out), "list"), 0);
+	ck_assert_msg(!strstr(out, "grant pool:"), "a pool listed after the reset: %s", out);
 	/* What the queues' counters say: no grant call when the pool holds all. */
 	ops = logged_grant_ops(1, 1, 4);
 	if (pool_pages >= 1024)

@@ -227,18 +227,6 @@ START_TEST(nic_has_its_mac_mtu_and_interface)
 }
 END_TEST
 
-/* Runs the virtio-xenbus tool; its output in @out (may be NULL). */
-static int tool(char *out, size_t outlen, const char *fmt, ...)
-{
-	char args[400];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	return sh_output(out, outlen, "%s %s", getenv("TOOL"), args);
-}
-
 /* The bytes `virtio-xenbus list` shows for a queue of the nic, live. */
 static uint64_t listed_queue_bytes(unsigned int queue)
 {
