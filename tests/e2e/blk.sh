@@ -181,7 +181,8 @@ test_blk_grant_pool_on_and_off() {
 		done </tmp/writes
 		virtio-xenbus list $GUEST | tee /tmp/list
 		devid=$(awk '$4 == "vdp" { print $2 }' /tmp/list)
-		line=$(grep -A 1 ' vdp ' /tmp/list | grep "queue 0:")
+		# The device's line, its pool's, its queue's.
+		line=$(grep -A 2 ' vdp ' /tmp/list | grep "queue 0:")
 		req=$(echo "$line" | sed -n 's/.*queue 0: \([0-9]*\) requests.*/\1/p')
 		ops=$(echo "$line" | sed -n 's/.*interrupts, \([0-9]*\) grant ops.*/\1/p')
 		keys=$(xs_read /local/domain/"$(domid)"/device/virtio/$devid/pool-pages || echo none)
@@ -192,9 +193,12 @@ test_blk_grant_pool_on_and_off() {
 			grep -q "d$(domid) virtio/$devid: pool: $keys pages at grant reference [0-9]* mapped" "$DAEMON_LOG" ||
 				fail "the daemon did not map the pool"
 			[ "$ops" = 0 ] || fail "$ops grant operations with every buffer in the pool"
+			grep -A 1 ' vdp ' /tmp/list | grep -q "grant pool: $keys pages mapped" ||
+				fail "list does not show the pool"
 		else
 			[ "$keys" = none ] || fail "pool_pages=0, and the guest published a pool of $keys pages"
 			[ "$ops" -ge "$req" ] || fail "only $ops grant operations for $req requests without a pool"
+			! grep -A 1 ' vdp ' /tmp/list | grep -q "grant pool:" || fail "list shows a pool"
 		fi
 		virtio-xenbus disk-detach $GUEST vdp || fail "disk-detach ($pool)"
 		guest_run 30 "$FIND_DISK"'

@@ -95,7 +95,7 @@ CFG
 	virtio-xenbus list $GUEST | tee /tmp/list
 	[ "$(awk '$4 == "vdx" { print $5, $6, $7 }' /tmp/list)" = "$dd_domid connected connected" ] ||
 		fail "vdx is not served by the driver domain, connected at both ends"
-	grep -A 1 ' vdx ' /tmp/list | grep -q "queue 0: [1-9][0-9]* requests" ||
+	grep -A 2 ' vdx ' /tmp/list | grep -q "queue 0: [1-9][0-9]* requests" ||
 		fail "the driver domain's daemon did not give its counters"
 
 	virtio-xenbus disk-detach $GUEST vdx || fail "disk-detach vdx"
