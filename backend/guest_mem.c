@@ -147,6 +147,20 @@ static int run_from(struct vx_device *dev, size_t segs0, size_t pool0)
 	return 0;
 }
 
+/*
+ * Does the copies added since @segs0 and @pool0 (if adding them, @added,
+ * succeeded) and takes them out of the batch again: the batch being built
+ * before them stays as it was.
+ */
+static int run_added(struct vx_device *dev, size_t segs0, size_t pool0, int added)
+{
+	int ret = added ? added : run_from(dev, segs0, pool0);
+
+	copy_segs_used = segs0;
+	pool_copies_used = pool0;
+	return ret;
+}
+
 int gmem_copy_run(struct vx_device *dev)
 {
 	int ret = run_from(dev, 0, 0);
@@ -206,26 +220,18 @@ int gmem_copy(struct vx_device *dev, const struct vq_seg *segs,
 	      bool to_guest)
 {
 	size_t segs0 = copy_segs_used, pool0 = pool_copies_used;
-	int ret = add_range(dev, segs, nsegs, skip, len, buf, to_guest);
 
-	if (!ret)
-		ret = run_from(dev, segs0, pool0);
-	copy_segs_used = segs0;
-	pool_copies_used = pool0;
-	return ret;
+	return run_added(dev, segs0, pool0,
+			 add_range(dev, segs, nsegs, skip, len, buf, to_guest));
 }
 
 int gmem_read(void *opaque, uint64_t addr, void *buf, size_t len)
 {
 	struct vx_device *dev = opaque;
 	size_t segs0 = copy_segs_used, pool0 = pool_copies_used;
-	int ret = add_pieces(dev, addr, len, buf, false, &copy_segs_used);
 
-	if (!ret)
-		ret = run_from(dev, segs0, pool0);
-	copy_segs_used = segs0;
-	pool_copies_used = pool0;
-	return ret;
+	return run_added(dev, segs0, pool0,
+			 add_pieces(dev, addr, len, buf, false, &copy_segs_used));
 }
 
 void *gmem_map(struct vx_device *dev, uint64_t addr, uint64_t len,

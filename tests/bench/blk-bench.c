@@ -147,22 +147,6 @@ static void daemon_hypercalls(struct harness *h, double per_req, struct result *
 	r->copies = copies * per_req;
 }
 
-static double daemon_rss_mib(struct harness *h)
-{
-	char path[64], line[128];
-	double kib = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)h->daemon);
-	f = fopen(path, "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %lf", &kib) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kib / 1024;
-}
-
 /*
  * The daemon's system calls while the run lasts, counted by perf stat on
  * the raw_syscalls tracepoint (a count, not a trace: it does not slow the
@@ -226,6 +210,7 @@ static int run_ours(const char *disk, const struct mode *m, uint32_t type,
 	struct vx_vdev vd;
 	uint64_t total = 0;
 	double t0, secs, calls;
+	long kib;
 	char perf_out[64];
 	unsigned int q;
 	pid_t perf;
@@ -260,7 +245,8 @@ static int run_ours(const char *disk, const struct mode *m, uint32_t type,
 	calls = syscalls_stop(perf, perf_out);
 	r->syscalls = calls < 0 ? -1 : calls / total;
 	r->iops = total / secs;
-	r->rss_mib = daemon_rss_mib(&h);
+	kib = harness_daemon_status_kb(&h, "VmRSS:");
+	r->rss_mib = kib > 0 ? kib / 1024.0 : 0;
 	r->kicks = (double)(sim_stats.notifies - before.notifies) / total;
 	if (vdev_close(&vd))
 		r->errors++;

@@ -243,6 +243,23 @@ int harness_daemon_maps(struct harness *h, const char *needle)
 	return count_lines(path, needle);
 }
 
+long harness_daemon_status_kb(struct harness *h, const char *field)
+{
+	char path[64], line[128];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", h->daemon);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, strlen(field)))
+			kb = strtol(line + strlen(field) + 1, NULL, 10);
+	fclose(f);
+	return kb;
+}
+
 double harness_daemon_cpu_s(struct harness *h)
 {
 	unsigned long long utime, stime;

@@ -50,5 +50,7 @@ int harness_daemon_threads(struct harness *h);
 int harness_daemon_maps(struct harness *h, const char *needle);
 /* The CPU time the daemon has used, all its threads, in seconds; < 0 on error. */
 double harness_daemon_cpu_s(struct harness *h);
+/* A kB field of the daemon's /proc/PID/status ("VmRSS:", "VmHWM:"); < 0 on error. */
+long harness_daemon_status_kb(struct harness *h, const char *field);
 
 #endif

@@ -573,23 +573,6 @@ static bool memory_measurable(void)
 #endif
 }
 
-static long daemon_status_kb(const char *field)
-{
-	char path[64], line[128];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", host.daemon);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, strlen(field)))
-			kb = strtol(line + strlen(field) + 1, NULL, 10);
-	fclose(f);
-	return kb;
-}
-
 #define BIG_REQS	64
 #define BIG_SEGS	126
 #define BIG_SEG_LEN	65536
@@ -626,7 +609,7 @@ START_TEST(many_large_requests_hold_bounded_memory)
 	ck_assert_int_eq(guest_dma_map(g, buf, big, true, &buf_dma), 0);
 	ck_assert_int_eq(guest_dma_map(g, meta, BIG_REQS * VX_PAGE_SIZE, false, &meta_dma), 0);
 	ck_assert_int_gt(vq->size, BIG_REQS);
-	rss_before = daemon_status_kb("VmRSS:");
+	rss_before = harness_daemon_status_kb(&host, "VmRSS:");
 	ck_assert_int_gt(rss_before, 0);
 
 	/* Per request, one page: header, status, then its indirect table at 2048. */
@@ -666,7 +649,7 @@ START_TEST(many_large_requests_hold_bounded_memory)
 		done++;
 	}
 	ck_assert_uint_eq(done, BIG_REQS);
-	peak = daemon_status_kb("VmHWM:");
+	peak = harness_daemon_status_kb(&host, "VmHWM:");
 	printf("%u writes of %zu KiB from one buffer: daemon resident %ld KiB before, peak %ld KiB\n",
 	       BIG_REQS, big >> 10, rss_before, peak);
 	/* The budget is 8 MiB a queue; without it the peak grows by 504 MiB. */
@@ -725,7 +708,7 @@ START_TEST(a_guests_devices_share_one_data_budget)
 	fill_pattern(buf, LIM_LEN, 4);
 	ck_assert_int_eq(guest_dma_map(g, buf, LIM_LEN, true, &buf_dma), 0);
 	ck_assert_int_eq(guest_dma_map(g, meta, total * 128, false, &meta_dma), 0);
-	rss_before = daemon_status_kb("VmRSS:");
+	rss_before = harness_daemon_status_kb(&host, "VmRSS:");
 
 	/* Per request 128 bytes of meta: the header, then the status at 64. */
 	for (i = 0; i < total; i++) {
@@ -762,7 +745,7 @@ START_TEST(a_guests_devices_share_one_data_budget)
 			usleep(1000);
 	}
 	ck_assert_uint_eq(done, total);
-	peak = daemon_status_kb("VmHWM:");
+	peak = harness_daemon_status_kb(&host, "VmHWM:");
 	printf("%u writes of 1 MiB on %u queues of one guest: daemon resident %ld KiB before, peak %ld KiB\n",
 	       total, LIM_DISKS * LIM_QUEUES, rss_before, peak);
 	/* 64 MiB of data, and what the daemon holds besides; 121 MiB without the cap. */
