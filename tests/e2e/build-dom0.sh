@@ -115,8 +115,12 @@ cp "$root/boot/vmlinuz-$kver" "$tmp/vmlinuz"
 cp "$root/boot/initrd.img-$kver" "$tmp/initrd.img"
 cp "$root/boot/xen-$xen-amd64.gz" "$tmp/xen.gz"
 echo "$xen" >"$tmp/xen-version"
+# Room for what the tests write under /srv at once: the benchmarks fill
+# both 256 MiB disks, a save or checkpoint is the guest's 512 MiB, the other
+# guests' disks take up to 128 MiB each.  The image is sparse and run with
+# snapshot=on: the room costs the host only what is written.
 size=$(du -sm "$root" | cut -f1)
-mke2fs -q -t ext4 -d "$root" -L dom0 "$tmp/dom0.img" "$((size + 1024))M" >/dev/null
+mke2fs -q -t ext4 -d "$root" -L dom0 "$tmp/dom0.img" "$((size + 3072))M" >/dev/null
 rm -rf "$root"
 mv "$tmp" "$out"
 echo "$out"

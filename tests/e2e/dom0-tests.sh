@@ -84,6 +84,7 @@ run_test() {
 	else
 		echo "E2E-RESULT: FAIL $1"
 		tail -n 40 "$LOG/$1.log" | sed 's/^/    /'
+		echo "    dom0's disk: $(df -m / | awk 'NR == 2 { print $4 }') MiB free"
 	fi
 }
 
