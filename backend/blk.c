@@ -335,6 +335,13 @@ static int blk_completion_fd(struct vx_queue *q)
 	return bq->event_fd;
 }
 
+static bool blk_completions_ready(struct vx_queue *q)
+{
+	struct blk_queue *bq = q->model_priv;
+
+	return io_uring_cq_ready(&bq->ring) > 0;
+}
+
 static unsigned int blk_queue_room(struct vx_queue *q)
 {
 	struct blk_queue *bq = q->model_priv;
@@ -829,5 +836,6 @@ const struct vx_model blk_model = {
 	.queue_room = blk_queue_room,
 	.handle_chain = blk_handle_chain,
 	.completion_fd = blk_completion_fd,
+	.completions_ready = blk_completions_ready,
 	.complete = blk_complete,
 };

@@ -10,6 +10,12 @@
 
 #include "device.h"
 
+/*
+ * The longest --poll-us: a poll that finds nothing costs this much CPU at
+ * each busy round's end, and delays a queue's stop by as much.
+ */
+#define VX_POLL_US_MAX	1000
+
 struct vx_daemon {
 	struct xs_handle *xs;
 	uint32_t self_domid;
@@ -18,12 +24,14 @@ struct vx_daemon {
 	struct guest_budget *budgets;	/* one per guest with devices (guest_limits.c) */
 	int wake_fd;			/* eventfd: a queue reported an error */
 	char state_dir[256];		/* the devices' records (record.c) */
+	unsigned int poll_us;		/* --poll-us: a queue's busy-polling */
 };
 
 /* Connects to xenstore, waiting (with a log line) for as long as it takes. */
 struct xs_handle *daemon_xs_open(void);
 /* @state_dir is made (mode 0700) if missing. */
-int daemon_init(struct vx_daemon *d, uint32_t self_domid, const char *state_dir);
+int daemon_init(struct vx_daemon *d, uint32_t self_domid, const char *state_dir,
+		unsigned int poll_us);
 /* Handles xenstore watch events and queue error reports until *stop. */
 int daemon_run(struct vx_daemon *d, int signal_fd);
 /*

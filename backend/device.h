@@ -57,6 +57,11 @@ struct vx_model {
 	 * if the queue completes everything in handle_chain.
 	 */
 	int (*completion_fd)(struct vx_queue *q);
+	/*
+	 * Optional, for --poll-us: whether the medium has completions to take,
+	 * found without a system call.
+	 */
+	bool (*completions_ready)(struct vx_queue *q);
 	/* Completes what finished, pushing used entries; -1 as above. */
 	int (*complete)(struct vx_queue *q);
 	/*

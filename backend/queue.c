@@ -4,7 +4,9 @@
  * lifetime, its event channel bound, and a thread that serves it.  The
  * thread sleeps in epoll on three descriptors: the event channel (a kick),
  * the model's completion descriptor, and the stop request of the main
- * thread.
+ * thread.  On a busy queue epoll_wait is its only blocking call: the
+ * medium's submissions and the used ring's interrupt are one each per round.
+ * With --poll-us it watches the ring a while before sleeping.
  *
  * The main thread never waits for a queue to drain: it asks the thread to
  * stop (queue_stop_begin), and the thread, once every request it gave the
@@ -19,8 +21,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "device.h"
 #include "log.h"
 
@@ -164,6 +168,43 @@ static void finish_in_flight(struct vx_queue *q)
 		flush_used(q, before);
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000ULL + t.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/*
+ * --poll-us, after a round that served something: watches the ring and the
+ * medium's completions for @us before sleeping, with the driver's kicks off
+ * meanwhile, so a busy driver adds requests without a hypercall and the
+ * queue takes them without a wake-up.  Returns true if work came.
+ */
+static bool poll_for_work(struct vx_queue *q, unsigned int us)
+{
+	const struct vx_model *model = q->dev->model;
+	uint64_t end = now_ns() + us * 1000ULL;
+
+	vq_disable_kicks(&q->vq);
+	do {
+		if (vq_pending(&q->vq) ||
+		    (model->completions_ready && model->completions_ready(q)))
+			return true;
+		cpu_relax();
+	} while (now_ns() < end);
+	/* Kicks on before sleeping; what the driver added meanwhile is ours. */
+	return vq_enable_kicks(&q->vq);
+}
+
 /* Sleeps until the main thread asks the queue to stop. */
 static void wait_for_stop(struct vx_queue *q)
 {
@@ -179,7 +220,7 @@ static void *queue_thread(void *arg)
 	const struct vx_model *model = q->dev->model;
 	struct epoll_event ev[3];
 	int ep, cfd = model->completion_fd(q);
-	unsigned int idle_kicks = 0;
+	unsigned int idle_kicks = 0, poll_us = q->dev->daemon->poll_us;
 	uint16_t kick_avail = 0;
 	bool stop = false;
 
@@ -202,8 +243,9 @@ static void *queue_thread(void *arg)
 	/* Buffers may have been added before we listened. */
 	xen_evtchn_consume(q->evtchn);
 	for (;;) {
-		uint16_t before = q->vq.used_idx, avail;
+		uint16_t before = q->vq.used_idx, taken = q->vq.last_avail_idx;
 		bool waiting = false, kicked = false;
+		uint16_t avail;
 		int i, n;
 
 		if (!q->failed) {
@@ -217,6 +259,11 @@ static void *queue_thread(void *arg)
 		if (q->failed)
 			break;
 		if (waiting && model->queue_room(q))
+			continue;
+		/* Only after work: a guest that kicks and adds nothing gets no poll. */
+		if (poll_us && !waiting &&
+		    (q->vq.used_idx != before || q->vq.last_avail_idx != taken) &&
+		    poll_for_work(q, poll_us))
 			continue;
 		if (idle_kicks >= IDLE_KICKS_MAX) {
 			/*

@@ -1288,10 +1288,12 @@ struct xs_handle *daemon_xs_open(void)
 	return xs;
 }
 
-int daemon_init(struct vx_daemon *d, uint32_t self_domid, const char *state_dir)
+int daemon_init(struct vx_daemon *d, uint32_t self_domid, const char *state_dir,
+		unsigned int poll_us)
 {
 	memset(d, 0, sizeof(*d));
 	d->self_domid = self_domid;
+	d->poll_us = poll_us;
 	if (strlen(state_dir) >= sizeof(d->state_dir)) {
 		errno = ENAMETOOLONG;
 		return -1;

@@ -325,6 +325,17 @@ bool vq_enable_kicks_at(struct vq *vq, uint16_t idx)
 	return avail_idx(vq) != idx;
 }
 
+void vq_disable_kicks(struct vq *vq)
+{
+	if (vq->event_idx) {
+		uint16_t *avail_event = (uint16_t *)&vq->used->ring[vq->size];
+
+		WRITE_ONCE(*avail_event, htole16(vq->last_avail_idx - 1));
+	} else {
+		WRITE_ONCE(vq->used->flags, htole16(VRING_USED_F_NO_NOTIFY));
+	}
+}
+
 bool vq_enable_kicks(struct vq *vq)
 {
 	return vq_enable_kicks_at(vq, vq->last_avail_idx);

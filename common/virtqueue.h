@@ -115,6 +115,12 @@ bool vq_enable_kicks(struct vq *vq);
  * a chain at or past avail index @idx.
  */
 bool vq_enable_kicks_at(struct vq *vq, uint16_t idx);
+/*
+ * While the device polls the ring: asks the driver not to kick (with
+ * EVENT_IDX, avail_event one behind what we took, which the driver's next
+ * index passes only after 65535 more chains).  vq_enable_kicks ends it.
+ */
+void vq_disable_kicks(struct vq *vq);
 /* The driver's available index, read once (with acquire). */
 uint16_t vq_avail_idx(struct vq *vq);
 /* Gives back the last @n popped chains, unused, to be popped again. */

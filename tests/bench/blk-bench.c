@@ -51,10 +51,11 @@ struct result {
 	int errors;
 };
 
-/* An access mode of the table: the device's grant-access and a pool. */
+/* An access mode of the table: the device's grant-access, a pool, the daemon's option. */
 struct mode {
 	const char *name, *access;
 	uint32_t pool_pages;
+	const char *daemon_opt;
 };
 
 static double now(void)
@@ -217,7 +218,7 @@ static int run_ours(const char *disk, const struct mode *m, uint32_t type,
 
 	memset(r, 0, sizeof(*r));
 	snprintf(queues, sizeof(queues), "%u", nq);
-	if (harness_start(&h))
+	if (harness_start_opt(&h, m->daemon_opt))
 		return -1;
 	g = guest_create(h.sim_dir, GUEST, 0, 4096 + POOL_PAGES);
 	if (!g || vx_ts_add_device(g->xs, 0, GUEST, 1, "blk", kv) ||
@@ -415,10 +416,12 @@ static int make_disk(const char *path)
 static int table(const char *disk, const char *medium, uint32_t type, bool all)
 {
 	static const struct mode modes[] = {
-		{ "copy", "copy", 0 },
-		{ "map", "map", 0 },
-		{ "pool", "copy", POOL_PAGES },
+		{ "copy", "copy", 0, NULL },
+		{ "map", "map", 0, NULL },
+		{ "pool", "copy", POOL_PAGES, NULL },
+		{ "pool+poll", "copy", POOL_PAGES, "--poll-us=50" },
 	};
+	const unsigned int nmodes = sizeof(modes) / sizeof(modes[0]);
 	unsigned int nq, a;
 	struct result r;
 	int ret = 0;
@@ -431,8 +434,8 @@ static int table(const char *disk, const char *medium, uint32_t type, bool all)
 	for (nq = 1; nq <= (all ? MAX_QUEUES : 1); nq *= 2) {
 		double fio = run_fio(disk, type, nq, true);
 
-		for (a = 0; a < (all ? 3 : 1); a++) {
-			char name[32];
+		for (a = 0; a < (all ? nmodes : 1); a++) {
+			char name[40];
 
 			snprintf(name, sizeof(name), "%s, %u queue%s", modes[a].name, nq,
 				 nq > 1 ? "s" : "");

@@ -76,9 +76,15 @@ int harness_start_xenstored(struct harness *h)
 
 int harness_start(struct harness *h)
 {
+	return harness_start_opt(h, NULL);
+}
+
+int harness_start_opt(struct harness *h, const char *daemon_opt)
+{
 	char sock[200];
 
 	memset(h, 0, sizeof(*h));
+	h->daemon_opt = daemon_opt;
 	snprintf(h->dir, sizeof(h->dir), "/tmp/vx-test.XXXXXX");
 	if (!mkdtemp(h->dir))
 		return -1;
@@ -126,7 +132,7 @@ static int count_lines(const char *path, const char *needle)
 int harness_spawn_daemon(struct harness *h)
 {
 	char *argv[] = { DAEMON_BIN, "--foreground", "--sim", "--domid", "0",
-			 "--verbose", NULL };
+			 "--verbose", (char *)h->daemon_opt, NULL };
 
 	/* Each start adds one "serving" line; harness_wait_daemon waits for ours. */
 	h->daemon_runs = count_lines(h->log, "serving");

@@ -19,6 +19,7 @@ struct harness {
 	pid_t xenstored;
 	pid_t daemon;
 	int daemon_runs;	/* "serving" lines before the daemon's start */
+	const char *daemon_opt;	/* one more argument for the daemon, or NULL */
 };
 
 /*
@@ -26,6 +27,8 @@ struct harness {
  * Each start waits for the process to be ready, or to exit.
  */
 int harness_start(struct harness *h);
+/* The same, the daemon given @daemon_opt (as h->daemon_opt: its later starts too). */
+int harness_start_opt(struct harness *h, const char *daemon_opt);
 int harness_start_daemon(struct harness *h);
 /* The two halves of harness_start_daemon: start it; wait until it serves. */
 int harness_spawn_daemon(struct harness *h);

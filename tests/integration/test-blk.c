@@ -155,6 +155,29 @@ START_TEST(data_integrity_through_a_full_grant_pool_with_map)
 END_TEST
 
 /*
+ * --poll-us: a queue watches its ring before sleeping, the driver's kicks
+ * off meanwhile.  Requests many at once and one at a time (the read-back)
+ * all complete with their bytes: no request the driver added without a kick
+ * is left behind when the poll ends.
+ */
+START_TEST(data_integrity_with_polling_queues)
+{
+	unsigned long long req, kicks;
+	char line[512];
+
+	harness_stop_daemon(&host, SIGTERM);
+	host.daemon_opt = "--poll-us=1000";
+	ck_assert_int_eq(harness_start_daemon(&host), 0);
+	ck_assert(harness_log_wait(&host, "a queue polls its ring for 1000 us", 0));
+	data_integrity("copy", 4096);
+	logged_queue_line(1, 1, 0, line, sizeof(line));
+	ck_assert_int_eq(sscanf(line, "%llu requests; %llu kicks", &req, &kicks), 2);
+	fprintf(stderr, "polling queues: queue 0 took %llu requests on %llu kicks\n",
+		req, kicks);
+}
+END_TEST
+
+/*
  * Guest @domid's disk @path, served with a pool and in map mode, whose
  * medium the daemon must not let touch guest memory (@why, in its log):
  * every byte still lands.
@@ -693,6 +716,7 @@ int main(void)
 		data_integrity_with_grant_map,
 		data_integrity_through_a_grant_pool,
 		data_integrity_through_a_full_grant_pool_with_map,
+		data_integrity_with_polling_queues,
 		disks_over_a_network_never_hand_guest_memory_to_the_medium,
 		flush_makes_completed_writes_durable_across_sigkill,
 		readonly_disk_offers_ro_and_refuses_writes,

@@ -249,6 +249,48 @@ START_TEST(used_entries_are_published_and_event_idx_respected)
 }
 END_TEST
 
+/*
+ * A polling device (--poll-us) asks for no kicks: a driver following
+ * virtio 1.2, 2.7.10 adds chains without one, whatever it had seen, until
+ * the device asks again.
+ */
+START_TEST(polling_device_turns_kicks_off_and_on)
+{
+	uint16_t old, i;
+
+	setup(false, true);
+	for (i = 0; i < QSZ; i++)
+		set_desc(desc, i, 0x8000000000001000ULL, 1, VRING_DESC_F_WRITE, 0);
+	make_available(0);
+	ck_assert_int_eq(vq_pop_chain(&vq, &chain), 1);
+	vq_disable_kicks(&vq);
+	for (i = 1; i < QSZ; i++) {
+		old = avail.idx;
+		make_available(i);
+		ck_assert_msg(!vring_need_event(le16toh(used.avail_event), avail.idx, old),
+			      "the driver kicks for chain %u", i);
+	}
+	/* On again: kicks for what comes after the chains taken (none yet). */
+	ck_assert(vq_enable_kicks(&vq));
+	ck_assert_uint_eq(vq_pending(&vq), QSZ - 1);
+	for (i = 1; i < QSZ; i++) {
+		ck_assert_int_eq(vq_pop_chain(&vq, &chain), 1);
+		vq_push_used(&vq, chain.head, 1);
+	}
+	vq_push_used(&vq, 0, 1);
+	ck_assert(!vq_enable_kicks(&vq));
+	old = avail.idx;
+	make_available(0);
+	ck_assert(vring_need_event(le16toh(used.avail_event), avail.idx, old));
+
+	setup(false, false);
+	vq_disable_kicks(&vq);
+	ck_assert(le16toh(used.flags) & VRING_USED_F_NO_NOTIFY);
+	ck_assert(!vq_enable_kicks(&vq));
+	ck_assert_uint_eq(used.flags, 0);
+}
+END_TEST
+
 START_TEST(no_interrupt_flag_respected_without_event_idx)
 {
 	setup(false, false);
@@ -442,6 +484,7 @@ int main(void)
 		indirect_table_is_walked,
 		bad_indirect_descriptors_are_rejected,
 		used_entries_are_published_and_event_idx_respected,
+		polling_device_turns_kicks_off_and_on,
 		no_interrupt_flag_respected_without_event_idx,
 		unpopped_chains_come_back_and_kicks_wait_for_new_ones,
 		head_made_available_while_held_is_rejected,
