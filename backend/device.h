@@ -72,6 +72,11 @@ struct vx_model {
 	 */
 	bool (*keys_changed)(struct vx_device *dev);
 	/*
+	 * Optional: the device's own line of counters (protocol.md 2.8), no
+	 * newline, into @buf of @size bytes.  Runs in the main thread.
+	 */
+	void (*stats_line)(struct vx_device *dev, char *buf, size_t size);
+	/*
 	 * Bytes of state the model keeps in the device's record (record.c),
 	 * at dev->model_state while the queues run, to resume after a restart.
 	 */

@@ -1264,6 +1264,35 @@ static bool net_keys_changed(struct vx_device *dev)
 	return net_update_status(dev, nic);
 }
 
+static unsigned long long tap_counter(const struct net_nic *nic, const char *name)
+{
+	char path[96], s[24];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/%s", nic->ifname, name);
+	f = fopen(path, "r");
+	if (f) {
+		if (fgets(s, sizeof(s), f))
+			v = strtoull(s, NULL, 10);
+		fclose(f);
+	}
+	return v;
+}
+
+/*
+ * What the host's kernel dropped at the TAP, where we cannot see it: frames
+ * for the guest while the guest's buffers could not take them (the TAP's
+ * queue full), and frames of the guest the host's stack refused.
+ */
+static void net_stats_line(struct vx_device *dev, char *buf, size_t size)
+{
+	struct net_nic *nic = dev->model_priv;
+
+	snprintf(buf, size, "tap dropped-to-guest=%llu dropped-from-guest=%llu",
+		 tap_counter(nic, "tx_dropped"), tap_counter(nic, "rx_dropped"));
+}
+
 const struct vx_model net_model = {
 	.type = "net",
 	.virtio_id = VIRTIO_ID_NET,
@@ -1277,5 +1306,6 @@ const struct vx_model net_model = {
 	.completion_fd = net_completion_fd,
 	.complete = net_complete,
 	.keys_changed = net_keys_changed,
+	.stats_line = net_stats_line,
 	.state_bytes = sizeof(struct net_saved),
 };

@@ -225,6 +225,10 @@ static void answer_stats(struct vx_device *dev)
 				(unsigned long long)counter(&st->errors),
 				(unsigned long long)counter(&st->grant_ops));
 	}
+	if (dev->nr_queues && dev->model->stats_line && len + 1 < size) {
+		text[len++] = '\n';
+		dev->model->stats_line(dev, text + len, size - len);
+	}
 	do {
 		t = xs_transaction_start(d->xs);
 		if (t == XBT_NULL)

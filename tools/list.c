@@ -92,7 +92,11 @@ static void print_stats(const char *be_dir, bool net)
 	text = xs_readf("%s/stats", be_dir);
 	for (line = text ? strtok_r(text, "\n", &save) : NULL; line;
 	     line = strtok_r(NULL, "\n", &save)) {
-		if (net)
+		if (net && !strncmp(line, "tap ", 4))
+			printf("       TAP: %llu dropped toward the guest (its queue full), %llu from it\n",
+			       (unsigned long long)stat_field(line, "dropped-to-guest"),
+			       (unsigned long long)stat_field(line, "dropped-from-guest"));
+		else if (net)
 			printf("       queue %u: %llu frames, %llu bytes, %llu dropped, %llu refused; %llu kicks, %llu interrupts, %llu grant ops\n",
 			       atoi(line), (unsigned long long)stat_field(line, "packets"),
 			       (unsigned long long)stat_field(line, "bytes"),

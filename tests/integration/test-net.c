@@ -668,7 +668,8 @@ END_TEST
 
 START_TEST(tool_attaches_lists_and_detaches_nics)
 {
-	char out[2048], spec[400];
+	char out[2048], spec[400], *at;
+	unsigned long long dropped;
 
 	ck_assert_int_eq(sh("ip link add vxbr0 type bridge && ip link set vxbr0 up"), 0);
 	g = guest_create(host.sim_dir, GUEST_DOMID, 0, 65536);
@@ -694,8 +695,20 @@ START_TEST(tool_attaches_lists_and_detaches_nics)
 	ck_assert_int_eq(tool(out, sizeof(out), "nic-attach nosuchguest bridge=vxbr0"), 1);
 	ck_assert_msg(strstr(out, "no domain named 'nosuchguest'"), "%s", out);
 
-	/* A forced detach releases a connected nic and its interface at once. */
+	/*
+	 * A driver that posts no receive buffer: what the host sends it
+	 * overflows the TAP's queue, and list says how much the host dropped.
+	 */
 	ck_assert_int_eq(vdev_connect(&vd, g, NIC_ID, 5, all_features), 0);
+	host_send_probes((const uint8_t[]){ 0x00, 0x16, 0x3e, 0x0a, 0x0b, 0x0c }, 3000, -1);
+	ck_assert_int_eq(tool(out, sizeof(out), "list web"), 0);
+	at = strstr(out, "TAP: ");
+	ck_assert_msg(at && sscanf(at, "TAP: %llu dropped toward the guest", &dropped) == 1,
+		      "no TAP line: %s", out);
+	ck_assert_msg(dropped >= 3000 - sysfs_u64(HOST_IF, "tx_queue_len"),
+		      "3000 frames for a guest without buffers, %llu dropped: %s", dropped, out);
+
+	/* A forced detach releases a connected nic and its interface at once. */
 	ck_assert_int_eq(tool(out, sizeof(out), "nic-detach -f web 00:16:3e:0a:0b:0c"), 0);
 	ck_assert_msg(host_if_exists(HOST_IF, false), "the interface outlived the detach");
 	ck_assert_int_eq(tool(out, sizeof(out), "list web"), 0);
