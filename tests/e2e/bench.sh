@@ -2,7 +2,8 @@
 # Not tests: the same workloads through our devices and Xen's own (blkback,
 # netback), in the same guest and run, printed as E2E-BENCH ratios.
 
-# Not a test: the same TCP transfers over our nic and over netback's vif.
+# Not a test: the same TCP transfers and UDP floods over our nic and over
+# netback's vif.
 mbs() { awk -v ms="$1" 'BEGIN { printf "%.1f", ms ? 32 * 1.048576 * 1000 / ms : 0 }'; }
 
 test_bench_nic_vs_vif() {
@@ -21,7 +22,42 @@ test_bench_nic_vs_vif() {
 		echo "E2E-BENCH: tcp $way guest (32 MiB): virtio-xenbus $(mbs "$v") MB/s, netback $(mbs "$x") MB/s, ratio $(awk -v a="$v" -v b="$x" 'BEGIN { printf "%.2f", a ? b / a : 0 }')" |
 			tee /dev/console
 	done
+	for way in from to; do
+		v=$(udp_flood $way $( [ $way = from ] && echo 10.99.0.1 || echo 10.99.0.2)) || { echo "$v"; fail "virtio udp $way"; }
+		x=$(udp_flood $way $( [ $way = from ] && echo 10.99.1.1 || echo 10.99.1.2)) || { echo "$x"; fail "vif udp $way"; }
+		echo "E2E-BENCH: udp $way guest ($UDP_BYTES-byte datagrams, one sender, $UDP_S s): $(echo "$v $x" |
+			awk -v s=$UDP_S '{ printf "virtio-xenbus %.1f kpps (%.0f%% of sent), netback %.1f kpps (%.0f%%), ratio %.2f",
+				$1 / s / 1e3, $2 ? 100 * $1 / $2 : 0, $3 / s / 1e3, $4 ? 100 * $3 / $4 : 0, $3 ? $1 / $3 : 0 }')" |
+			tee /dev/console
+	done
 	xl network-detach $GUEST $VIF_MAC || true
+}
+
+UDP_BYTES=18	# a 64-byte Ethernet frame
+UDP_S=5
+
+# udp_flood from|to IP: one sender's UDP_BYTES datagrams for UDP_S s from the
+# guest to dom0's IP, or to the guest's; prints "RECEIVED SENT".  udpflood's
+# receiver ends once the datagrams stop.
+udp_flood() {
+	if [ $1 = to ]; then
+		guest_run 20 'rm -f /tmp/udp.out; (udpflood recv 5003 >/tmp/udp.out 2>&1 &) >/dev/null 2>&1
+			for i in $(seq 100); do grep -q listening /tmp/udp.out && break; sleep 0.1; done
+			cat /tmp/udp.out' | grep -q listening || { echo "the guest's receiver did not start"; return 1; }
+		sent=$("$E2E/udpflood" send "$2" 5003 $UDP_S $UDP_BYTES | awk '/^sent/ { print $2 }')
+		got=$(guest_run 90 'while pidof udpflood >/dev/null; do sleep 0.2; done; cat /tmp/udp.out' |
+			awk '/^received/ { print $2 }')
+	else
+		rm -f /tmp/udp.out
+		"$E2E/udpflood" recv 5003 >/tmp/udp.out 2>&1 &
+		rpid=$!
+		wait_for 10 grep -q listening /tmp/udp.out || { kill $rpid; echo "dom0's receiver did not start"; return 1; }
+		sent=$(guest_run 60 "udpflood send $2 5003 $UDP_S $UDP_BYTES" | awk '/^sent/ { print $2 }')
+		wait_for 90 sh -c "! kill -0 $rpid" || { kill $rpid; echo "dom0's receiver did not end"; return 1; }
+		got=$(awk '/^received/ { print $2 }' /tmp/udp.out)
+	fi
+	[ -n "$got" ] && [ -n "$sent" ] || { echo "udpflood gave no figures"; return 1; }
+	echo "$got $sent"
 }
 
 # Guest shell: fio_run DEV RW BS DEPTH prints "IOPS KiB/s" of 6 s of

@@ -14,6 +14,7 @@
 #                   its guest loads (decompressed) and virtio_xenbus.ko
 #   driver-domain/  virtio-xenbusd, its hotplug scripts and its libraries
 #   fio/            fio for the guests, static
+#   udpflood/       udpflood.c, static, for the guests and dom0
 # CACHE keeps the second kernel's download and fio between runs.
 set -eu
 build=$(cd "$1" && pwd)
@@ -129,6 +130,8 @@ if [ ! -x "$fio/fio" ]; then
 fi
 mkdir -p "$out/fio"
 cp "$fio/fio" "$out/fio/"
+mkdir -p "$out/udpflood"
+gcc -static -O2 -Wall -Werror -o "$out/udpflood/udpflood" "$(dirname "$0")/udpflood.c"
 
 echo "-- the project, installed"
 make -C "$build" -s install DESTDIR="$out/root" prefix=/usr/local >"$out/install.log" 2>&1 || {

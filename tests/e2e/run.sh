@@ -65,7 +65,8 @@ cp "$src/tests/e2e/dom0-init" "$payload/"
 mkdir -p "$payload/e2e"
 cp "$src"/tests/e2e/dom0-tests.sh "$src"/tests/e2e/lib.sh "$src"/tests/e2e/blk.sh \
 	"$src"/tests/e2e/net.sh "$src"/tests/e2e/lifecycle.sh "$src"/tests/e2e/slow-backend.sh \
-	"$src"/tests/e2e/domains.sh "$src"/tests/e2e/bench.sh "$payload/e2e/"
+	"$src"/tests/e2e/domains.sh "$src"/tests/e2e/bench.sh "$parts/udpflood/udpflood" \
+	"$payload/e2e/"
 printf %s "${E2E_ONLY:-}" >"$payload/only"
 printf %s "${E2E_SKIP:-}" >"$payload/skip"
 [ -z "${E2E_STALL_S:-}" ] || printf %s "$E2E_STALL_S" >"$payload/stall-s"
@@ -87,6 +88,7 @@ guest_kernel() {
 	cp "$5" "$groot/modules/"
 	cp "$(command -v busybox)" "$groot/bin/busybox"
 	cp "$parts/fio/fio" "$groot/bin/fio"
+	cp "$parts/udpflood/udpflood" "$groot/bin/udpflood"
 	cp /etc/mke2fs.conf "$groot/etc/"
 	cp "$src/tests/e2e/guest-init" "$groot/init"
 	[ -z "${6:-}" ] || cp -a "$6/." "$groot/"
