@@ -65,13 +65,52 @@ static double pps(const char *dst_ip, bool to_guest, double *share)
 	return received / PPS_SECONDS;
 }
 
+/* A counter, read by a shell command in the guest's namespace or ours (@in_guest). */
+static unsigned long long count(bool in_guest, const char *cmd)
+{
+	char out[64];
+
+	if (sh_output(out, sizeof(out), "%s%s%s", in_guest ? "ip netns exec " : "",
+		      in_guest ? ns : "", cmd ? cmd : "") != 0)
+		return 0;
+	return strtoull(out, NULL, 10);
+}
+
+#define TAP_DROPS(ifname, dir) " cat /sys/class/net/" ifname "/statistics/" dir "_dropped"
+/* UDP's RcvbufErrors: datagrams the receiving socket had no room for. */
+#define RCVBUF_ERRORS " awk '/^Udp:/ && $2 ~ /^[0-9]/ { print $6 }' /proc/net/snmp"
+
+/*
+ * Where the datagrams the virtio path lost went: the TAP in front of the
+ * slower side (ours toward the guest, the guest driver's toward us) had
+ * its queue full, or the receiving socket had no room.
+ */
+struct losses {
+	unsigned long long our_tap, guest_tap, socket;
+};
+
+static struct losses losses_now(bool to_guest)
+{
+	return (struct losses){
+		.our_tap = count(false, to_guest ? TAP_DROPS("vxif3.0", "tx") : TAP_DROPS("vxif3.0", "rx")),
+		.guest_tap = count(true, to_guest ? TAP_DROPS("vxg0", "rx") : TAP_DROPS("vxg0", "tx")),
+		.socket = count(to_guest, RCVBUF_ERRORS),
+	};
+}
+
 static void pps_line(const char *what, const char *ours, const char *veth,
 		     bool to_guest)
 {
-	double vs, es, v = pps(ours, to_guest, &vs), e = pps(veth, to_guest, &es);
+	struct losses l0 = losses_now(to_guest), l1;
+	double vs, es, v = pps(ours, to_guest, &vs), e;
 
+	l1 = losses_now(to_guest);
+	e = pps(veth, to_guest, &es);
 	printf("  %s: virtio-xenbus %7.1f k (%3.0f%%), veth %7.1f k (%3.0f%%)  (%.2f)\n",
 	       what, v / 1e3, 100 * vs, e / 1e3, 100 * es, v / e);
+	printf("    virtio-xenbus's losses: %llu k at the daemon's TAP (%s), %llu k at the guest driver's TAP, %llu k at the receiving socket\n",
+	       (l1.our_tap - l0.our_tap) / 1000, to_guest ? "its queue full" : "refused",
+	       (l1.guest_tap - l0.guest_tap) / 1000, (l1.socket - l0.socket) / 1000);
 }
 
 int main(void)
