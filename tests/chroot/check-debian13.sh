@@ -1,7 +1,8 @@
 #!/bin/sh
 # CI on Debian 13 (trixie, Xen 4.20), which our machines are not: in a
-# trixie chroot, the README's test command, and virtio_xenbus.ko against
-# trixie's Linux 6.12 and trixie-backports' 7.3 headers; in a sid chroot
+# trixie chroot, the README's test command, virtio_xenbus.ko against
+# trixie's Linux 6.12 and trixie-backports' 7.3 headers, and the Debian
+# packages (tests/check-packages.sh); in a sid chroot
 # (sid's headers want sid's gcc), against sid's Linux 7.x.  Each module
 # build is W=1 and runs sparse where Debian's sparse can parse the headers
 # (not 7.x's), failing if sparse did not run there, or anything warned.
@@ -57,6 +58,9 @@ root=$("$chroot_sh" make trixie "$cache")
 echo "== virtio_xenbus.ko on trixie: 6.12, and 7.x from trixie-backports"
 "$chroot_sh" run "$root" 'DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	-t trixie-backports linux-headers-amd64 >/dev/null && '"$modules"
+
+echo "== the Debian packages on trixie: built, lintian, installed (DKMS for 6.12 and 7.x), purged"
+"$chroot_sh" run "$root" tests/check-packages.sh
 
 echo "== virtio_xenbus.ko on sid's 7.x"
 sid=$("$chroot_sh" make sid "$cache")

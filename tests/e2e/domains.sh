@@ -66,7 +66,7 @@ CFG
 	dd_domid=$(domid)
 	out=$(guest_run 60 'set -e
 		mkdir -p /run
-		/usr/local/sbin/virtio-xenbusd --foreground --pidfile /run/virtio-xenbusd.pid \
+		/usr/sbin/virtio-xenbusd --foreground --pidfile /run/virtio-xenbusd.pid \
 			</dev/null >/tmp/virtio-xenbusd.log 2>&1 &
 		for i in $(seq 50); do [ -s /run/virtio-xenbusd.pid ] && break; sleep 0.2; done
 		cat /sys/block/xvda/size

@@ -7,7 +7,9 @@
 #   BUILDDIR: a configured build of the project (tools/setup-debian.sh)
 #   KVER: dom0's kernel release, which the first guests boot too
 # Leaves in OUT:
-#   root/           the project, as make install puts it (prefix /usr/local)
+#   debs/           the Debian packages (tools/build-debs.sh): dom0 installs
+#                   virtio-xenbusd's
+#   root/           virtio-xenbusd's package unpacked, for the driver domain
 #   module/         virtio_xenbus.ko for KVER
 #   second/         the second guest kernel: the newest of the release's
 #                   backports headers, with vmlinuz, release, the modules
@@ -133,19 +135,20 @@ cp "$fio/fio" "$out/fio/"
 mkdir -p "$out/udpflood"
 gcc -static -O2 -Wall -Werror -o "$out/udpflood/udpflood" "$(dirname "$0")/udpflood.c"
 
-echo "-- the project, installed"
-make -C "$build" -s install DESTDIR="$out/root" prefix=/usr/local >"$out/install.log" 2>&1 || {
-	cat "$out/install.log"
+echo "-- the project's Debian packages"
+(cd "$(dirname "$0")/../.." && tools/build-debs.sh "$out/debs") >"$out/debs.log" 2>&1 || {
+	cat "$out/debs.log"
 	exit 1
 }
+dpkg-deb -x "$out"/debs/virtio-xenbusd_*.deb "$out/root"
 
 # The driver domain boots a guest kernel from a busybox initramfs: it gets
 # the daemon with the libraries it links, from this release.
 dd=$out/driver-domain
-mkdir -p "$dd/usr/local/sbin" "$dd/usr/local/libexec"
-cp "$out/root/usr/local/sbin/virtio-xenbusd" "$dd/usr/local/sbin/"
-cp -a "$out/root/usr/local/libexec/virtio-xenbus" "$dd/usr/local/libexec/"
-for lib in $(ldd "$dd/usr/local/sbin/virtio-xenbusd" | grep -o '/[^ ]*'); do
+mkdir -p "$dd/usr/sbin" "$dd/usr/libexec"
+cp "$out/root/usr/sbin/virtio-xenbusd" "$dd/usr/sbin/"
+cp -a "$out/root/usr/libexec/virtio-xenbus" "$dd/usr/libexec/"
+for lib in $(ldd "$dd/usr/sbin/virtio-xenbusd" | grep -o '/[^ ]*'); do
 	mkdir -p "$dd$(dirname "$lib")"
 	cp -L "$lib" "$dd$lib"
 done

@@ -56,11 +56,11 @@ else
 fi
 k2=$(cat "$parts/second/release")
 
-echo "== payload: the project installed, the guests' kernels and initramfs"
+echo "== payload: the project's package for dom0, the guests' kernels and initramfs"
 payload=$e2e/payload
 rm -rf "$payload" "$e2e/guest-root"
 mkdir -p "$payload"
-cp -a "$parts/root" "$payload/root"
+cp "$parts"/debs/virtio-xenbusd_*.deb "$payload/"
 cp "$src/tests/e2e/dom0-init" "$payload/"
 mkdir -p "$payload/e2e"
 cp "$src"/tests/e2e/dom0-tests.sh "$src"/tests/e2e/lib.sh "$src"/tests/e2e/blk.sh \
