@@ -71,7 +71,7 @@ static unsigned long long count(bool in_guest, const char *cmd)
 	char out[64];
 
 	if (sh_output(out, sizeof(out), "%s%s%s", in_guest ? "ip netns exec " : "",
-		      in_guest ? ns : "", cmd ? cmd : "") != 0)
+		      in_guest ? ns : "", cmd) != 0)
 		return 0;
 	return strtoull(out, NULL, 10);
 }
