@@ -19,7 +19,8 @@
 struct vx_daemon {
 	struct xs_handle *xs;
 	uint32_t self_domid;
-	char be_root[64];		/* /local/domain/<self>/backend/virtio */
+	/* /local/domain/<self>/backend/<type>, for each vx_kind */
+	char be_root[VX_NR_KINDS][64];
 	struct vx_device *devices;
 	struct guest_budget *budgets;	/* one per guest with devices (guest_limits.c) */
 	int wake_fd;			/* eventfd: a queue reported an error */

@@ -127,6 +127,7 @@ struct vx_queue {
 struct vx_device {
 	struct vx_daemon *daemon;
 	struct vx_device *next;
+	enum vx_kind kind;		/* the device type directory it is in */
 	uint32_t guest;
 	uint32_t id;
 	char be_path[128];
@@ -254,7 +255,8 @@ void record_close(struct vx_device *dev);
 void record_remove(struct vx_device *dev);
 /* Deletes the records whose device @exists does not know. */
 void record_sweep(struct vx_daemon *d,
-		  bool (*exists)(struct vx_daemon *d, uint32_t guest, uint32_t id));
+		  bool (*exists)(struct vx_daemon *d, enum vx_kind kind,
+				 uint32_t guest, uint32_t id));
 
 /* guest_mem.c: access to the guest's buffers of a chain. */
 /*

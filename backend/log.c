@@ -47,7 +47,8 @@ void log_msg(int level, const char *fmt, ...)
 
 static void dev_prefix(const struct vx_device *dev, char *prefix, size_t size)
 {
-	snprintf(prefix, size, "d%u virtio/%u: ", dev->guest, dev->id);
+	snprintf(prefix, size, "d%u %s/%u: ", dev->guest, vx_kind_type(dev->kind),
+		 dev->id);
 }
 
 static void say_suppressed(const struct vx_device *dev, unsigned long n)

@@ -52,11 +52,20 @@ static size_t align8(size_t n)
 	return (n + 7) & ~(size_t)7;
 }
 
+/*
+ * A device of backend/virtio is <guest>.<id>, as before there were other
+ * kinds; one of backend/virtio_disk is virtio_disk-<guest>.<id>.
+ */
+static const char *record_prefix(enum vx_kind kind)
+{
+	return kind == VX_KIND_XL_DISK ? VX_XL_DISK_TYPE "-" : "";
+}
+
 static void record_path(const struct vx_device *dev, char *path, size_t size,
 			const char *suffix)
 {
-	snprintf(path, size, "%s/%u.%u%s", dev->daemon->state_dir, dev->guest,
-		 dev->id, suffix);
+	snprintf(path, size, "%s/%s%u.%u%s", dev->daemon->state_dir,
+		 record_prefix(dev->kind), dev->guest, dev->id, suffix);
 }
 
 static void attach(struct vx_device *dev, struct device_record *r)
@@ -235,10 +244,13 @@ void record_remove(struct vx_device *dev)
 
 /* Records of devices that no longer exist, left by a daemon that died. */
 void record_sweep(struct vx_daemon *d,
-		  bool (*exists)(struct vx_daemon *d, uint32_t guest, uint32_t id))
+		  bool (*exists)(struct vx_daemon *d, enum vx_kind kind,
+				 uint32_t guest, uint32_t id))
 {
 	char path[RECORD_PATH_MAX + 256];
 	unsigned int guest, id;
+	enum vx_kind kind;
+	const char *name;
 	struct dirent *e;
 	DIR *dir = opendir(d->state_dir);
 	int n;
@@ -248,11 +260,17 @@ void record_sweep(struct vx_daemon *d,
 	while ((e = readdir(dir))) {
 		if (e->d_name[0] == '.')
 			continue;
+		kind = VX_KIND_XL_DISK;
+		name = e->d_name + strlen(record_prefix(kind));
+		if (strncmp(e->d_name, record_prefix(kind), name - e->d_name)) {
+			kind = VX_KIND_VIRTIO;
+			name = e->d_name;
+		}
 		n = 0;
-		if (sscanf(e->d_name, "%u.%u%n", &guest, &id, &n) != 2 ||
-		    (e->d_name[n] && strcmp(e->d_name + n, ".new")))
+		if (sscanf(name, "%u.%u%n", &guest, &id, &n) != 2 ||
+		    (name[n] && strcmp(name + n, ".new")))
 			continue;	/* not ours */
-		if (!e->d_name[n] && exists(d, guest, id))
+		if (!name[n] && exists(d, kind, guest, id))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", d->state_dir, e->d_name);
 		if (!unlink(path))

@@ -4,8 +4,8 @@
  * transitions of docs/protocol.md section 2.
  *
  * Devices come to exist when the toolstack creates a directory under
- * /local/domain/<self>/backend/virtio/<guest>/<id>; they go when it is
- * removed.  The frontend directory is watched per device; a write of
+ * /local/domain/<self>/backend/virtio/<guest>/<id> (or libxl one under
+ * backend/virtio_disk, protocol.md 1.5); they go when it is removed.  The frontend directory is watched per device; a write of
  * status-seq is a status request, answered with device-status-seq.
  *
  * The main thread never waits for a device's I/O.  What stops queues (a
@@ -681,20 +681,21 @@ static void publish_config(struct vx_device *dev)
 
 /* ---- devices ---- */
 
-static struct vx_device *find_device(struct vx_daemon *d, uint32_t guest,
-				     uint32_t id)
+static struct vx_device *find_device(struct vx_daemon *d, enum vx_kind kind,
+				     uint32_t guest, uint32_t id)
 {
 	struct vx_device *dev;
 
 	for (dev = d->devices; dev; dev = dev->next)
-		if (dev->guest == guest && dev->id == id)
+		if (dev->kind == kind && dev->guest == guest && dev->id == id)
 			return dev;
 	return NULL;
 }
 
-static bool device_known(struct vx_daemon *d, uint32_t guest, uint32_t id)
+static bool device_known(struct vx_daemon *d, enum vx_kind kind, uint32_t guest,
+			 uint32_t id)
 {
-	return find_device(d, guest, id) != NULL;
+	return find_device(d, kind, guest, id) != NULL;
 }
 
 static const struct vx_model *find_model(const char *type)
@@ -734,10 +735,19 @@ static bool device_configure(struct vx_device *dev)
 		device_fatal(dev, "frontend-id does not name this guest");
 		goto out;
 	}
-	dev->model = find_model(type);
-	if (!dev->model) {
-		device_fatal(dev, "type must be blk or net");
-		goto out;
+	if (dev->kind == VX_KIND_XL_DISK) {
+		/* libxl's backendtype; standalone is the only one it has for virtio. */
+		dev->model = &blk_model;
+		if (type && strcmp(type, "standalone")) {
+			device_fatal(dev, "type (the disk's backendtype) must be standalone");
+			goto out;
+		}
+	} else {
+		dev->model = find_model(type);
+		if (!dev->model) {
+			device_fatal(dev, "type must be blk or net");
+			goto out;
+		}
 	}
 	if (!access || !strcmp(access, "copy")) {
 		dev->access = GRANT_COPY;
@@ -793,13 +803,15 @@ static void device_free(struct vx_device *dev, bool keep_record)
 	free(dev);
 }
 
-static void backend_changed(struct vx_daemon *d, uint32_t guest, uint32_t id);
+static void backend_changed(struct vx_daemon *d, enum vx_kind kind,
+			    uint32_t guest, uint32_t id);
 
 /* The drain of a device being released is over: forget it (2.6). */
 static void finish_release(struct vx_device *dev)
 {
 	struct vx_daemon *d = dev->daemon;
 	bool guest_gone = dev->release == RELEASE_GUEST_GONE;
+	enum vx_kind kind = dev->kind;
 	uint32_t guest = dev->guest, id = dev->id;
 
 	/* Gone before the "released" line: whoever reads it finds no directory. */
@@ -807,7 +819,7 @@ static void finish_release(struct vx_device *dev)
 		remove_backend_dir(d, dev->be_path);
 	device_free(dev, false);
 	if (!guest_gone)
-		backend_changed(d, guest, id);	/* made again meanwhile? */
+		backend_changed(d, kind, guest, id);	/* made again meanwhile? */
 }
 
 /*
@@ -867,7 +879,8 @@ static void *device_opener(void *arg)
  * previous run of the daemon (protocol.md 2.5).  What backs it is opened
  * on a thread, and device_opened goes on from there.
  */
-static void device_add(struct vx_daemon *d, uint32_t guest, uint32_t id)
+static void device_add(struct vx_daemon *d, enum vx_kind kind, uint32_t guest,
+		       uint32_t id)
 {
 	struct vx_device *dev = calloc(1, sizeof(*dev));
 	int state;
@@ -875,15 +888,16 @@ static void device_add(struct vx_daemon *d, uint32_t guest, uint32_t id)
 	if (!dev)
 		return;
 	dev->daemon = d;
+	dev->kind = kind;
 	dev->guest = guest;
 	dev->id = id;
 	dev_log_init(dev);
 	pthread_mutex_init(&dev->error_lock, NULL);
-	snprintf(dev->be_path, sizeof(dev->be_path), "%s/%u/%u", d->be_root,
-		 guest, id);
-	snprintf(dev->fe_path, sizeof(dev->fe_path),
-		 "/local/domain/%u/device/virtio/%u", guest, id);
-	snprintf(dev->token, sizeof(dev->token), "fe:%u:%u", guest, id);
+	snprintf(dev->be_path, sizeof(dev->be_path), "%s/%u/%u",
+		 d->be_root[kind], guest, id);
+	snprintf(dev->fe_path, sizeof(dev->fe_path), "/local/domain/%u/device/%s/%u",
+		 guest, vx_kind_type(kind), id);
+	snprintf(dev->token, sizeof(dev->token), "fe:%u:%u:%u", kind, guest, id);
 	dev->next = d->devices;
 	d->devices = dev;
 
@@ -918,6 +932,7 @@ static void device_add(struct vx_daemon *d, uint32_t guest, uint32_t id)
 static void device_opened(struct vx_device *dev)
 {
 	struct vx_daemon *d = dev->daemon;
+	enum vx_kind kind = dev->kind;
 	uint32_t guest = dev->guest, id = dev->id;
 	enum status_request req;
 	uint64_t status = 0, seq = 0;
@@ -969,7 +984,7 @@ events:
 	if (!dev->events_missed)
 		return;
 	dev->events_missed = false;
-	backend_changed(d, guest, id);
+	backend_changed(d, kind, guest, id);
 }
 
 /* Forced removal, or a destroyed guest's directory removed (protocol.md 2.6). */
@@ -1072,16 +1087,18 @@ static void frontend_changed(struct vx_device *dev)
 	device_commit(dev);
 }
 
-static void backend_changed(struct vx_daemon *d, uint32_t guest, uint32_t id)
+static void backend_changed(struct vx_daemon *d, enum vx_kind kind,
+			    uint32_t guest, uint32_t id)
 {
-	struct vx_device *dev = find_device(d, guest, id);
+	struct vx_device *dev = find_device(d, kind, guest, id);
 	char path[160];
 	int state;
 
 	if (!dev) {
-		snprintf(path, sizeof(path), "%s/%u/%u/state", d->be_root, guest, id);
+		snprintf(path, sizeof(path), "%s/%u/%u/state", d->be_root[kind],
+			 guest, id);
 		if (node_exists(d, path))
-			device_add(d, guest, id);
+			device_add(d, kind, guest, id);
 		return;
 	}
 	if (dev->opening) {
@@ -1099,7 +1116,7 @@ static void backend_changed(struct vx_daemon *d, uint32_t guest, uint32_t id)
 	if (dev->be_state == VX_STATE_UNKNOWN) {
 		if (state == VX_STATE_INITIALISING) {
 			device_free(dev, false);	/* it was not ready when first seen */
-			device_add(d, guest, id);
+			device_add(d, kind, guest, id);
 		}
 		return;
 	}
@@ -1121,7 +1138,7 @@ static void backend_changed(struct vx_daemon *d, uint32_t guest, uint32_t id)
 }
 
 /* Reconciles our devices with the backend directories of @guest. */
-static void scan_guest(struct vx_daemon *d, uint32_t guest)
+static void scan_guest(struct vx_daemon *d, enum vx_kind kind, uint32_t guest)
 {
 	struct vx_device *dev, *next;
 	char path[96], **ids;
@@ -1130,19 +1147,19 @@ static void scan_guest(struct vx_daemon *d, uint32_t guest)
 
 	for (dev = d->devices; dev; dev = next) {
 		next = dev->next;
-		if (dev->guest == guest)
-			backend_changed(d, guest, dev->id);
+		if (dev->kind == kind && dev->guest == guest)
+			backend_changed(d, kind, guest, dev->id);
 	}
-	snprintf(path, sizeof(path), "%s/%u", d->be_root, guest);
+	snprintf(path, sizeof(path), "%s/%u", d->be_root[kind], guest);
 	ids = xs_directory(d->xs, XBT_NULL, path, &n);
 	for (i = 0; ids && i < n; i++)
 		if (vx_parse_dec_str(ids[i], UINT32_MAX, &id) &&
-		    !find_device(d, guest, id))
-			backend_changed(d, guest, id);
+		    !find_device(d, kind, guest, id))
+			backend_changed(d, kind, guest, id);
 	free(ids);
 }
 
-static void scan_all(struct vx_daemon *d)
+static void scan_kind(struct vx_daemon *d, enum vx_kind kind)
 {
 	struct vx_device *dev, *next;
 	char **guests;
@@ -1151,37 +1168,39 @@ static void scan_all(struct vx_daemon *d)
 
 	for (dev = d->devices; dev; dev = next) {
 		next = dev->next;
-		if (!node_exists(d, dev->be_path))
-			backend_changed(d, dev->guest, dev->id);
+		if (dev->kind == kind && !node_exists(d, dev->be_path))
+			backend_changed(d, kind, dev->guest, dev->id);
 	}
-	guests = xs_directory(d->xs, XBT_NULL, d->be_root, &n);
+	guests = xs_directory(d->xs, XBT_NULL, d->be_root[kind], &n);
 	for (i = 0; guests && i < n; i++)
 		if (vx_parse_dec_str(guests[i], DOMID_MAX, &guest))
-			scan_guest(d, guest);
+			scan_guest(d, kind, guest);
 	free(guests);
 }
 
 static void handle_watch(struct vx_daemon *d, const char *path,
 			 const char *token)
 {
-	size_t root_len = strlen(d->be_root);
-	unsigned int guest, id;
+	unsigned int kind, guest, id;
 	struct vx_device *dev;
+	size_t root_len;
 
-	if (!strcmp(token, "be")) {
-		if (strncmp(path, d->be_root, root_len))
+	if (sscanf(token, "be:%u", &kind) == 1 && kind < VX_NR_KINDS) {
+		root_len = strlen(d->be_root[kind]);
+		if (strncmp(path, d->be_root[kind], root_len))
 			return;
 		path += root_len;
 		if (sscanf(path, "/%u/%u", &guest, &id) == 2)
-			backend_changed(d, guest, id);
+			backend_changed(d, kind, guest, id);
 		else if (sscanf(path, "/%u", &guest) == 1)
-			scan_guest(d, guest);
-		else
-			scan_all(d);
+			scan_guest(d, kind, guest);
+		else if (!*path)
+			scan_kind(d, kind);
 		return;
 	}
-	if (sscanf(token, "fe:%u:%u", &guest, &id) == 2) {
-		dev = find_device(d, guest, id);
+	if (sscanf(token, "fe:%u:%u:%u", &kind, &guest, &id) == 3 &&
+	    kind < VX_NR_KINDS) {
+		dev = find_device(d, kind, guest, id);
 		if (dev && dev->watching_fe)
 			frontend_changed(dev);
 	}
@@ -1194,6 +1213,7 @@ static void handle_watch(struct vx_daemon *d, const char *path,
 static void drain_done(struct vx_device *dev)
 {
 	struct vx_daemon *d = dev->daemon;
+	enum vx_kind kind = dev->kind;
 	uint32_t guest = dev->guest, id = dev->id;
 
 	release_queues(dev);
@@ -1205,8 +1225,8 @@ static void drain_done(struct vx_device *dev)
 	if (!dev->events_missed)
 		return;
 	dev->events_missed = false;
-	backend_changed(d, guest, id);
-	dev = find_device(d, guest, id);
+	backend_changed(d, kind, guest, id);
+	dev = find_device(d, kind, guest, id);
 	if (dev && dev->watching_fe)
 		frontend_changed(dev);
 }
@@ -1295,6 +1315,9 @@ struct xs_handle *daemon_xs_open(void)
 int daemon_init(struct vx_daemon *d, uint32_t self_domid, const char *state_dir,
 		unsigned int poll_us)
 {
+	unsigned int kind;
+	char token[16];
+
 	memset(d, 0, sizeof(*d));
 	d->self_domid = self_domid;
 	d->poll_us = poll_us;
@@ -1308,15 +1331,20 @@ int daemon_init(struct vx_daemon *d, uint32_t self_domid, const char *state_dir,
 			strerror(errno));
 		return -1;
 	}
-	snprintf(d->be_root, sizeof(d->be_root), "/local/domain/%u/backend/%s",
-		 self_domid, VX_DEVICE_TYPE);
 	d->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (d->wake_fd < 0)
 		return -1;
 	d->xs = daemon_xs_open();
-	if (!xs_watch(d->xs, d->be_root, "be")) {
-		log_err("cannot watch %s: %s", d->be_root, strerror(errno));
-		return -1;
+	for (kind = 0; kind < VX_NR_KINDS; kind++) {
+		snprintf(d->be_root[kind], sizeof(d->be_root[kind]),
+			 "/local/domain/%u/backend/%s", self_domid,
+			 vx_kind_type(kind));
+		snprintf(token, sizeof(token), "be:%u", kind);
+		if (!xs_watch(d->xs, d->be_root[kind], token)) {
+			log_err("cannot watch %s: %s", d->be_root[kind],
+				strerror(errno));
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -1325,6 +1353,7 @@ int daemon_run(struct vx_daemon *d, int signal_fd)
 {
 	struct epoll_event ev[3];
 	int ep, ret = -1;
+	unsigned int kind;
 
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)
@@ -1337,8 +1366,10 @@ int daemon_run(struct vx_daemon *d, int signal_fd)
 	    epoll_ctl(ep, EPOLL_CTL_ADD, signal_fd, &ev[2]))
 		goto out;
 
-	log_info("serving %s", d->be_root);
-	scan_all(d);
+	for (kind = 0; kind < VX_NR_KINDS; kind++) {
+		log_info("serving %s", d->be_root[kind]);
+		scan_kind(d, kind);
+	}
 	record_sweep(d, device_known);
 	for (;;) {
 		struct vx_device *dev;

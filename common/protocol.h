@@ -12,6 +12,23 @@
 
 #define VX_PROTOCOL_VERSION	1
 #define VX_DEVICE_TYPE		"virtio"	/* xenbus device type */
+/*
+ * libxl's device type for a disk with specification=virtio (xl-disk-
+ * configuration(5)): served as a virtio-blk device (protocol.md 1.5).
+ */
+#define VX_XL_DISK_TYPE		"virtio_disk"
+
+/* The xenbus device types a backend serves, in this order. */
+enum vx_kind {
+	VX_KIND_VIRTIO,
+	VX_KIND_XL_DISK,
+	VX_NR_KINDS
+};
+
+static inline const char *vx_kind_type(enum vx_kind kind)
+{
+	return kind == VX_KIND_XL_DISK ? VX_XL_DISK_TYPE : VX_DEVICE_TYPE;
+}
 
 #define VX_MAX_QUEUES		64
 #define VX_MAX_QUEUE_SIZE	32768

@@ -2,12 +2,13 @@
 /*
  * virtio over xenbus: a virtio transport for Xen PV guests.
  *
- * Each xenstore device of type "virtio" becomes one virtio_device.  Device
- * status, features and configuration space travel through xenstore, each
- * virtqueue has an event channel of its own, and rings and buffers are
- * granted to the backend by the DMA ops of grant_dma.c, most through the
- * device's grant pool.  docs/protocol.md
- * in the virtio-xenbus sources is the contract with the backend.
+ * Each xenstore device of type "virtio" becomes one virtio_device, and so
+ * does each of type "virtio_disk", which libxl makes for a disk with
+ * specification=virtio.  Device status, features and configuration space
+ * travel through xenstore, each virtqueue has an event channel of its own,
+ * and rings and buffers are granted to the backend by the DMA ops of
+ * grant_dma.c, most through the device's grant pool.  docs/protocol.md in
+ * the virtio-xenbus sources is the contract with the backend.
  */
 
 #include <linux/delay.h>
@@ -1034,6 +1035,7 @@ static void vxb_remove(struct xenbus_device *xbdev)
 
 static const struct xenbus_device_id vxb_ids[] = {
 	{ "virtio" },
+	{ "virtio_disk" },
 	{ "" }
 };
 
@@ -1062,3 +1064,4 @@ module_exit(vxb_exit);
 MODULE_DESCRIPTION("virtio over xenbus: virtio devices for Xen PV guests");
 MODULE_LICENSE("GPL");
 MODULE_ALIAS("xen:virtio");
+MODULE_ALIAS("xen:virtio_disk");

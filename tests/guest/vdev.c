@@ -65,6 +65,12 @@ bool vdev_wait_backend_state(struct vx_vdev *vd, int state, int ms)
 
 int vdev_probe(struct vx_vdev *vd, struct vx_guest *g, uint32_t devid)
 {
+	return vdev_probe_kind(vd, g, VX_KIND_VIRTIO, devid);
+}
+
+int vdev_probe_kind(struct vx_vdev *vd, struct vx_guest *g, enum vx_kind kind,
+		    uint32_t devid)
+{
 	char *s, *cfg = NULL;
 	uint64_t v;
 	xs_transaction_t t;
@@ -73,8 +79,8 @@ int vdev_probe(struct vx_vdev *vd, struct vx_guest *g, uint32_t devid)
 	memset(vd, 0, sizeof(*vd));
 	vd->g = g;
 	vd->devid = devid;
-	snprintf(vd->fe, sizeof(vd->fe), "/local/domain/%u/device/virtio/%u",
-		 g->domid, devid);
+	snprintf(vd->fe, sizeof(vd->fe), "/local/domain/%u/device/%s/%u",
+		 g->domid, vx_kind_type(kind), devid);
 	s = read_key(vd, XBT_NULL, vd->fe, "backend");
 	if (!s)
 		return -ENOENT;
@@ -263,12 +269,19 @@ int vdev_connect_pool(struct vx_vdev *vd, struct vx_guest *g, uint32_t devid,
 		      unsigned int nr_queues, uint64_t feature_mask,
 		      uint32_t pool_pages)
 {
+	int ret = vdev_probe(vd, g, devid);
+
+	if (ret)
+		return ret;
+	return vdev_connect_probed(vd, nr_queues, feature_mask, pool_pages);
+}
+
+int vdev_connect_probed(struct vx_vdev *vd, unsigned int nr_queues,
+			uint64_t feature_mask, uint32_t pool_pages)
+{
 	unsigned int size;
 	int ret;
 
-	ret = vdev_probe(vd, g, devid);
-	if (ret)
-		return ret;
 	vd->pool_pages = pool_pages;
 	ret = vdev_negotiate(vd, vd->features & feature_mask);
 	if (ret)

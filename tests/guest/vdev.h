@@ -41,6 +41,9 @@ struct vx_vdev {
 
 /* Waits for the backend's InitWait and reads what it published. */
 int vdev_probe(struct vx_vdev *vd, struct vx_guest *g, uint32_t devid);
+/* The same, for a device of another xenbus device type (libxl's virtio_disk). */
+int vdev_probe_kind(struct vx_vdev *vd, struct vx_guest *g, enum vx_kind kind,
+		    uint32_t devid);
 /*
  * Writes a status request and waits for its answer: device-status, or
  * -errno (-ENODEV once the backend is Closed or gone).
@@ -63,6 +66,9 @@ int vdev_connect(struct vx_vdev *vd, struct vx_guest *g, uint32_t devid,
 int vdev_connect_pool(struct vx_vdev *vd, struct vx_guest *g, uint32_t devid,
 		      unsigned int nr_queues, uint64_t feature_mask,
 		      uint32_t pool_pages);
+/* The steps after the probe: negotiate, queues, pool, DRIVER_OK. */
+int vdev_connect_probed(struct vx_vdev *vd, unsigned int nr_queues,
+			uint64_t feature_mask, uint32_t pool_pages);
 /*
  * The DMA API of the device: through its pool while it has room, else a
  * grant per mapping.  Unmapping copies out what the device wrote.
