@@ -54,16 +54,28 @@ static void count_answered(uint32_t guest, uint32_t devid, uint32_t be,
 	*(unsigned int *)arg += stats_answered(be_dir);
 }
 
+/* Ours, and libxl's virtio disks (protocol.md 1.5), which we serve too. */
+static void for_each_listed(long guest,
+			    void (*fn)(uint32_t guest, uint32_t devid, uint32_t be,
+				       const char *be_dir, void *arg),
+			    void *arg)
+{
+	enum vx_kind kind;
+
+	for (kind = 0; kind < VX_NR_KINDS; kind++)
+		for_each_device_of(kind, guest, fn, arg);
+}
+
 /* Asks every listed device's backend for its counters, waits up to @wait_ms. */
 static void collect_stats(long guest, int wait_ms)
 {
 	unsigned int asked = 0, answered = 0;
 	int ms;
 
-	for_each_device(guest, request_stats, &asked);
+	for_each_listed(guest, request_stats, &asked);
 	for (ms = 0; ms < wait_ms; ms += 20) {
 		answered = 0;
-		for_each_device(guest, count_answered, &answered);
+		for_each_listed(guest, count_answered, &answered);
 		if (answered >= asked)
 			return;
 		usleep(20000);
@@ -118,6 +130,7 @@ static void print_stats(const char *be_dir, bool net)
 static void print_device(uint32_t guest, uint32_t devid, uint32_t be,
 			 const char *be_dir, void *arg)
 {
+	bool xl_disk = strstr(be_dir, "/backend/" VX_XL_DISK_TYPE "/");
 	char *type = xs_readf("%s/type", be_dir), *dev = xs_readf("%s/dev", be_dir);
 	char *params = xs_readf("%s/params", be_dir), *mode = xs_readf("%s/mode", be_dir);
 	char *mac = xs_readf("%s/mac", be_dir), *bridge = xs_readf("%s/bridge", be_dir);
@@ -125,24 +138,29 @@ static void print_device(uint32_t guest, uint32_t devid, uint32_t be,
 	char *queues = xs_readf("%s/queues", be_dir), *error = xs_readf("%s/error", be_dir);
 	char *pool = xs_readf("%s/pool-mapped", be_dir);
 	char *fe_state = xs_readf("/local/domain/%u/device/%s/%u/state", guest,
-				  VX_DEVICE_TYPE, devid);
-	uint64_t fe = 0;
+				  xl_disk ? VX_XL_DISK_TYPE : VX_DEVICE_TYPE, devid);
+	char *be_state = xs_readf("%s/state", be_dir);
+	uint64_t fe = 0, bs = 0;
 
 	if (!fe_state || !vx_parse_dec_str(fe_state, 255, &fe))
 		fe = 0;
+	if (!be_state || !vx_parse_dec_str(be_state, 255, &bs))
+		bs = 0;
 	/* A disk's target is its file; a nic's, its address and bridge. */
 	if (type && !strcmp(type, "net"))
 		snprintf(target, sizeof(target), "mac %s%s%s", mac ?: "(generated)",
 			 bridge ? " bridge " : "", bridge ?: "");
 	else
-		snprintf(target, sizeof(target), "%s", params ?: "-");
+		snprintf(target, sizeof(target), "%s%s", params ?: "-",
+			 xl_disk ? "  (xl's virtio disk)" : "");
 	printf("%-6u %-6u %-5s %-6s %-8u %-13s %-13s %-3s %-6s %s%s%s\n", guest, devid,
-	       type ?: "?", dev ?: "-", be, state_name(vx_ts_backend_state(xs, be, guest, devid)),
+	       xl_disk ? "blk" : type ?: "?", dev ?: "-", be, state_name(bs),
 	       state_name(fe), mode ?: "-", queues ?: "1", target,
 	       error ? "  error: " : "", error ?: "");
 	if (pool)
 		printf("       grant pool: %s pages mapped\n", pool);
 	print_stats(be_dir, type && !strcmp(type, "net"));
+	free(be_state);
 	free(pool);
 	free(mac);
 	free(bridge);
@@ -174,6 +192,6 @@ int list(int argc, char **argv)
 	       "Type", "Vdev", "Backend", "BackendState", "GuestState", "Md", "Queues",
 	       "Target");
 	collect_stats(guest, wait_s * 1000);
-	for_each_device(guest, print_device, NULL);
+	for_each_listed(guest, print_device, NULL);
 	return 0;
 }

@@ -50,6 +50,11 @@ void for_each_device(long guest,
 		     void (*fn)(uint32_t guest, uint32_t devid, uint32_t be,
 				const char *be_dir, void *arg),
 		     void *arg);
+/* The same for the devices of another xenbus type (libxl's virtio_disk). */
+void for_each_device_of(enum vx_kind kind, long guest,
+			void (*fn)(uint32_t guest, uint32_t devid, uint32_t be,
+				   const char *be_dir, void *arg),
+			void *arg);
 /* The lowest device id the guest does not use yet. */
 uint32_t free_devid(uint32_t guest);
 

@@ -94,23 +94,37 @@ void for_each_device(long guest,
 				       uint32_t be, const char *be_dir, void *arg),
 			    void *arg)
 {
+	for_each_device_of(VX_KIND_VIRTIO, guest, fn, arg);
+}
+
+void for_each_device_of(enum vx_kind kind, long guest,
+			void (*fn)(uint32_t guest, uint32_t devid,
+				   uint32_t be, const char *be_dir, void *arg),
+			void *arg)
+{
+	const char *type = vx_kind_type(kind);
 	unsigned int nd, nv, i, j;
-	char **doms, **devs, *be_dir, *be_id;
+	char **doms, **devs, *be_dir, *be_id, want[128];
 	uint32_t g, devid, be;
 
 	doms = xs_lsf(&nd, "/local/domain");
 	for (i = 0; i < nd; i++) {
 		if (!parse_id(doms[i], 0x7fef, &g) || (guest >= 0 && g != guest))
 			continue;
-		devs = xs_lsf(&nv, "/local/domain/%u/device/%s", g, VX_DEVICE_TYPE);
+		devs = xs_lsf(&nv, "/local/domain/%u/device/%s", g, type);
 		for (j = 0; j < nv; j++) {
 			be_dir = xs_readf("/local/domain/%u/device/%s/%s/backend", g,
-					  VX_DEVICE_TYPE, devs[j]);
+					  type, devs[j]);
 			be_id = xs_readf("/local/domain/%u/device/%s/%s/backend-id", g,
-					 VX_DEVICE_TYPE, devs[j]);
+					 type, devs[j]);
 			if (be_dir && be_id && parse_id(devs[j], UINT32_MAX, &devid) &&
-			    parse_id(be_id, 0x7fef, &be))
-				fn(g, devid, be, be_dir, arg);
+			    parse_id(be_id, 0x7fef, &be)) {
+				/* The guest writes `backend`: only the one place it may name. */
+				snprintf(want, sizeof(want), "/local/domain/%u/backend/%s/%u/%u",
+					 be, type, g, devid);
+				if (!strcmp(be_dir, want))
+					fn(g, devid, be, be_dir, arg);
+			}
 			free(be_dir);
 			free(be_id);
 		}

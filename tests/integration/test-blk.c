@@ -750,7 +750,7 @@ START_TEST(xl_specification_virtio_disk_is_served)
 	struct vx_guest *g = new_guest(1);
 	uint8_t *shadow = calloc(1, DISK_BYTES), *file = malloc(DISK_BYTES), got[SLOT];
 	struct vx_vdev vd;
-	char disk[256], path[192], *s;
+	char disk[256], path[192], out[4096], *s;
 
 	make_disk("xl-virtio.img", disk);
 	xl_add_virtio_disk(g, 51728, disk, "standalone");
@@ -760,6 +760,11 @@ START_TEST(xl_specification_virtio_disk_is_served)
 	ck_assert_int_eq(vdev_connect_probed(&vd, 1, all_features, 0), 0);
 	ck_assert(harness_log_wait(&host, "d1 virtio_disk/51728: blk device ready", 0));
 	random_io(&vd, shadow, 4, 7);
+	/* The administrator sees it beside ours, with its counters. */
+	ck_assert_int_eq(tool(out, sizeof(out), "list"), 0);
+	ck_assert_msg(strstr(out, "51728  blk   xvdb") && strstr(out, "connected     connected") &&
+		      strstr(out, "(xl's virtio disk)") && strstr(out, "queue 0: "),
+		      "list: %s", out);
 	ck_assert_int_eq(read_file_at(disk, 0, file, DISK_BYTES), 0);
 	ck_assert(!memcmp(file, shadow, DISK_BYTES));
 

@@ -136,6 +136,33 @@ static const char *tool_path(void)
 	return getenv("TOOL");
 }
 
+/*
+ * A guest writes its frontend's `backend` key: a guest's device that names
+ * another place than its backend directory is not listed, and the tool
+ * writes nothing there (a stats request would otherwise land in it).
+ */
+START_TEST(list_ignores_a_backend_key_that_names_another_place)
+{
+	struct xs_handle *xs = xs_open(0);
+	char path[128], *s;
+	uint32_t web;
+
+	ck_assert_ptr_nonnull(xs);
+	RUN_OK("%s create %s", getenv("FAKE_XL"), config("web", "name='web'"));
+	web = domid_of(xs, "web");
+	ck_assert(xs_write(xs, XBT_NULL, "/local/domain/0/victim/state", "4", 1));
+	snprintf(path, sizeof(path), "/local/domain/%u/device/virtio/7/backend", web);
+	ck_assert(xs_write(xs, XBT_NULL, path, "/local/domain/0/victim", 22));
+	snprintf(path, sizeof(path), "/local/domain/%u/device/virtio/7/backend-id", web);
+	ck_assert(xs_write(xs, XBT_NULL, path, "0", 1));
+	TOOL_OK("list", tool_path());
+	ck_assert_msg(!strstr(out, "victim"), "%s", out);
+	s = xs_read(xs, XBT_NULL, "/local/domain/0/victim/stats-request", NULL);
+	ck_assert_msg(!s, "the tool wrote a stats request into the place a guest named");
+	xs_close(xs);
+}
+END_TEST
+
 START_TEST(disks_attach_list_detach_as_libxl_writes_a_vbd)
 {
 	char disk[256], other[256], path[128];
@@ -525,6 +552,7 @@ int main(void)
 {
 	const TTest *const tests[] = {
 		disks_attach_list_detach_as_libxl_writes_a_vbd,
+		list_ignores_a_backend_key_that_names_another_place,
 		create_attaches_the_configs_devices_then_unpauses,
 		create_with_xls_p_leaves_the_guest_paused_with_its_devices,
 		create_refuses_a_bad_config_before_xl_runs,
