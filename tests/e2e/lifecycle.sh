@@ -1,6 +1,6 @@
 # shellcheck shell=sh
 # The lives of guests and of the daemon: module reload, reboot, destruction,
-# the daemon's restart, save and restore.
+# the daemon's restart, save and restore, and plain xl's virtio disks.
 
 test_daemon_starts() {
 	ensure_daemon
@@ -223,4 +223,69 @@ test_daemon_stops_cleanly() {
 	wait_for 20 sh -c "! kill -0 $pid" || fail "virtio-xenbusd did not stop on SIGTERM"
 	tail -n 5 "$DAEMON_LOG"
 	grep -q "stopped: every grant unmapped, every port unbound" "$DAEMON_LOG" || fail "no clean stop logged"
+}
+
+# Xen's own virtio disk syntax, with plain xl (no virtio-xenbus create):
+# libxl writes backend/virtio_disk, the daemon serves it (protocol.md 1.5);
+# the disk is there at boot, after xl reboot and after xl save and restore,
+# and xl destroy leaves nothing of it.
+test_plain_xl_virtio_disk() {
+	ensure_daemon
+	GUEST=guest4
+	rm -f /srv/g4.img /srv/g4.save
+	truncate -s 64M /srv/g4.img
+	{ guest_cfg guest 256 1; cat <<CFG; } >/tmp/$GUEST.cfg
+on_reboot = "restart"
+disk = [ "/srv/g4.img,format=raw,vdev=xvdb,specification=virtio,backendtype=standalone" ]
+CFG
+	xl create /tmp/$GUEST.cfg || fail "xl create"
+	wait_for 120 xs_read /local/domain/"$(domid)"/data/e2e-ready ||
+		{ tail -n 30 /var/log/xen/console/guest-$GUEST.log; fail "$GUEST's agent did not start"; }
+	d=$(domid)
+	out=$(guest_run 120 "$FIND_DISK"'
+		set -e
+		d=$(wait_disk 131072)
+		[ -n "$d" ] || { echo "no 64 MiB virtio disk"; exit 1; }
+		dd if=/dev/urandom of=/tmp/blob bs=1M count=8 2>/dev/null
+		dd if=/tmp/blob of=/dev/$d bs=1M oflag=direct 2>/dev/null
+		sha256sum </tmp/blob | cut -c1-64') || { echo "$out"; fail "writes in $GUEST"; }
+	sum=$(echo "$out" | tail -n 1)
+	[ "$(dd if=/srv/g4.img bs=1M count=8 2>/dev/null | sha256sum | cut -c1-64)" = "$sum" ] ||
+		fail "dom0's file does not hold what $GUEST wrote"
+	virtio-xenbus list $GUEST | tee /tmp/list
+	grep "xl's virtio disk" /tmp/list | grep -q 'connected *connected' ||
+		fail "list does not show xl's disk connected"
+	read_back='d=$(wait_disk 131072)
+		[ -n "$d" ] || { echo "no 64 MiB virtio disk"; exit 1; }
+		dd if=/dev/$d bs=1M count=8 iflag=direct 2>/dev/null | sha256sum | cut -c1-64'
+
+	xl reboot $GUEST || fail "xl reboot"
+	wait_for 90 sh -c "n=\$(xl domid $GUEST 2>/dev/null) && [ \"\$n\" != $d ]" ||
+		fail "no new domain for $GUEST within 90 s of xl reboot"
+	wait_for 120 xs_read /local/domain/"$(domid)"/data/e2e-ready ||
+		fail "the rebooted $GUEST's agent did not start"
+	out=$(guest_run 120 "$FIND_DISK$read_back") || { echo "$out"; fail "after xl reboot"; }
+	[ "$out" = "$sum" ] || fail "after xl reboot the disk does not hold what was written"
+	[ -z "$(xenstore-list /local/domain/0/backend/virtio_disk/$d 2>/dev/null)" ] ||
+		fail "the old domain's virtio_disk directories are left"
+	echo "xl reboot: domain $d is now $(domid), the disk holds its data"
+
+	xl save $GUEST /srv/g4.save || fail "xl save"
+	xl restore /srv/g4.save || fail "xl restore"
+	rm -f /srv/g4.save
+	wait_for 120 guest_run 20 true || fail "the restored $GUEST's agent does not answer"
+	out=$(guest_run 120 "$FIND_DISK$read_back") || { echo "$out"; fail "after xl restore"; }
+	[ "$out" = "$sum" ] || fail "after xl restore the disk does not hold what was written"
+	echo "xl save and restore: the disk holds its data"
+
+	d=$(domid)
+	xl destroy $GUEST
+	wait_for 30 eval '[ -z "$(xenstore-list /local/domain/0/backend/virtio_disk/$d 2>/dev/null)" ]' ||
+		fail "xl destroy left backend/virtio_disk/$d"
+	wait_for 30 grep -q "d$d virtio_disk/51728: released" "$DAEMON_LOG" ||
+		fail "the daemon did not release the destroyed domain's disk"
+	[ "$(ls -l /proc/"$(daemon_pid)"/fd | grep -c /srv/g4.img)" = 0 ] ||
+		fail "the daemon still holds /srv/g4.img"
+	kill -0 "$(daemon_pid)" || fail "the daemon died"
+	rm -f /srv/g4.img
 }
