@@ -255,7 +255,8 @@ CFG
 	virtio-xenbus list $GUEST | tee /tmp/list
 	grep "xl's virtio disk" /tmp/list | grep -q 'connected *connected' ||
 		fail "list does not show xl's disk connected"
-	read_back='d=$(wait_disk 131072)
+	read_back='
+		d=$(wait_disk 131072)
 		[ -n "$d" ] || { echo "no 64 MiB virtio disk"; exit 1; }
 		dd if=/dev/$d bs=1M count=8 iflag=direct 2>/dev/null | sha256sum | cut -c1-64'
 
