@@ -33,7 +33,9 @@ guest_run() {
 	shift
 	d=$(domid) || { echo "guest $GUEST is not running"; return 125; }
 	dir=/local/domain/$d/data
-	seq=$(($(xs_read $dir/e2e-seq || echo 0) + 1))
+	# Unique, not the domain's last + 1: a restored guest's agent still
+	# holds the number it last ran, and a new domain starts with none.
+	seq=$(date +%s%N)
 	xs_write -R $dir/e2e-cmd "$*" $dir/e2e-seq $seq
 	end=$(($(date +%s) + timeout))
 	while [ "$(xs_read $dir/e2e-done)" != "$seq" ]; do
