@@ -144,6 +144,30 @@ static void remove_backend_dir(struct vx_daemon *d, const char *be_path)
 	} while (!xs_transaction_end(d->xs, t, false) && errno == EAGAIN);
 }
 
+/*
+ * Closed, in a directory the toolstack removes once it reads that: only
+ * while the directory is there (a write would make it again).
+ */
+static void close_backend_dir(struct vx_daemon *d, const char *be_path)
+{
+	char path[160], closed[4];
+	unsigned int len;
+	xs_transaction_t t;
+	char *s;
+
+	snprintf(path, sizeof(path), "%s/state", be_path);
+	snprintf(closed, sizeof(closed), "%d", VX_STATE_CLOSED);
+	do {
+		t = xs_transaction_start(d->xs);
+		if (t == XBT_NULL)
+			return;
+		s = xs_read(d->xs, t, path, &len);
+		if (s)
+			xs_write(d->xs, t, path, closed, strlen(closed));
+		free(s);
+	} while (!xs_transaction_end(d->xs, t, false) && errno == EAGAIN);
+}
+
 static int read_state(struct vx_daemon *d, const char *dir)
 {
 	uint64_t v;
@@ -814,8 +838,14 @@ static void finish_release(struct vx_device *dev)
 	enum vx_kind kind = dev->kind;
 	uint32_t guest = dev->guest, id = dev->id;
 
-	/* Gone before the "released" line: whoever reads it finds no directory. */
-	if (guest_gone)
+	/*
+	 * Gone before the "released" line: whoever reads it finds no directory.
+	 * libxl removes its own virtio_disk directories once they say Closed,
+	 * and reports a failure if they vanish before (protocol.md 2.6).
+	 */
+	if (guest_gone && kind == VX_KIND_XL_DISK)
+		close_backend_dir(d, dev->be_path);
+	else if (guest_gone)
 		remove_backend_dir(d, dev->be_path);
 	device_free(dev, false);
 	if (!guest_gone)

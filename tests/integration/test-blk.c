@@ -740,6 +740,26 @@ static void xl_remove_virtio_disk(struct vx_guest *g, uint32_t devid)
 	} while (!xs_transaction_end(g->xs, t, false) && errno == EAGAIN);
 }
 
+/* libxl__initiate_device_generic_remove, forced: the frontend goes too. */
+static void xl_destroy_virtio_disk(struct vx_guest *g, uint32_t devid)
+{
+	char be[128], fe[128], key[160];
+	xs_transaction_t t;
+	bool ok;
+
+	snprintf(be, sizeof(be), "/local/domain/0/backend/virtio_disk/%u/%u", g->domid, devid);
+	snprintf(fe, sizeof(fe), "/local/domain/%u/device/virtio_disk/%u", g->domid, devid);
+	do {
+		t = xs_transaction_start(g->xs);
+		ok = xs_rm(g->xs, t, fe);
+		snprintf(key, sizeof(key), "%s/online", be);
+		ok = ok && xs_write(g->xs, t, key, "0", 1);
+		snprintf(key, sizeof(key), "%s/state", be);
+		ok = ok && xs_write(g->xs, t, key, "5", 1);
+		ck_assert(ok);
+	} while (!xs_transaction_end(g->xs, t, false) && errno == EAGAIN);
+}
+
 /*
  * Xen's own virtio disk syntax, as plain xl create writes it: served as
  * virtio-blk, with every byte in the file, through a daemon restart; xl's
@@ -751,6 +771,7 @@ START_TEST(xl_specification_virtio_disk_is_served)
 	uint8_t *shadow = calloc(1, DISK_BYTES), *file = malloc(DISK_BYTES), got[SLOT];
 	struct vx_vdev vd;
 	char disk[256], path[192], out[4096], *s;
+	int released;
 
 	make_disk("xl-virtio.img", disk);
 	xl_add_virtio_disk(g, 51728, disk, "standalone");
@@ -795,6 +816,27 @@ START_TEST(xl_specification_virtio_disk_is_served)
 	ck_assert(xs_rm(g->xs, XBT_NULL, "/local/domain/0/backend/virtio_disk/1/51728"));
 	ck_assert(xs_rm(g->xs, XBT_NULL, "/local/domain/1/device/virtio_disk/51728"));
 	ck_assert(harness_log_wait(&host, "d1 virtio_disk/51728: released", PATIENCE_MS));
+
+	/*
+	 * The guest's destruction (xl destroy, and the end of a save): libxl
+	 * removes the frontend and asks for removal in one transaction, waits
+	 * for Closed, then removes the backend directory itself.
+	 */
+	xl_add_virtio_disk(g, 51728, disk, "standalone");
+	ck_assert_int_eq(vdev_probe_kind(&vd, g, VX_KIND_XL_DISK, 51728), 0);
+	ck_assert_int_eq(vdev_connect_probed(&vd, 1, all_features, 0), 0);
+	ck_assert_int_eq(vblk_do(&vd, 0, VIRTIO_BLK_T_IN, 0, got, SLOT), VIRTIO_BLK_S_OK);
+	vdev_abandon(&vd);
+	released = harness_log_count(&host, "d1 virtio_disk/51728: released");
+	xl_destroy_virtio_disk(g, 51728);
+	for (int ms = 0; ms < PATIENCE_MS &&
+	     harness_log_count(&host, "d1 virtio_disk/51728: released") == released; ms += 10)
+		usleep(10000);
+	ck_assert_int_eq(harness_log_count(&host, "d1 virtio_disk/51728: released"), released + 1);
+	s = xs_read(g->xs, XBT_NULL, "/local/domain/0/backend/virtio_disk/1/51728/state", NULL);
+	ck_assert_msg(s && !strcmp(s, "6"), "the backend directory says %s, not Closed", s ?: "nothing");
+	free(s);
+	ck_assert(xs_rm(g->xs, XBT_NULL, "/local/domain/0/backend/virtio_disk/1/51728"));
 	free(shadow);
 	free(file);
 	guest_destroy(g);
