@@ -271,7 +271,10 @@ CFG
 		fail "the old domain's virtio_disk directories are left"
 	echo "xl reboot: domain $d is now $(domid), the disk holds its data"
 
-	xl save $GUEST /srv/g4.save || fail "xl save"
+	xl save $GUEST /srv/g4.save 2>&1 | tee /tmp/xl.out
+	[ -s /srv/g4.save ] || fail "xl save"
+	# libxl removes the old domain's disk once the daemon says Closed.
+	! grep "libxl: error" /tmp/xl.out || fail "libxl failed a step of the save"
 	xl restore /srv/g4.save || fail "xl restore"
 	rm -f /srv/g4.save
 	wait_for 120 guest_run 20 true || fail "the restored $GUEST's agent does not answer"
@@ -280,7 +283,8 @@ CFG
 	echo "xl save and restore: the disk holds its data"
 
 	d=$(domid)
-	xl destroy $GUEST
+	xl destroy $GUEST 2>&1 | tee /tmp/xl.out
+	! grep "libxl: error" /tmp/xl.out || fail "libxl failed a step of the destroy"
 	wait_for 30 eval '[ -z "$(xenstore-list /local/domain/0/backend/virtio_disk/$d 2>/dev/null)" ]' ||
 		fail "xl destroy left backend/virtio_disk/$d"
 	wait_for 30 grep -q "d$d virtio_disk/51728: released" "$DAEMON_LOG" ||
