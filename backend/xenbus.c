@@ -939,6 +939,13 @@ static void device_add(struct vx_daemon *d, enum vx_kind kind, uint32_t guest,
 	}
 	state = read_state(d, dev->be_path);
 	dev->be_state = state;
+	if (state == VX_STATE_CLOSING && kind == VX_KIND_XL_DISK &&
+	    !node_exists(d, dev->fe_path)) {
+		/* libxl destroys a guest while we were not running: let it finish. */
+		close_backend_dir(d, dev->be_path);
+		dev->be_state = VX_STATE_CLOSED;
+		return;
+	}
 	if (state == VX_STATE_UNKNOWN || state >= VX_STATE_CLOSING)
 		return;		/* not ready, or being torn down: ignore */
 	if (!device_configure(dev))

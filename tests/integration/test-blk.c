@@ -837,6 +837,27 @@ START_TEST(xl_specification_virtio_disk_is_served)
 	ck_assert_msg(s && !strcmp(s, "6"), "the backend directory says %s, not Closed", s ?: "nothing");
 	free(s);
 	ck_assert(xs_rm(g->xs, XBT_NULL, "/local/domain/0/backend/virtio_disk/1/51728"));
+
+	/* The same while the daemon is down: the next one says Closed. */
+	xl_add_virtio_disk(g, 51728, disk, "standalone");
+	ck_assert_int_eq(vdev_probe_kind(&vd, g, VX_KIND_XL_DISK, 51728), 0);
+	ck_assert_int_eq(vdev_connect_probed(&vd, 1, all_features, 0), 0);
+	vdev_abandon(&vd);
+	harness_stop_daemon(&host, SIGKILL);
+	xl_destroy_virtio_disk(g, 51728);
+	ck_assert_int_eq(harness_start_daemon(&host), 0);
+	for (int ms = 0; ms < PATIENCE_MS; ms += 10) {
+		s = xs_read(g->xs, XBT_NULL, "/local/domain/0/backend/virtio_disk/1/51728/state",
+			    NULL);
+		if (s && !strcmp(s, "6"))
+			break;
+		free(s);
+		s = NULL;
+		usleep(10000);
+	}
+	ck_assert_msg(s, "a restarted daemon did not close the destroyed guest's disk");
+	free(s);
+	ck_assert(xs_rm(g->xs, XBT_NULL, "/local/domain/0/backend/virtio_disk/1/51728"));
 	free(shadow);
 	free(file);
 	guest_destroy(g);
