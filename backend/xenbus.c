@@ -939,13 +939,6 @@ static void device_add(struct vx_daemon *d, enum vx_kind kind, uint32_t guest,
 	}
 	state = read_state(d, dev->be_path);
 	dev->be_state = state;
-	if (state == VX_STATE_CLOSING && kind == VX_KIND_XL_DISK &&
-	    !node_exists(d, dev->fe_path)) {
-		/* libxl destroys a guest while we were not running: let it finish. */
-		close_backend_dir(d, dev->be_path);
-		dev->be_state = VX_STATE_CLOSED;
-		return;
-	}
 	if (state == VX_STATE_UNKNOWN || state >= VX_STATE_CLOSING)
 		return;		/* not ready, or being torn down: ignore */
 	if (!device_configure(dev))
@@ -1124,6 +1117,26 @@ static void frontend_changed(struct vx_device *dev)
 	device_commit(dev);
 }
 
+/*
+ * A virtio_disk directory we do not serve that libxl is taking down, its
+ * guest gone: Closed (at once, if we were not running when libxl asked)
+ * lets libxl remove it (protocol.md 2.6); nothing to serve.
+ */
+static bool libxl_removes(struct vx_daemon *d, uint32_t guest, uint32_t id,
+			  const char *be_path)
+{
+	int state = read_state(d, be_path);
+	char fe[160];
+
+	snprintf(fe, sizeof(fe), "/local/domain/%u/device/%s/%u", guest,
+		 VX_XL_DISK_TYPE, id);
+	if (state < VX_STATE_CLOSING || node_exists(d, fe))
+		return false;
+	if (state == VX_STATE_CLOSING)
+		close_backend_dir(d, be_path);
+	return true;
+}
+
 static void backend_changed(struct vx_daemon *d, enum vx_kind kind,
 			    uint32_t guest, uint32_t id)
 {
@@ -1132,6 +1145,9 @@ static void backend_changed(struct vx_daemon *d, enum vx_kind kind,
 	int state;
 
 	if (!dev) {
+		snprintf(path, sizeof(path), "%s/%u/%u", d->be_root[kind], guest, id);
+		if (kind == VX_KIND_XL_DISK && libxl_removes(d, guest, id, path))
+			return;
 		snprintf(path, sizeof(path), "%s/%u/%u/state", d->be_root[kind],
 			 guest, id);
 		if (node_exists(d, path))
