@@ -249,8 +249,9 @@ void record_sweep(struct vx_daemon *d,
 {
 	char path[RECORD_PATH_MAX + 256];
 	unsigned int guest, id;
+	const char *xl_prefix = record_prefix(VX_KIND_XL_DISK), *name;
+	size_t xl_len = strlen(xl_prefix);
 	enum vx_kind kind;
-	const char *name;
 	struct dirent *e;
 	DIR *dir = opendir(d->state_dir);
 	int n;
@@ -260,12 +261,9 @@ void record_sweep(struct vx_daemon *d,
 	while ((e = readdir(dir))) {
 		if (e->d_name[0] == '.')
 			continue;
-		kind = VX_KIND_XL_DISK;
+		kind = strncmp(e->d_name, xl_prefix, xl_len) ? VX_KIND_VIRTIO :
+							       VX_KIND_XL_DISK;
 		name = e->d_name + strlen(record_prefix(kind));
-		if (strncmp(e->d_name, record_prefix(kind), name - e->d_name)) {
-			kind = VX_KIND_VIRTIO;
-			name = e->d_name;
-		}
 		n = 0;
 		if (sscanf(name, "%u.%u%n", &guest, &id, &n) != 2 ||
 		    (name[n] && strcmp(name + n, ".new")))

@@ -4,9 +4,10 @@
  * transitions of docs/protocol.md section 2.
  *
  * Devices come to exist when the toolstack creates a directory under
- * /local/domain/<self>/backend/virtio/<guest>/<id> (or libxl one under
- * backend/virtio_disk, protocol.md 1.5); they go when it is removed.  The frontend directory is watched per device; a write of
- * status-seq is a status request, answered with device-status-seq.
+ * /local/domain/<self>/backend/virtio/<guest>/<id> (or libxl's, under
+ * backend/virtio_disk: protocol.md 1.5); they go when it is removed.  The
+ * frontend directory is watched per device; a write of status-seq is a
+ * status request, answered with device-status-seq.
  *
  * The main thread never waits for a device's I/O.  What stops queues (a
  * reset, FAILED, an error, Closing, removal, a guest's death) only asks
