@@ -16,6 +16,14 @@
  */
 #define VX_POLL_US_MAX	1000
 
+/* What the daemon's options set. */
+struct vx_daemon_opts {
+	const char *state_dir;	/* the devices' records (record.c) */
+	unsigned int poll_us;	/* --poll-us: a queue's busy-polling */
+	const char *bridge;	/* --bridge: of nics whose toolstack names none */
+	const char *script;	/* --script: the same, for the hotplug script */
+};
+
 struct vx_daemon {
 	struct xs_handle *xs;
 	uint32_t self_domid;
@@ -26,13 +34,15 @@ struct vx_daemon {
 	int wake_fd;			/* eventfd: a queue reported an error */
 	char state_dir[256];		/* the devices' records (record.c) */
 	unsigned int poll_us;		/* --poll-us: a queue's busy-polling */
+	char bridge[16];		/* --bridge, or empty: the script's default */
+	char script[256];		/* --script, or empty (net.c) */
 };
 
 /* Connects to xenstore, waiting (with a log line) for as long as it takes. */
 struct xs_handle *daemon_xs_open(void);
-/* @state_dir is made (mode 0700) if missing. */
-int daemon_init(struct vx_daemon *d, uint32_t self_domid, const char *state_dir,
-		unsigned int poll_us);
+/* @opts->state_dir is made (mode 0700) if missing. */
+int daemon_init(struct vx_daemon *d, uint32_t self_domid,
+		const struct vx_daemon_opts *opts);
 /* Handles xenstore watch events and queue error reports until *stop. */
 int daemon_run(struct vx_daemon *d, int signal_fd);
 /*

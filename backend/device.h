@@ -134,6 +134,8 @@ struct vx_device {
 	char fe_path[128];
 	char token[64];			/* xenstore watch token */
 	bool watching_fe;
+	/* libxl wrote the directories and removes them (protocol.md 1.5, 1.6) */
+	bool from_libxl;
 
 	const struct vx_model *model;
 	void *model_priv;

@@ -44,6 +44,12 @@ static void usage(FILE *f)
 		"                       sleeping, the guest's kicks off meanwhile:\n"
 		"                       lower latency for a CPU each busy queue\n"
 		"                       (default 0: off)\n"
+		"  -b, --bridge NAME    the bridge of a nic whose toolstack names\n"
+		"                       none, as xl's virtio = [ \"type=virtio,device1\" ]\n"
+		"                       (default: the vif-bridge script's, xenbr0)\n"
+		"      --script SCRIPT  the hotplug script of such a nic: a path, or a\n"
+		"                       name in " HOTPLUG_DIR "\n"
+		"                       (default: vif-bridge for xl's, none for others)\n"
 		"  -v, --verbose        log debug messages too\n"
 		"  -h, --help           show this help\n\n"
 		"xenstore is reached as libxenstore reaches it: XENSTORED_PATH\n"
@@ -84,16 +90,18 @@ int main(int argc, char **argv)
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "state-dir", required_argument, NULL, 'S' },
 		{ "poll-us", required_argument, NULL, 'P' },
+		{ "bridge", required_argument, NULL, 'b' },
+		{ "script", required_argument, NULL, 'X' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
 	bool foreground = false, verbose = false;
-	const char *pidfile = NULL, *state_dir = NULL;
+	const char *pidfile = NULL;
+	struct vx_daemon_opts dopts = { 0 };
 	char sim_state_dir[PATH_MAX];
 	struct vx_daemon d;
 	long domid = -1;
-	unsigned int poll_us = 0;
 	struct xs_handle *probe;
 	sigset_t sigs;
 	int c, sfd, ret;
@@ -106,7 +114,7 @@ int main(int argc, char **argv)
 	 */
 	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
 
-	while ((c = getopt_long(argc, argv, "fsd:p:S:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "fsd:p:S:b:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			foreground = true;
@@ -128,7 +136,18 @@ int main(int argc, char **argv)
 			pidfile = optarg;
 			break;
 		case 'S':
-			state_dir = optarg;
+			dopts.state_dir = optarg;
+			break;
+		case 'b':
+			if (!vx_valid_ifname(optarg)) {
+				fprintf(stderr, "virtio-xenbusd: --bridge takes an interface name, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			dopts.bridge = optarg;
+			break;
+		case 'X':
+			dopts.script = optarg;
 			break;
 		case 'P': {
 			uint64_t v;
@@ -138,7 +157,7 @@ int main(int argc, char **argv)
 					VX_POLL_US_MAX, optarg);
 				return 2;
 			}
-			poll_us = v;
+			dopts.poll_us = v;
 			break;
 		}
 		case 'v':
@@ -153,14 +172,14 @@ int main(int argc, char **argv)
 		}
 	}
 	log_open(!foreground, verbose ? LOG_DEBUG : LOG_INFO);
-	if (!state_dir && xen_ops == &xen_ops_sim) {
+	if (!dopts.state_dir && xen_ops == &xen_ops_sim) {
 		/* Each simulated host has its own devices, so its own records. */
 		snprintf(sim_state_dir, sizeof(sim_state_dir), "%s/state",
 			 getenv("VIRTIO_XENBUS_SIM_DIR") ?: ".");
-		state_dir = sim_state_dir;
+		dopts.state_dir = sim_state_dir;
 	}
-	if (!state_dir)
-		state_dir = VX_STATE_DIR;
+	if (!dopts.state_dir)
+		dopts.state_dir = VX_STATE_DIR;
 
 	probe = daemon_xs_open();
 	domid = self_domid(probe, domid);
@@ -185,13 +204,15 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
-	if (sfd < 0 || daemon_init(&d, domid, state_dir, poll_us)) {
+	if (sfd < 0 || daemon_init(&d, domid, &dopts)) {
 		log_err("cannot start: %s", strerror(errno));
 		return 1;
 	}
 	log_info("domain %ld, %s hypervisor interface", domid, xen_ops->name);
-	if (poll_us)
-		log_info("a queue polls its ring for %u us after serving", poll_us);
+	if (dopts.poll_us)
+		log_info("a queue polls its ring for %u us after serving", dopts.poll_us);
+	if (dopts.bridge)
+		log_info("a nic whose toolstack names no bridge goes on %s", dopts.bridge);
 	ret = daemon_run(&d, sfd);
 	daemon_shutdown(&d);
 	if (xen_ops == &xen_ops_sim)

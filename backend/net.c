@@ -41,6 +41,7 @@
 #include "daemon.h"
 #include "device.h"
 #include "log.h"
+#include "xsvalue.h"
 
 #define NET_HDR_LEN	sizeof(struct virtio_net_hdr_mrg_rxbuf)	/* VERSION_1 */
 #define NET_VLAN_HLEN	4
@@ -342,15 +343,6 @@ static void generate_mac(struct vx_device *dev, uint8_t mac[ETH_ALEN])
 	mac[5] = h;
 }
 
-static bool valid_ifname(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (!n || n >= IFNAMSIZ || !strcmp(s, ".") || !strcmp(s, ".."))
-		return false;
-	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
-}
-
 /* The toolstack's `link` key: up (or absent) or down, as a cable. */
 static int net_read_link(struct vx_device *dev, bool *up, bool quiet)
 {
@@ -369,12 +361,21 @@ static int net_read_link(struct vx_device *dev, bool *up, bool quiet)
 	return ret;
 }
 
-/* An absolute path, or a bare name of the scripts installed with us. */
+/*
+ * An absolute path, or a bare name of the scripts installed with us.
+ * Without the key, the daemon's --script; libxl writes none for a
+ * virtio = [ ... ] nic, which goes on a bridge as xl's vifs do by default
+ * (protocol.md 1.6).
+ */
 static int net_read_script(struct vx_device *dev, struct net_nic *nic)
 {
 	char *s = backend_read(dev, "script");
 	int ret = 0;
 
+	if (!s && dev->daemon->script[0])
+		s = strdup(dev->daemon->script);
+	else if (!s && dev->from_libxl)
+		s = strdup("vif-bridge");
 	if (!s || !*s) {
 		free(s);
 		return 0;
@@ -420,7 +421,7 @@ static int net_read_keys(struct vx_device *dev, struct net_nic *nic)
 		nic->mtu = v;
 	}
 	if (name) {
-		if (!valid_ifname(name)) {
+		if (!vx_valid_ifname(name)) {
 			dev_err(dev, "vifname '%s' is not an interface name", name);
 			goto out;
 		}
@@ -436,6 +437,9 @@ static int net_read_keys(struct vx_device *dev, struct net_nic *nic)
 	if (net_read_script(dev, nic))
 		goto out;
 	nic->bridge = backend_read(dev, "bridge");
+	if (!nic->bridge && dev->daemon->bridge[0] &&
+	    !(nic->bridge = strdup(dev->daemon->bridge)))
+		goto out;
 	nic->ip = backend_read(dev, "ip");
 	ret = 0;
 out:

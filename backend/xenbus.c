@@ -4,10 +4,10 @@
  * transitions of docs/protocol.md section 2.
  *
  * Devices come to exist when the toolstack creates a directory under
- * /local/domain/<self>/backend/virtio/<guest>/<id> (or libxl's, under
- * backend/virtio_disk: protocol.md 1.5); they go when it is removed.  The
- * frontend directory is watched per device; a write of status-seq is a
- * status request, answered with device-status-seq.
+ * /local/domain/<self>/backend/virtio/<guest>/<id> (or libxl's, there and
+ * under backend/virtio_disk: protocol.md 1.5, 1.6); they go when it is
+ * removed.  The frontend directory is watched per device; a write of
+ * status-seq is a status request, answered with device-status-seq.
  *
  * The main thread never waits for a device's I/O.  What stops queues (a
  * reset, FAILED, an error, Closing, removal, a guest's death) only asks
@@ -740,6 +740,33 @@ static void device_fatal(struct vx_device *dev, const char *reason)
 	set_be_state(dev, VX_STATE_CLOSING);
 }
 
+/*
+ * protocol.md 1.6: xl's virtio = [ "type=virtio,deviceN" ] names only the
+ * virtio device; a nic of N = 1 has what it needs in its defaults, a disk
+ * has no file to serve.
+ */
+static bool xl_virtio_model(struct vx_device *dev, const char *type)
+{
+	char why[128];
+	uint32_t id;
+
+	if (!vx_parse_xl_virtio_type(type, &id)) {
+		device_fatal(dev, "type virtio,device names no virtio device: give virtio,device1 for a nic");
+		return false;
+	}
+	if (id == net_model.virtio_id) {
+		dev->model = &net_model;
+		return true;
+	}
+	if (id == blk_model.virtio_id) {
+		device_fatal(dev, "xl's virtio = [...] gives a disk no file: use disk = [ \"...,specification=virtio,backendtype=standalone\" ]");
+		return false;
+	}
+	snprintf(why, sizeof(why), "type %s is not served: virtio,device1 (a nic) is", type);
+	device_fatal(dev, why);
+	return false;
+}
+
 /* Reads the toolstack's keys (protocol.md 1.1). */
 static bool device_configure(struct vx_device *dev)
 {
@@ -762,11 +789,16 @@ static bool device_configure(struct vx_device *dev)
 	}
 	if (dev->kind == VX_KIND_XL_DISK) {
 		/* libxl's backendtype; standalone is the only one it has for virtio. */
+		dev->from_libxl = true;
 		dev->model = &blk_model;
 		if (type && strcmp(type, "standalone")) {
 			device_fatal(dev, "type (the disk's backendtype) must be standalone");
 			goto out;
 		}
+	} else if (!strncmp(type ?: "", VX_XL_VIRTIO_TYPE, strlen(VX_XL_VIRTIO_TYPE))) {
+		dev->from_libxl = true;
+		if (!xl_virtio_model(dev, type))
+			goto out;
 	} else {
 		dev->model = find_model(type);
 		if (!dev->model) {
@@ -841,10 +873,10 @@ static void finish_release(struct vx_device *dev)
 
 	/*
 	 * Gone before the "released" line: whoever reads it finds no directory.
-	 * libxl removes its own virtio_disk directories once they say Closed,
-	 * and reports a failure if they vanish before (protocol.md 2.6).
+	 * libxl removes its own directories once they say Closed, and reports
+	 * a failure if they vanish before (protocol.md 2.6).
 	 */
-	if (guest_gone && kind == VX_KIND_XL_DISK)
+	if (guest_gone && dev->from_libxl)
 		close_backend_dir(d, dev->be_path);
 	else if (guest_gone)
 		remove_backend_dir(d, dev->be_path);
@@ -1118,20 +1150,36 @@ static void frontend_changed(struct vx_device *dev)
 	device_commit(dev);
 }
 
+/* libxl wrote the directory (protocol.md 1.5, 1.6), and takes it down. */
+static bool libxl_made(struct vx_daemon *d, enum vx_kind kind, const char *be_path)
+{
+	unsigned int len;
+	char *type;
+	bool ret;
+
+	if (kind == VX_KIND_XL_DISK)
+		return true;
+	type = xs_read_path(d, XBT_NULL, be_path, "type", &len);
+	ret = type && !strncmp(type, VX_XL_VIRTIO_TYPE, strlen(VX_XL_VIRTIO_TYPE));
+	free(type);
+	return ret;
+}
+
 /*
- * A virtio_disk directory we do not serve that libxl is taking down, its
+ * A directory of libxl's we do not serve that libxl is taking down, its
  * guest gone: Closed (at once, if we were not running when libxl asked)
  * lets libxl remove it (protocol.md 2.6); nothing to serve.
  */
-static bool libxl_removes(struct vx_daemon *d, uint32_t guest, uint32_t id,
-			  const char *be_path)
+static bool libxl_removes(struct vx_daemon *d, enum vx_kind kind, uint32_t guest,
+			  uint32_t id, const char *be_path)
 {
 	int state = read_state(d, be_path);
 	char fe[160];
 
 	snprintf(fe, sizeof(fe), "/local/domain/%u/device/%s/%u", guest,
-		 VX_XL_DISK_TYPE, id);
-	if (state < VX_STATE_CLOSING || node_exists(d, fe))
+		 vx_kind_type(kind), id);
+	if (state < VX_STATE_CLOSING || node_exists(d, fe) ||
+	    !libxl_made(d, kind, be_path))
 		return false;
 	if (state == VX_STATE_CLOSING)
 		close_backend_dir(d, be_path);
@@ -1142,12 +1190,13 @@ static void backend_changed(struct vx_daemon *d, enum vx_kind kind,
 			    uint32_t guest, uint32_t id)
 {
 	struct vx_device *dev = find_device(d, kind, guest, id);
+	uint64_t online;
 	char path[160];
 	int state;
 
 	if (!dev) {
 		snprintf(path, sizeof(path), "%s/%u/%u", d->be_root[kind], guest, id);
-		if (kind == VX_KIND_XL_DISK && libxl_removes(d, guest, id, path))
+		if (libxl_removes(d, kind, guest, id, path))
 			return;
 		snprintf(path, sizeof(path), "%s/%u/%u/state", d->be_root[kind],
 			 guest, id);
@@ -1178,6 +1227,13 @@ static void backend_changed(struct vx_daemon *d, enum vx_kind kind,
 	    (dev->be_state == VX_STATE_INITWAIT || dev->be_state == VX_STATE_CONNECTED) &&
 	    dev->model->keys_changed(dev))
 		publish_config(dev);
+	if (state == VX_STATE_CLOSING && dev->be_state == VX_STATE_CLOSING &&
+	    !dev->watching_fe && read_dec(d, XBT_NULL, dev->be_path, "online", 1, &online) &&
+	    !online) {
+		/* Refused, or seen first while closing: nothing to let go of. */
+		set_be_state(dev, VX_STATE_CLOSED);
+		return;
+	}
 	if (state == VX_STATE_CLOSING && dev->be_state == VX_STATE_CLOSED) {
 		/* The toolstack asked for removal after we closed: say so again. */
 		set_be_state(dev, VX_STATE_CLOSED);
@@ -1366,20 +1422,27 @@ struct xs_handle *daemon_xs_open(void)
 	return xs;
 }
 
-int daemon_init(struct vx_daemon *d, uint32_t self_domid, const char *state_dir,
-		unsigned int poll_us)
+int daemon_init(struct vx_daemon *d, uint32_t self_domid,
+		const struct vx_daemon_opts *opts)
 {
+	const char *state_dir = opts->state_dir;
 	unsigned int kind;
 	char token[16];
 
 	memset(d, 0, sizeof(*d));
 	d->self_domid = self_domid;
-	d->poll_us = poll_us;
-	if (strlen(state_dir) >= sizeof(d->state_dir)) {
+	d->poll_us = opts->poll_us;
+	if (strlen(state_dir) >= sizeof(d->state_dir) ||
+	    (opts->bridge && strlen(opts->bridge) >= sizeof(d->bridge)) ||
+	    (opts->script && strlen(opts->script) >= sizeof(d->script))) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	strcpy(d->state_dir, state_dir);
+	if (opts->bridge)
+		strcpy(d->bridge, opts->bridge);
+	if (opts->script)
+		strcpy(d->script, opts->script);
 	if (mkdir(state_dir, 0700) && errno != EEXIST) {
 		log_err("cannot make the state directory %s: %s", state_dir,
 			strerror(errno));

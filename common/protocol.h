@@ -17,6 +17,13 @@
  * configuration(5)): served as a virtio-blk device (protocol.md 1.5).
  */
 #define VX_XL_DISK_TYPE		"virtio_disk"
+/*
+ * libxl's `type` of a guest config's virtio = [ "type=virtio,deviceN" ]
+ * device (Xen 4.18+), in the directories of type "virtio": N is the virtio
+ * device ID in lowercase hex, as the device tree binding spells it
+ * (protocol.md 1.6).
+ */
+#define VX_XL_VIRTIO_TYPE	"virtio,device"
 
 /* The xenbus device types a backend serves, in this order. */
 enum vx_kind {

@@ -89,6 +89,34 @@ bool vx_is_power_of_two(uint64_t v)
 	return v && !(v & (v - 1));
 }
 
+bool vx_valid_ifname(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (!n || n > 15 || !strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		      "0123456789_.-") == n;
+}
+
+bool vx_parse_xl_virtio_type(const char *type, uint32_t *device_id)
+{
+	size_t prefix = strlen(VX_XL_VIRTIO_TYPE), n;
+	uint32_t id = 0;
+	const char *p;
+
+	if (!type || strncmp(type, VX_XL_VIRTIO_TYPE, prefix))
+		return false;
+	p = type + prefix;
+	n = strlen(p);
+	if (!n || n > 8 || p[0] == '0' || strspn(p, "0123456789abcdef") != n)
+		return false;
+	for (; *p; p++)
+		id = id << 4 | (uint32_t)(*p <= '9' ? *p - '0' : *p - 'a' + 10);
+	*device_id = id;
+	return true;
+}
+
 bool vx_grant_range(uint64_t addr, uint64_t len, struct vx_grant_range *r)
 {
 	uint64_t ref, offset, npages;

@@ -29,6 +29,16 @@ static inline bool vx_parse_dec_str(const char *s, uint64_t max, uint64_t *out)
 }
 bool vx_is_power_of_two(uint64_t v);
 
+/* A Linux network interface name: 1..15 of [A-Za-z0-9_.-], not . or .. */
+bool vx_valid_ifname(const char *s);
+
+/*
+ * libxl's `type` of a virtio = [ ... ] device, "virtio,device" and the
+ * virtio device ID in lowercase hex without leading zeros (protocol.md
+ * 1.6); false for anything else, "virtio,device" alone included.
+ */
+bool vx_parse_xl_virtio_type(const char *type, uint32_t *device_id);
+
 /* @out must hold 2 * len + 1 bytes. */
 void vx_format_hexbytes(const uint8_t *buf, size_t len, char *out);
 

@@ -127,14 +127,32 @@ static void print_stats(const char *be_dir, bool net)
 	free(text);
 }
 
+/* A nic's address as the backend publishes it (virtio_net_config.mac). */
+static const char *config_mac(const char *be_dir, char text[18])
+{
+	char *config = xs_readf("%s/config", be_dir);
+	uint8_t mac[VX_MAX_CONFIG_LEN];
+	size_t n = 0;
+
+	if (config && vx_parse_hexbytes(config, strlen(config), mac, sizeof(mac), &n) &&
+	    n >= 6)
+		snprintf(text, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1],
+			 mac[2], mac[3], mac[4], mac[5]);
+	else
+		snprintf(text, 18, "(generated)");
+	free(config);
+	return text;
+}
+
 static void print_device(uint32_t guest, uint32_t devid, uint32_t be,
 			 const char *be_dir, void *arg)
 {
-	bool xl_disk = strstr(be_dir, "/backend/" VX_XL_DISK_TYPE "/");
+	bool xl_disk = strstr(be_dir, "/backend/" VX_XL_DISK_TYPE "/"), xl_nic, net;
 	char *type = xs_readf("%s/type", be_dir), *dev = xs_readf("%s/dev", be_dir);
 	char *params = xs_readf("%s/params", be_dir), *mode = xs_readf("%s/mode", be_dir);
 	char *mac = xs_readf("%s/mac", be_dir), *bridge = xs_readf("%s/bridge", be_dir);
-	char target[128];
+	char target[128], mac_text[18];
+	uint32_t virtio_id = 0;
 	char *queues = xs_readf("%s/queues", be_dir), *error = xs_readf("%s/error", be_dir);
 	char *pool = xs_readf("%s/pool-mapped", be_dir);
 	char *fe_state = xs_readf("/local/domain/%u/device/%s/%u/state", guest,
@@ -146,20 +164,24 @@ static void print_device(uint32_t guest, uint32_t devid, uint32_t be,
 		fe = 0;
 	if (!be_state || !vx_parse_dec_str(be_state, 255, &bs))
 		bs = 0;
+	/* xl's virtio = [ "type=virtio,device1" ] (protocol.md 1.6). */
+	xl_nic = vx_parse_xl_virtio_type(type, &virtio_id) && virtio_id == 1;
+	net = xl_nic || (type && !strcmp(type, "net"));
 	/* A disk's target is its file; a nic's, its address and bridge. */
-	if (type && !strcmp(type, "net"))
-		snprintf(target, sizeof(target), "mac %s%s%s", mac ?: "(generated)",
-			 bridge ? " bridge " : "", bridge ?: "");
+	if (net)
+		snprintf(target, sizeof(target), "mac %s%s%s%s",
+			 mac ?: config_mac(be_dir, mac_text), bridge ? " bridge " : "",
+			 bridge ?: "", xl_nic ? "  (xl's virtio nic)" : "");
 	else
 		snprintf(target, sizeof(target), "%s%s", params ?: "-",
 			 xl_disk ? "  (xl's virtio disk)" : "");
 	printf("%-6u %-6u %-5s %-6s %-8u %-13s %-13s %-3s %-6s %s%s%s\n", guest, devid,
-	       xl_disk ? "blk" : type ?: "?", dev ?: "-", be, state_name(bs),
+	       xl_disk ? "blk" : net ? "net" : type ?: "?", dev ?: "-", be, state_name(bs),
 	       state_name(fe), mode ?: "-", queues ?: "1", target,
 	       error ? "  error: " : "", error ?: "");
 	if (pool)
 		printf("       grant pool: %s pages mapped\n", pool);
-	print_stats(be_dir, type && !strcmp(type, "net"));
+	print_stats(be_dir, net);
 	free(be_state);
 	free(pool);
 	free(mac);

@@ -22,12 +22,6 @@ static bool valid_mac(const char *s)
 	return !(strtoul((char[]){ s[0], s[1], 0 }, NULL, 16) & 1);
 }
 
-static bool valid_name(const char *s)
-{
-	return *s && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			    "0123456789_.-") == strlen(s);
-}
-
 /* Each text key: where it goes, and how it is checked. */
 static const struct {
 	const char *key;
@@ -37,9 +31,9 @@ static const struct {
 } text_keys[] = {
 	{ "mac", offsetof(struct vx_nicspec, mac), 18, valid_mac,
 	  "a unicast xx:xx:xx:xx:xx:xx" },
-	{ "bridge", offsetof(struct vx_nicspec, bridge), 16, valid_name,
+	{ "bridge", offsetof(struct vx_nicspec, bridge), 16, vx_valid_ifname,
 	  "an interface name" },
-	{ "vifname", offsetof(struct vx_nicspec, vifname), 16, valid_name,
+	{ "vifname", offsetof(struct vx_nicspec, vifname), 16, vx_valid_ifname,
 	  "an interface name" },
 	{ "script", offsetof(struct vx_nicspec, script), 256, NULL, NULL },
 	{ "ip", offsetof(struct vx_nicspec, ip), 256, NULL, NULL },

@@ -131,9 +131,16 @@ static int count_lines(const char *path, const char *needle)
 
 int harness_spawn_daemon(struct harness *h)
 {
-	char *argv[] = { DAEMON_BIN, "--foreground", "--sim", "--domid", "0",
-			 "--verbose", (char *)h->daemon_opt, NULL };
+	char *argv[16] = { DAEMON_BIN, "--foreground", "--sim", "--domid", "0",
+			   "--verbose" };
+	char opts[512], *save = NULL, *arg;
+	int argc = 6;
 
+	snprintf(opts, sizeof(opts), "%s", h->daemon_opt ?: "");
+	for (arg = strtok_r(opts, " ", &save); arg && argc < 15;
+	     arg = strtok_r(NULL, " ", &save))
+		argv[argc++] = arg;
+	argv[argc] = NULL;
 	/* Each start adds one "serving" line; harness_wait_daemon waits for ours. */
 	h->daemon_runs = count_lines(h->log, "serving");
 	h->daemon = spawn(argv, h->log, false);

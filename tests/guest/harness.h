@@ -19,7 +19,7 @@ struct harness {
 	pid_t xenstored;
 	pid_t daemon;
 	int daemon_runs;	/* "serving" lines before the daemon's start */
-	const char *daemon_opt;	/* one more argument for the daemon, or NULL */
+	const char *daemon_opt;	/* more arguments for the daemon, space-separated */
 };
 
 /*

@@ -807,6 +807,20 @@ START_TEST(xl_specification_virtio_disk_is_served)
 	s = xs_read(g->xs, XBT_NULL, "/local/domain/0/backend/virtio_disk/1/51744/state", NULL);
 	ck_assert_str_eq(s, "5");
 	free(s);
+	/* libxl's destroy waits for Closed: a refused disk holds nothing, says so. */
+	xl_destroy_virtio_disk(g, 51744);
+	for (int ms = 0; ms < PATIENCE_MS; ms += 10) {
+		s = xs_read(g->xs, XBT_NULL, "/local/domain/0/backend/virtio_disk/1/51744/state",
+			    NULL);
+		if (s && !strcmp(s, "6"))
+			break;
+		free(s);
+		s = NULL;
+		usleep(10000);
+	}
+	ck_assert_msg(s, "a refused disk did not close at libxl's destroy");
+	free(s);
+	ck_assert(xs_rm(g->xs, XBT_NULL, "/local/domain/0/backend/virtio_disk/1/51744"));
 
 	/* xl block-detach: Closing and offline; the driver lets go; Closed. */
 	xl_remove_virtio_disk(g, 51728);

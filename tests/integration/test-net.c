@@ -18,6 +18,7 @@
 
 #include "common.h"
 #include "nettest.h"
+#include "xsvalue.h"
 #include "vnet.h"
 
 #define GUEST_IF	"vxg0"
@@ -666,6 +667,207 @@ START_TEST(bridge_script_puts_the_nic_on_the_bridge)
 }
 END_TEST
 
+/*
+ * What libxl (Xen 4.20, seen on the rig) writes for a guest config's
+ * virtio = [ "type=<type>,transport=mmio" ]: both directories, one
+ * transaction, a xenbus device's permissions (protocol.md 1.6).
+ */
+static void xl_add_virtio(struct vx_guest *dom, uint32_t devid, const char *type)
+{
+	struct xs_permissions fe_perms[2] = {
+		{ .id = dom->domid, .perms = XS_PERM_NONE },
+		{ .id = 0, .perms = XS_PERM_READ },
+	};
+	struct xs_permissions be_perms[2] = {
+		{ .id = 0, .perms = XS_PERM_NONE },
+		{ .id = dom->domid, .perms = XS_PERM_READ },
+	};
+	char fe[128], be[128], domid[16], key[192];
+	const char *be_kv[] = {
+		"frontend", fe, "frontend-id", domid, "online", "1", "state", "1",
+		"irq", "0", "base", "0", "type", type, "transport", "mmio",
+		"grant_usage", "0", NULL
+	};
+	const char *fe_kv[] = { "backend", be, "backend-id", "0", "state", "1", NULL };
+	xs_transaction_t t;
+	bool ok;
+	int i;
+
+	snprintf(fe, sizeof(fe), "/local/domain/%u/device/virtio/%u", dom->domid, devid);
+	snprintf(be, sizeof(be), "/local/domain/0/backend/virtio/%u/%u", dom->domid, devid);
+	snprintf(domid, sizeof(domid), "%u", dom->domid);
+	do {
+		t = xs_transaction_start(dom->xs);
+		ck_assert(t != XBT_NULL);
+		ok = xs_mkdir(dom->xs, t, fe) && xs_set_permissions(dom->xs, t, fe, fe_perms, 2) &&
+		     xs_mkdir(dom->xs, t, be) && xs_set_permissions(dom->xs, t, be, be_perms, 2);
+		for (i = 0; ok && fe_kv[i]; i += 2) {
+			snprintf(key, sizeof(key), "%s/%s", fe, fe_kv[i]);
+			ok = xs_write(dom->xs, t, key, fe_kv[i + 1], strlen(fe_kv[i + 1]));
+		}
+		for (i = 0; ok && be_kv[i]; i += 2) {
+			snprintf(key, sizeof(key), "%s/%s", be, be_kv[i]);
+			ok = xs_write(dom->xs, t, key, be_kv[i + 1], strlen(be_kv[i + 1]));
+		}
+		ck_assert(ok);
+	} while (!xs_transaction_end(dom->xs, t, false) && errno == EAGAIN);
+}
+
+/*
+ * libxl's destroy of a device of a type it knows: the frontend goes,
+ * Closing and offline, in one transaction; it then waits for Closed and
+ * removes the backend directory itself.  True once the backend said Closed
+ * and left the directory to libxl.
+ */
+static bool xl_destroy_virtio(struct vx_guest *dom, uint32_t devid)
+{
+	char be[128], fe[128], key[160], *s = NULL;
+	xs_transaction_t t;
+	bool ok;
+
+	snprintf(be, sizeof(be), "/local/domain/0/backend/virtio/%u/%u", dom->domid, devid);
+	snprintf(fe, sizeof(fe), "/local/domain/%u/device/virtio/%u", dom->domid, devid);
+	do {
+		t = xs_transaction_start(dom->xs);
+		ok = xs_rm(dom->xs, t, fe);
+		snprintf(key, sizeof(key), "%s/online", be);
+		ok = ok && xs_write(dom->xs, t, key, "0", 1);
+		snprintf(key, sizeof(key), "%s/state", be);
+		ok = ok && xs_write(dom->xs, t, key, "5", 1);
+		ck_assert(ok);
+	} while (!xs_transaction_end(dom->xs, t, false) && errno == EAGAIN);
+	snprintf(key, sizeof(key), "%s/state", be);
+	for (int ms = 0; ms < PATIENCE_MS; ms += 10) {
+		free(s);
+		s = xs_read(dom->xs, XBT_NULL, key, NULL);
+		if (!s || !strcmp(s, "6"))
+			break;
+		usleep(10000);
+	}
+	ok = s && !strcmp(s, "6");
+	free(s);
+	return ok && xs_rm(dom->xs, XBT_NULL, be);
+}
+
+/* The address a nic's backend publishes in its config space, as text. */
+static void published_mac(uint32_t domid, uint32_t devid, char text[18])
+{
+	char path[128], *s = NULL;
+	uint8_t cfg[VX_MAX_CONFIG_LEN];
+	size_t n = 0;
+
+	snprintf(path, sizeof(path), "/local/domain/0/backend/virtio/%u/%u/config", domid, devid);
+	for (int ms = 0; ms < PATIENCE_MS && !s; ms += 10) {
+		s = xs_read(g->xs, XBT_NULL, path, NULL);
+		if (!s)
+			usleep(10000);
+	}
+	ck_assert_msg(s && vx_parse_hexbytes(s, strlen(s), cfg, sizeof(cfg), &n) && n >= 6,
+		      "no config space at %s", path);
+	free(s);
+	snprintf(text, 18, "%02x:%02x:%02x:%02x:%02x:%02x", cfg[0], cfg[1], cfg[2], cfg[3],
+		 cfg[4], cfg[5]);
+}
+
+/* Waits for @key of the backend of @domid's virtio device @devid to hold @want. */
+static bool backend_key_is(uint32_t domid, uint32_t devid, const char *key,
+			   const char *want)
+{
+	char path[160], *s;
+	bool same = false;
+
+	snprintf(path, sizeof(path), "/local/domain/0/backend/virtio/%u/%u/%s", domid, devid,
+		 key);
+	for (int ms = 0; ms < PATIENCE_MS && !same; ms += 10) {
+		s = xs_read(g->xs, XBT_NULL, path, NULL);
+		same = s && strstr(s, want);
+		free(s);
+		if (!same)
+			usleep(10000);
+	}
+	return same;
+}
+
+/*
+ * Xen 4.18+'s own syntax, virtio = [ "type=virtio,device1" ], as plain
+ * xl create writes it: a nic on the daemon's bridge with an address stable
+ * for the VM (a rebooted or restored guest keeps it), ping and TCP; libxl's
+ * destroy finds it Closed and removes it; other device types are refused
+ * with the reason, and a refused device closes at destroy too.
+ */
+START_TEST(xl_virtio_nic_is_served_with_the_daemons_defaults)
+{
+	char opts[400], out[4096], mac[18], mac_again[18], mac_other[18];
+	char link[128], target[128] = "";
+	struct vx_guest *same_vm, *other_vm;
+	ssize_t n;
+
+	ck_assert_int_eq(sh("ip link add vxbr0 type bridge && ip link set vxbr0 up"), 0);
+	harness_stop_daemon(&host, SIGTERM);
+	snprintf(opts, sizeof(opts), "--bridge=vxbr0 --script=%s/vif-bridge", getenv("HOTPLUG_SRC"));
+	host.daemon_opt = opts;
+	ck_assert_int_eq(harness_start_daemon(&host), 0);
+	g = guest_create(host.sim_dir, GUEST_DOMID, 0, 65536);
+	ck_assert_ptr_nonnull(g);
+	ck_assert(xs_write(g->xs, XBT_NULL, "/local/domain/3/vm", "/vm/4a9afec4", 12));
+
+	xl_add_virtio(g, NIC_ID, "virtio,device1");
+	host_ip_dev = "vxbr0";
+	guest_nic_up(all_features, 1);
+	snprintf(link, sizeof(link), "/sys/class/net/%s/master", HOST_IF);
+	n = readlink(link, target, sizeof(target) - 1);
+	ck_assert_int_gt(n, 0);
+	target[n] = 0;
+	ck_assert_str_eq(strrchr(target, '/') + 1, "vxbr0");
+	published_mac(GUEST_DOMID, NIC_ID, mac);
+	ck_assert_msg(!strncmp(mac, "00:16:3e:", 9), "mac %s is not in Xen's OUI", mac);
+	ck_assert_int_eq(sh("ping -q -c 2 -i 0.2 -W 3 %s >/dev/null", GUEST_IP), 0);
+	tcp_transfer(true, TRANSFER / 4, 1);
+	tcp_transfer(false, TRANSFER / 4, 1);
+	ck_assert_int_eq(tool(out, sizeof(out), "list"), 0);
+	ck_assert_msg(strstr(out, "net") && strstr(out, mac) && strstr(out, "(xl's virtio nic)") &&
+		      strstr(out, "connected     connected"), "list: %s", out);
+
+	/* The guest destroyed (xl destroy, the end of a save or a reboot). */
+	vnet_stop(&vn);
+	vdev_abandon(&vd);
+	ck_assert_int_eq(vnet_free(&vn), 0);
+	ck_assert(xl_destroy_virtio(g, NIC_ID));
+	ck_assert_msg(host_if_exists(HOST_IF, false), "the destroyed guest's interface stayed");
+	ck_assert(harness_log_wait(&host, "d3 virtio/0: released", PATIENCE_MS));
+
+	/* The same VM again (xl reboot, xl restore) gets the same address. */
+	same_vm = guest_create(host.sim_dir, 4, 0, 4096);
+	other_vm = guest_create(host.sim_dir, 5, 0, 4096);
+	ck_assert(same_vm && other_vm);
+	ck_assert(xs_write(g->xs, XBT_NULL, "/local/domain/4/vm", "/vm/4a9afec4", 12));
+	ck_assert(xs_write(g->xs, XBT_NULL, "/local/domain/5/vm", "/vm/0b7d2c11", 12));
+	xl_add_virtio(same_vm, NIC_ID, "virtio,device1");
+	xl_add_virtio(other_vm, NIC_ID, "virtio,device1");
+	published_mac(4, NIC_ID, mac_again);
+	published_mac(5, NIC_ID, mac_other);
+	ck_assert_str_eq(mac_again, mac);
+	ck_assert_str_ne(mac_other, mac);
+	ck_assert(xl_destroy_virtio(same_vm, NIC_ID));
+	ck_assert(xl_destroy_virtio(other_vm, NIC_ID));
+
+	/* Types we do not serve: refused, saying what to use; closed at destroy. */
+	xl_add_virtio(g, 1, "virtio,device2");
+	ck_assert(backend_key_is(GUEST_DOMID, 1, "error", "specification=virtio,backendtype=standalone"));
+	ck_assert(backend_key_is(GUEST_DOMID, 1, "state", "5"));
+	xl_add_virtio(g, 2, "virtio,device");
+	ck_assert(backend_key_is(GUEST_DOMID, 2, "error", "names no virtio device"));
+	xl_add_virtio(g, 3, "virtio,device22");
+	ck_assert(backend_key_is(GUEST_DOMID, 3, "error", "virtio,device22 is not served"));
+	ck_assert(xl_destroy_virtio(g, 1));
+	ck_assert(xl_destroy_virtio(g, 2));
+	ck_assert(xl_destroy_virtio(g, 3));
+	ck_assert_int_eq(kill(host.daemon, 0), 0);
+	guest_destroy(same_vm);
+	guest_destroy(other_vm);
+}
+END_TEST
+
 START_TEST(tool_attaches_lists_and_detaches_nics)
 {
 	char out[2048], spec[400], *at;
@@ -920,6 +1122,7 @@ int main(void)
 		receive_filter_follows_promiscuous_mode_mac_table_and_vlans,
 		hostile_frames_fail_only_that_device_and_reset_recovers,
 		bridge_script_puts_the_nic_on_the_bridge,
+		xl_virtio_nic_is_served_with_the_daemons_defaults,
 		tool_attaches_lists_and_detaches_nics,
 		link_key_is_a_cable_the_guest_sees,
 		daemon_killed_mid_transfer_resumes_the_nic,

@@ -128,6 +128,44 @@ START_TEST(grant_address_rejections)
 }
 END_TEST
 
+START_TEST(xl_virtio_type_is_libxls_device_tree_compatible)
+{
+	uint32_t id = 7;
+
+	ck_assert(vx_parse_xl_virtio_type("virtio,device1", &id));
+	ck_assert_uint_eq(id, 1);
+	/* The virtio device ID in lowercase hex: 0x22 is i2c. */
+	ck_assert(vx_parse_xl_virtio_type("virtio,device22", &id));
+	ck_assert_uint_eq(id, 0x22);
+	ck_assert(vx_parse_xl_virtio_type("virtio,deviceffffffff", &id));
+	ck_assert_uint_eq(id, UINT32_MAX);
+	id = 7;
+	ck_assert(!vx_parse_xl_virtio_type("virtio,device", &id));	/* found at run time */
+	ck_assert(!vx_parse_xl_virtio_type("virtio,device01", &id));
+	ck_assert(!vx_parse_xl_virtio_type("virtio,device2A", &id));
+	ck_assert(!vx_parse_xl_virtio_type("virtio,device100000000", &id));
+	ck_assert(!vx_parse_xl_virtio_type("virtio,device1 ", &id));
+	ck_assert(!vx_parse_xl_virtio_type("net", &id));
+	ck_assert(!vx_parse_xl_virtio_type(NULL, &id));
+	ck_assert_uint_eq(id, 7);
+}
+END_TEST
+
+START_TEST(interface_names_are_what_linux_takes)
+{
+	ck_assert(vx_valid_ifname("xenbr0"));
+	ck_assert(vx_valid_ifname("vif1.0-emu_x"));
+	ck_assert(vx_valid_ifname("abcdefghijklmno"));		/* 15 */
+	ck_assert(!vx_valid_ifname("abcdefghijklmnop"));	/* 16 */
+	ck_assert(!vx_valid_ifname(""));
+	ck_assert(!vx_valid_ifname("."));
+	ck_assert(!vx_valid_ifname(".."));
+	ck_assert(!vx_valid_ifname("br/0"));
+	ck_assert(!vx_valid_ifname("br 0"));
+	ck_assert(!vx_valid_ifname(NULL));
+}
+END_TEST
+
 int main(void)
 {
 	const TTest *const tests[] = {
@@ -137,6 +175,8 @@ int main(void)
 		a_nul_inside_a_value_makes_it_malformed,
 		grant_address_encoding_matches_grant_dma_ops,
 		grant_address_rejections,
+		xl_virtio_type_is_libxls_device_tree_compatible,
+		interface_names_are_what_linux_takes,
 	};
 
 	return RUN_TESTS("xsvalue", tests, NULL, NULL, 0);
