@@ -7,7 +7,7 @@
 #   blk.sh net.sh    virtio-blk and virtio-net in guest1
 #   lifecycle.sh     module reload, reboot, destruction, the daemon's
 #                    restart, save and restore, plain xl's virtio disks
-#                    and nics, xendomains, xl migrate
+#                    and nics, xendomains
 #   slow-backend.sh  the daemon stopped at each step of a guest's life
 #   domains.sh       other domains: grant exhaustion, a driver domain,
 #                    other guest kernels
@@ -34,8 +34,7 @@ TESTS="daemon_starts guest_boots_with_virtio_disk blk_filesystem_round_trip
 	slow_backend_at_module_reload slow_backend_at_guest_boot
 	slow_backend_at_checkpoint slow_backend_at_restore slow_backend_at_guest_reboot
 	reboot_loop_with_writers guest_save_and_restore plain_xl_virtio_disk plain_xl_virtio_nic
-	xendomains_restores_guests_with_their_devices plain_xl_migrate_keeps_virtio_devices
-	grant_exhaustion
+	xendomains_restores_guests_with_their_devices grant_exhaustion
 	driver_domain_backend second_kernel_guest custom_kernel_guest net_hot_detach
 	module_unload_and_reload guest_reboot_reconnects
 	guest_destroyed_mid_io_leaves_nothing daemon_stops_cleanly"

@@ -228,8 +228,9 @@ test_daemon_stops_cleanly() {
 # Xen's own virtio disk syntax, with plain xl (no virtio-xenbus create):
 # libxl writes backend/virtio_disk, the daemon serves it (protocol.md 1.5);
 # the disk is there at boot, after xl reboot and after xl save and restore,
-# xl block-attach and block-detach add and remove another, and xl destroy
-# leaves nothing of them.
+# and xl destroy leaves nothing of it.  (libxl 4.17 and 4.20 refuse xl
+# block-attach of such a disk: "Hotplug isn't supported for specification
+# virtio".)
 test_plain_xl_virtio_disk() {
 	ensure_daemon
 	GUEST=guest4
@@ -256,35 +257,6 @@ CFG
 	virtio-xenbus list $GUEST | tee /tmp/list
 	grep "xl's virtio disk" /tmp/list | grep -q 'connected *connected' ||
 		fail "list does not show xl's disk connected"
-	# Hot-plugged with xl's own commands: libxl adds and removes the pair.
-	rm -f /srv/g4c.img
-	truncate -s 32M /srv/g4c.img
-	xl block-attach $GUEST "/srv/g4c.img,format=raw,vdev=xvdc,specification=virtio,backendtype=standalone" 2>&1 |
-		tee /tmp/xl.out
-	! grep "libxl: error" /tmp/xl.out || fail "xl block-attach"
-	out=$(guest_run 120 "$FIND_DISK"'
-		set -e
-		d=$(wait_disk 65536)
-		[ -n "$d" ] || { echo "no 32 MiB virtio disk"; exit 1; }
-		dd if=/dev/urandom of=/tmp/blob2 bs=1M count=4 2>/dev/null
-		dd if=/tmp/blob2 of=/dev/$d bs=1M oflag=direct 2>/dev/null
-		sha256sum </tmp/blob2 | cut -c1-64') || { echo "$out"; fail "the block-attached disk in $GUEST"; }
-	[ "$(dd if=/srv/g4c.img bs=1M count=4 2>/dev/null | sha256sum | cut -c1-64)" = "$(echo "$out" | tail -n 1)" ] ||
-		fail "dom0's file does not hold what $GUEST wrote to the block-attached disk"
-	xl block-detach $GUEST xvdc 2>&1 | tee /tmp/xl.out
-	! grep "libxl: error" /tmp/xl.out || fail "xl block-detach"
-	guest_run 60 "$FIND_DISK"'
-		for i in $(seq 150); do [ -z "$(disk 65536)" ] && exit 0; sleep 0.2; done
-		exit 1' || fail "the guest still has the block-detached disk"
-	wait_for 30 grep -q "d$d virtio_disk/51744: released" "$DAEMON_LOG" ||
-		fail "the daemon did not release the block-detached disk"
-	[ -z "$(xenstore-list /local/domain/0/backend/virtio_disk/$d 2>/dev/null | grep -x 51744)" ] ||
-		fail "xl block-detach left backend/virtio_disk/$d/51744"
-	[ "$(ls -l /proc/"$(daemon_pid)"/fd | grep -c /srv/g4c.img)" = 0 ] ||
-		fail "the daemon still holds /srv/g4c.img"
-	rm -f /srv/g4c.img
-	echo "xl block-attach and block-detach: written, checked, released"
-
 	read_back='
 		d=$(wait_disk 131072)
 		[ -n "$d" ] || { echo "no 64 MiB virtio disk"; exit 1; }
@@ -328,7 +300,7 @@ CFG
 # Xen 4.18+'s own virtio nic syntax, with plain xl: libxl writes
 # backend/virtio with type virtio,device1 (protocol.md 1.6), the daemon
 # serves it on xenbr0 with an address of its own, the same after xl reboot
-# and xl save/restore; xl destroy leaves nothing.  Only where xl has the
+# and xl save/restore; xl shutdown leaves nothing.  Only where xl has the
 # virtio key (dom0-tests.sh skips it on 4.17).
 test_plain_xl_virtio_nic() {
 	ensure_daemon
@@ -400,14 +372,18 @@ CFG
 	busybox ping -c 3 -W 5 10.99.0.5 || fail "dom0 cannot ping the restored $GUEST"
 	echo "xl save and restore: the nic $mac pings both ways"
 
+	# The guest powers off: xl's monitor takes its devices down as at destroy.
 	d=$(domid)
-	xl destroy $GUEST 2>&1 | tee /tmp/xl.out
-	! grep "libxl: error" /tmp/xl.out || fail "libxl failed a step of the destroy"
+	timeout 120 xl shutdown -w $GUEST 2>&1 | tee /tmp/xl.out
+	! xl domid $GUEST >/dev/null 2>&1 || fail "$GUEST still runs 120 s after xl shutdown"
+	# xl's monitor of the domain did the reboot and the shutdown's destroy.
+	! grep "libxl: error" /tmp/xl.out /var/log/xen/xl-$GUEST.log ||
+		fail "libxl failed a step of the reboot or the shutdown"
 	wait_for 30 eval '[ -z "$(xenstore-list /local/domain/0/backend/virtio/$d 2>/dev/null)" ]' ||
-		fail "xl destroy left backend/virtio/$d"
+		fail "xl shutdown left backend/virtio/$d"
 	wait_for 30 grep -q "d$d virtio/0: released" "$DAEMON_LOG" ||
-		fail "the daemon did not release the destroyed domain's nic"
-	[ ! -e /sys/class/net/vxif$d.0 ] || fail "xl destroy left vxif$d.0"
+		fail "the daemon did not release the shut down domain's nic"
+	[ ! -e /sys/class/net/vxif$d.0 ] || fail "xl shutdown left vxif$d.0"
 	kill -0 "$(daemon_pid)" || fail "the daemon died"
 }
 
@@ -497,80 +473,4 @@ CFG
 		fail "xl destroy left backend directories of domain $restored"
 	kill -0 "$(daemon_pid)" || fail "the daemon died"
 	rm -f /srv/g6.img
-}
-
-# xl migrate to this host (xl runs `xl migrate-receive` itself when -s is
-# empty) of a guest whose devices are xl's own syntax: libxl makes them again
-# at the far end and takes them down at the source.  Four writers in flight
-# on the disk keep every byte; where xl has the virtio key, the nic pings
-# across the migration and announces itself from its new port.
-test_plain_xl_migrate_keeps_virtio_devices() {
-	ensure_daemon
-	bridge_up || fail "cannot make the bridge"
-	GUEST=guest7
-	minor=$(xl info | awk '$1 == "xen_minor" { print $3 }')
-	rm -f /srv/g7.img
-	truncate -s 64M /srv/g7.img
-	{ guest_cfg guest 256 1; cat <<CFG; } >/tmp/$GUEST.cfg
-disk = [ "/srv/g7.img,format=raw,vdev=xvdb,specification=virtio,backendtype=standalone" ]
-CFG
-	[ "$minor" -lt 18 ] || echo 'virtio = [ "type=virtio,device1,transport=mmio" ]' >>/tmp/$GUEST.cfg
-	xl create /tmp/$GUEST.cfg 2>&1 | tee /tmp/xl.out
-	! grep "libxl: error" /tmp/xl.out || fail "xl create"
-	wait_for 120 xs_read /local/domain/"$(domid)"/data/e2e-ready ||
-		{ tail -n 30 /var/log/xen/console/guest-$GUEST.log; fail "$GUEST's agent did not start"; }
-	src=$(domid)	# not d: guest_run sets it
-	if [ "$minor" -ge 18 ]; then
-		out=$(guest_run 120 'for i in $(seq 150); do
-				for n in /sys/class/net/*; do
-					[ "$(basename "$(readlink $n/device/driver 2>/dev/null)")" = virtio_net ] && break 2
-				done
-				sleep 0.2
-			done
-			[ -e $n/device ] || { echo "no virtio nic"; exit 1; }
-			ip link set ${n##*/} up
-			ip addr add 10.99.0.7/24 dev ${n##*/}
-			ping -c 3 -W 5 10.99.0.1 >/dev/null && echo pinged') || { echo "$out"; fail "the nic in $GUEST"; }
-		busybox ping -c 2 -W 5 10.99.0.7 >/dev/null || fail "dom0 cannot ping $GUEST"
-	fi
-	out=$(guest_run 60 "$FIND_DISK$WRITERS"'
-		d=$(wait_disk 131072)
-		[ -n "$d" ] || { echo "no 64 MiB virtio disk"; exit 1; }
-		echo $d >/tmp/disk
-		start_writers 4 64 40 0
-		echo started') || { echo "$out"; fail "writers in $GUEST"; }
-	[ "$minor" -lt 18 ] || { busybox ping -i 0.2 -W 1 10.99.0.7 >/tmp/ping.out 2>&1 & ping_pid=$!; }
-	sleep 2
-	xl migrate -s "" $GUEST "xl migrate-receive" 2>&1 | tee /tmp/xl.out
-	! grep "libxl: error" /tmp/xl.out || fail "libxl failed a step of the migration"
-	n=$(domid) || fail "$GUEST is gone after xl migrate"
-	[ "$n" != "$src" ] || fail "xl migrate made no new domain"
-	wait_for 120 guest_run 20 true || fail "the migrated $GUEST's agent does not answer"
-	out=$(guest_run 600 "$WRITERS"'
-		d=$(cat /tmp/disk)
-		report_writers 4 64 0') || { echo "$out"; fail "the writers after xl migrate"; }
-	echo "$out"
-	writers_ok "$out" 4 || fail "the writers across xl migrate"
-	sum=$(guest_run 60 'dd if=/dev/$(cat /tmp/disk) bs=1M count=16 iflag=direct 2>/dev/null | sha256sum | cut -c1-64')
-	[ "$(dd if=/srv/g7.img bs=1M count=16 2>/dev/null | sha256sum | cut -c1-64)" = "$sum" ] ||
-		fail "dom0's file does not hold what the guest sees after xl migrate"
-	if [ "$minor" -ge 18 ]; then
-		busybox ping -c 3 -W 5 10.99.0.7 || fail "dom0 cannot ping the migrated $GUEST"
-		kill $ping_pid
-		echo "ping across the migration: $(grep -c 'bytes from' /tmp/ping.out) answers, $(grep -o '[0-9]*% packet loss' /tmp/ping.out)"
-		wait_for 30 sh -c "[ \$(grep -c 'd$n virtio/0: the guest announced itself' $DAEMON_LOG) -gt 0 ]" ||
-			fail "the migrated nic did not announce itself"
-	fi
-	wait_for 30 eval '[ -z "$(xenstore-list /local/domain/0/backend/virtio_disk/$src /local/domain/0/backend/virtio/$src 2>/dev/null)" ]' ||
-		fail "the source domain's backend directories are left"
-	wait_for 30 grep -q "d$src virtio_disk/51728: released" "$DAEMON_LOG" ||
-		fail "the daemon did not release the source domain's disk"
-	[ ! -e /sys/class/net/vxif$src.0 ] || fail "the source domain's vxif$src.0 is left"
-	virtio-xenbus list $GUEST | tee /tmp/list
-	[ "$(grep -c 'connected *connected' /tmp/list)" = "$([ "$minor" -ge 18 ] && echo 2 || echo 1)" ] ||
-		fail "list does not show every device connected"
-	xl destroy $GUEST 2>&1 | tee /tmp/xl.out
-	! grep "libxl: error" /tmp/xl.out || fail "libxl failed a step of the destroy"
-	kill -0 "$(daemon_pid)" || fail "the daemon died"
-	rm -f /srv/g7.img
 }
