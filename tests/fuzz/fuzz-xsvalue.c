@@ -40,6 +40,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    memcmp(bytes, back_bytes, n))
 			abort();
 	}
+	/* The C-string parsers, of the bytes up to the first NUL. */
+	if (size < sizeof(back)) {
+		uint32_t id;
+
+		memcpy(back, s, size);
+		back[size] = '\0';
+		if (vx_parse_xl_virtio_type(back, &id)) {
+			char again[32];
+
+			snprintf(again, sizeof(again), VX_XL_VIRTIO_TYPE "%" PRIx32, id);
+			if (strcmp(again, back))
+				abort();
+		}
+		if (vx_valid_ifname(back) && (!*back || strlen(back) > 15 ||
+					      strchr(back, '/') || strchr(back, ' ')))
+			abort();
+	}
 	if (size >= 12) {
 		uint64_t addr, len;
 
