@@ -733,10 +733,12 @@ static const struct vx_model *find_model(const char *type)
 	return NULL;
 }
 
+/* `error` and Closing in one transaction: whoever sees one sees both. */
 static void device_fatal(struct vx_device *dev, const char *reason)
 {
 	dev_err(dev, "%s", reason);
-	xs_printf(dev->daemon, XBT_NULL, dev->be_path, "error", "%s", reason);
+	snprintf(dev->error_due, sizeof(dev->error_due), "%s", reason);
+	dev->due |= DUE_ERROR;
 	set_be_state(dev, VX_STATE_CLOSING);
 }
 
