@@ -34,11 +34,15 @@ TESTS="daemon_starts guest_boots_with_virtio_disk blk_filesystem_round_trip
 	slow_backend_at_module_reload slow_backend_at_guest_boot
 	slow_backend_at_checkpoint slow_backend_at_restore slow_backend_at_guest_reboot
 	reboot_loop_with_writers guest_save_and_restore plain_xl_virtio_disk plain_xl_virtio_nic
-	xendomains_restores_guests_with_their_devices xl_migrate_pvh_guest_keeps_virtio_devices
-	grant_exhaustion
+	xendomains_restores_guests_with_their_devices grant_exhaustion
 	driver_domain_backend second_kernel_guest custom_kernel_guest net_hot_detach
 	module_unload_and_reload guest_reboot_reconnects
 	guest_destroyed_mid_io_leaves_nothing daemon_stops_cleanly"
+# Run only when E2E_ONLY names them.  xl_migrate_pvh_guest_keeps_virtio_devices
+# needs HAP (E2E_CPU=qemu64,+svm,+npt): it passed so, alone, on Xen 4.20, but
+# beside guest1 its PVH guest restarted over and over under QEMU's emulated
+# SVM before its agent came up.
+BY_NAME="xl_migrate_pvh_guest_keeps_virtio_devices"
 # NAME:BEFORE: NAME works on what BEFORE made, so it follows it; E2E_ONLY
 # with NAME runs BEFORE too, once.  Everything else a test needs it sets up
 # itself (lib.sh's ensure_*).
@@ -54,11 +58,12 @@ needs_of() {
 # empty) with what they need, less /payload/skip's (E2E_SKIP).
 selected() {
 	# One space between names: the matches below look for " NAME ".
-	all=$(echo $TESTS)
 	want=$(echo $(cat /payload/only 2>/dev/null))
 	if [ -z "$want" ]; then
-		want=$all
+		want=$(echo $TESTS)
+		all=$want
 	else
+		all=$(echo $TESTS $BY_NAME)
 		for t in $want; do
 			case " $all " in *" $t "*) ;; *) echo "E2E-RESULT: FAIL $t (no such test)" >&2 ;; esac
 		done
