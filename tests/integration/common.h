@@ -4,6 +4,7 @@
 #define VX_TEST_COMMON_H
 
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -169,6 +170,61 @@ int tool(char *out, size_t outlen, const char *fmt, ...)
 	vsnprintf(args, sizeof(args), fmt, ap);
 	va_end(ap);
 	return sh_output(out, outlen, "%s %s", getenv("TOOL"), args);
+}
+
+/*
+ * A device pair as libxl writes it (seen on the rig): both directories in
+ * one transaction, with the permissions of every xenbus device.  @fe_kv and
+ * @be_kv: key, value, ..., NULL.
+ */
+static inline void libxl_write_pair(struct xs_handle *xs, uint32_t domid, const char *fe,
+				    const char *be, const char *const *fe_kv,
+				    const char *const *be_kv)
+{
+	struct xs_permissions fe_perms[2] = {
+		{ .id = domid, .perms = XS_PERM_NONE },
+		{ .id = 0, .perms = XS_PERM_READ },
+	};
+	struct xs_permissions be_perms[2] = {
+		{ .id = 0, .perms = XS_PERM_NONE },
+		{ .id = domid, .perms = XS_PERM_READ },
+	};
+	char key[256];
+	xs_transaction_t t;
+	bool ok;
+	int i;
+
+	do {
+		t = xs_transaction_start(xs);
+		ck_assert(t != XBT_NULL);
+		ok = xs_mkdir(xs, t, fe) && xs_set_permissions(xs, t, fe, fe_perms, 2) &&
+		     xs_mkdir(xs, t, be) && xs_set_permissions(xs, t, be, be_perms, 2);
+		for (i = 0; ok && fe_kv[i]; i += 2) {
+			snprintf(key, sizeof(key), "%s/%s", fe, fe_kv[i]);
+			ok = xs_write(xs, t, key, fe_kv[i + 1], strlen(fe_kv[i + 1]));
+		}
+		for (i = 0; ok && be_kv[i]; i += 2) {
+			snprintf(key, sizeof(key), "%s/%s", be, be_kv[i]);
+			ok = xs_write(xs, t, key, be_kv[i + 1], strlen(be_kv[i + 1]));
+		}
+		ck_assert(ok);
+	} while (!xs_transaction_end(xs, t, false) && errno == EAGAIN);
+}
+
+/* Waits up to PATIENCE_MS for @path to hold @want. */
+static inline bool xs_wait_value(struct xs_handle *xs, const char *path, const char *want)
+{
+	bool same = false;
+	char *s;
+
+	for (int ms = 0; ms < PATIENCE_MS && !same; ms += 10) {
+		s = xs_read(xs, XBT_NULL, path, NULL);
+		same = s && !strcmp(s, want);
+		free(s);
+		if (!same)
+			usleep(10000);
+	}
+	return same;
 }
 
 static inline int run_suite(const char *name, const TTest *const *tests, size_t n)

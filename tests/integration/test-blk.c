@@ -669,22 +669,13 @@ END_TEST
 
 /*
  * What libxl (Xen 4.17, seen on the rig) writes for a guest config's
- * disk = [ "<path>,format=raw,vdev=xvdb,specification=virtio,backendtype=standalone" ]:
- * both directories in one transaction, with the permissions of every
- * xenbus device; @type is the backend's `type` (libxl's backendtype).
+ * disk = [ "<path>,format=raw,vdev=xvdb,specification=virtio,backendtype=standalone" ];
+ * @type is the backend's `type` (libxl's backendtype).
  */
 static void xl_add_virtio_disk(struct vx_guest *g, uint32_t devid, const char *path,
 			       const char *type)
 {
-	struct xs_permissions fe_perms[2] = {
-		{ .id = g->domid, .perms = XS_PERM_NONE },
-		{ .id = 0, .perms = XS_PERM_READ },
-	};
-	struct xs_permissions be_perms[2] = {
-		{ .id = 0, .perms = XS_PERM_NONE },
-		{ .id = g->domid, .perms = XS_PERM_READ },
-	};
-	char fe[128], be[128], id[16], dom[16], key[192];
+	char fe[128], be[128], id[16], dom[16];
 	const char *be_kv[] = {
 		"frontend", fe, "params", path, "frontend-id", dom, "online", "1",
 		"removable", "1", "bootable", "1", "dev", "xvdb", "type", type,
@@ -697,29 +688,12 @@ static void xl_add_virtio_disk(struct vx_guest *g, uint32_t devid, const char *p
 		"device-type", "disk", "trusted", "1", "protocol", "x86_64-abi",
 		"state", "1", NULL
 	};
-	xs_transaction_t t;
-	bool ok;
-	int i;
 
 	snprintf(fe, sizeof(fe), "/local/domain/%u/device/virtio_disk/%u", g->domid, devid);
 	snprintf(be, sizeof(be), "/local/domain/0/backend/virtio_disk/%u/%u", g->domid, devid);
 	snprintf(id, sizeof(id), "%u", devid);
 	snprintf(dom, sizeof(dom), "%u", g->domid);
-	do {
-		t = xs_transaction_start(g->xs);
-		ck_assert(t != XBT_NULL);
-		ok = xs_mkdir(g->xs, t, fe) && xs_set_permissions(g->xs, t, fe, fe_perms, 2) &&
-		     xs_mkdir(g->xs, t, be) && xs_set_permissions(g->xs, t, be, be_perms, 2);
-		for (i = 0; ok && fe_kv[i]; i += 2) {
-			snprintf(key, sizeof(key), "%s/%s", fe, fe_kv[i]);
-			ok = xs_write(g->xs, t, key, fe_kv[i + 1], strlen(fe_kv[i + 1]));
-		}
-		for (i = 0; ok && be_kv[i]; i += 2) {
-			snprintf(key, sizeof(key), "%s/%s", be, be_kv[i]);
-			ok = xs_write(g->xs, t, key, be_kv[i + 1], strlen(be_kv[i + 1]));
-		}
-		ck_assert(ok);
-	} while (!xs_transaction_end(g->xs, t, false) && errno == EAGAIN);
+	libxl_write_pair(g->xs, g->domid, fe, be, fe_kv, be_kv);
 }
 
 /* libxl__initiate_device_generic_remove: Closing and offline, one transaction. */
@@ -809,17 +783,8 @@ START_TEST(xl_specification_virtio_disk_is_served)
 	free(s);
 	/* libxl's destroy waits for Closed: a refused disk holds nothing, says so. */
 	xl_destroy_virtio_disk(g, 51744);
-	for (int ms = 0; ms < PATIENCE_MS; ms += 10) {
-		s = xs_read(g->xs, XBT_NULL, "/local/domain/0/backend/virtio_disk/1/51744/state",
-			    NULL);
-		if (s && !strcmp(s, "6"))
-			break;
-		free(s);
-		s = NULL;
-		usleep(10000);
-	}
-	ck_assert_msg(s, "a refused disk did not close at libxl's destroy");
-	free(s);
+	ck_assert_msg(xs_wait_value(g->xs, "/local/domain/0/backend/virtio_disk/1/51744/state", "6"),
+		      "a refused disk did not close at libxl's destroy");
 	ck_assert(xs_rm(g->xs, XBT_NULL, "/local/domain/0/backend/virtio_disk/1/51744"));
 
 	/* xl block-detach: Closing and offline; the driver lets go; Closed. */
@@ -860,17 +825,8 @@ START_TEST(xl_specification_virtio_disk_is_served)
 	harness_stop_daemon(&host, SIGKILL);
 	xl_destroy_virtio_disk(g, 51728);
 	ck_assert_int_eq(harness_start_daemon(&host), 0);
-	for (int ms = 0; ms < PATIENCE_MS; ms += 10) {
-		s = xs_read(g->xs, XBT_NULL, "/local/domain/0/backend/virtio_disk/1/51728/state",
-			    NULL);
-		if (s && !strcmp(s, "6"))
-			break;
-		free(s);
-		s = NULL;
-		usleep(10000);
-	}
-	ck_assert_msg(s, "a restarted daemon did not close the destroyed guest's disk");
-	free(s);
+	ck_assert_msg(xs_wait_value(g->xs, "/local/domain/0/backend/virtio_disk/1/51728/state", "6"),
+		      "a restarted daemon did not close the destroyed guest's disk");
 	ck_assert(xs_rm(g->xs, XBT_NULL, "/local/domain/0/backend/virtio_disk/1/51728"));
 	free(shadow);
 	free(file);

@@ -69,6 +69,22 @@ static void attach_nic(uint32_t devid, const char *const *kv)
 
 #define KV(...)	((const char *const []){ __VA_ARGS__, NULL })
 
+/* The bridge @ifname is on, or "" (its name in @out, 16 bytes). */
+static const char *master_of(const char *ifname, char out[16])
+{
+	char link[128], target[128] = "";
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/sys/class/net/%s/master", ifname);
+	n = readlink(link, target, sizeof(target) - 1);
+	out[0] = '\0';
+	if (n > 0) {
+		target[n] = '\0';
+		snprintf(out, 16, "%s", strrchr(target, '/') + 1);
+	}
+	return out;
+}
+
 /* Waits for the daemon to make or remove a host interface. */
 static bool host_if_exists(const char *ifname, bool exists)
 {
@@ -639,8 +655,7 @@ static bool closing(int state)
 
 START_TEST(bridge_script_puts_the_nic_on_the_bridge)
 {
-	char script[256], link[128], target[128] = "";
-	ssize_t n;
+	char script[256], bridge[16];
 
 	snprintf(script, sizeof(script), "%s/vif-bridge", getenv("HOTPLUG_SRC"));
 	ck_assert_int_eq(sh("ip link add vxbr0 type bridge && ip link set vxbr0 up"), 0);
@@ -649,11 +664,7 @@ START_TEST(bridge_script_puts_the_nic_on_the_bridge)
 	attach_nic(NIC_ID, KV("mac", "00:16:3e:0a:0b:0c", "script", script, "bridge", "vxbr0"));
 	host_ip_dev = "vxbr0";
 	guest_nic_up(all_features, 1);
-	snprintf(link, sizeof(link), "/sys/class/net/%s/master", HOST_IF);
-	n = readlink(link, target, sizeof(target) - 1);
-	ck_assert_int_gt(n, 0);
-	target[n] = 0;
-	ck_assert_str_eq(strrchr(target, '/') + 1, "vxbr0");
+	ck_assert_str_eq(master_of(HOST_IF, bridge), "vxbr0");
 	ck_assert_int_eq(sh("ping -q -c 2 -i 0.2 -W 3 %s >/dev/null", GUEST_IP), 0);
 	tcp_transfer(false, TRANSFER / 4, 1);
 	guest_nic_down();
@@ -669,48 +680,22 @@ END_TEST
 
 /*
  * What libxl (Xen 4.20, seen on the rig) writes for a guest config's
- * virtio = [ "type=<type>,transport=mmio" ]: both directories, one
- * transaction, a xenbus device's permissions (protocol.md 1.6).
+ * virtio = [ "type=<type>,transport=mmio" ] (protocol.md 1.6).
  */
 static void xl_add_virtio(struct vx_guest *dom, uint32_t devid, const char *type)
 {
-	struct xs_permissions fe_perms[2] = {
-		{ .id = dom->domid, .perms = XS_PERM_NONE },
-		{ .id = 0, .perms = XS_PERM_READ },
-	};
-	struct xs_permissions be_perms[2] = {
-		{ .id = 0, .perms = XS_PERM_NONE },
-		{ .id = dom->domid, .perms = XS_PERM_READ },
-	};
-	char fe[128], be[128], domid[16], key[192];
+	char fe[128], be[128], domid[16];
 	const char *be_kv[] = {
 		"frontend", fe, "frontend-id", domid, "online", "1", "state", "1",
 		"irq", "0", "base", "0", "type", type, "transport", "mmio",
 		"grant_usage", "0", NULL
 	};
 	const char *fe_kv[] = { "backend", be, "backend-id", "0", "state", "1", NULL };
-	xs_transaction_t t;
-	bool ok;
-	int i;
 
 	snprintf(fe, sizeof(fe), "/local/domain/%u/device/virtio/%u", dom->domid, devid);
 	snprintf(be, sizeof(be), "/local/domain/0/backend/virtio/%u/%u", dom->domid, devid);
 	snprintf(domid, sizeof(domid), "%u", dom->domid);
-	do {
-		t = xs_transaction_start(dom->xs);
-		ck_assert(t != XBT_NULL);
-		ok = xs_mkdir(dom->xs, t, fe) && xs_set_permissions(dom->xs, t, fe, fe_perms, 2) &&
-		     xs_mkdir(dom->xs, t, be) && xs_set_permissions(dom->xs, t, be, be_perms, 2);
-		for (i = 0; ok && fe_kv[i]; i += 2) {
-			snprintf(key, sizeof(key), "%s/%s", fe, fe_kv[i]);
-			ok = xs_write(dom->xs, t, key, fe_kv[i + 1], strlen(fe_kv[i + 1]));
-		}
-		for (i = 0; ok && be_kv[i]; i += 2) {
-			snprintf(key, sizeof(key), "%s/%s", be, be_kv[i]);
-			ok = xs_write(dom->xs, t, key, be_kv[i + 1], strlen(be_kv[i + 1]));
-		}
-		ck_assert(ok);
-	} while (!xs_transaction_end(dom->xs, t, false) && errno == EAGAIN);
+	libxl_write_pair(dom->xs, dom->domid, fe, be, fe_kv, be_kv);
 }
 
 /*
@@ -721,7 +706,7 @@ static void xl_add_virtio(struct vx_guest *dom, uint32_t devid, const char *type
  */
 static bool xl_destroy_virtio(struct vx_guest *dom, uint32_t devid)
 {
-	char be[128], fe[128], key[160], *s = NULL;
+	char be[128], fe[128], key[160];
 	xs_transaction_t t;
 	bool ok;
 
@@ -737,16 +722,7 @@ static bool xl_destroy_virtio(struct vx_guest *dom, uint32_t devid)
 		ck_assert(ok);
 	} while (!xs_transaction_end(dom->xs, t, false) && errno == EAGAIN);
 	snprintf(key, sizeof(key), "%s/state", be);
-	for (int ms = 0; ms < PATIENCE_MS; ms += 10) {
-		free(s);
-		s = xs_read(dom->xs, XBT_NULL, key, NULL);
-		if (!s || !strcmp(s, "6"))
-			break;
-		usleep(10000);
-	}
-	ok = s && !strcmp(s, "6");
-	free(s);
-	return ok && xs_rm(dom->xs, XBT_NULL, be);
+	return xs_wait_value(dom->xs, key, "6") && xs_rm(dom->xs, XBT_NULL, be);
 }
 
 /* The address a nic's backend publishes in its config space, as text. */
@@ -797,10 +773,8 @@ static bool backend_key_is(uint32_t domid, uint32_t devid, const char *key,
  */
 START_TEST(xl_virtio_nic_is_served_with_the_daemons_defaults)
 {
-	char opts[400], out[4096], mac[18], mac_again[18], mac_other[18];
-	char link[128], target[128] = "";
+	char opts[400], out[4096], mac[18], mac_again[18], mac_other[18], bridge[16];
 	struct vx_guest *same_vm, *other_vm;
-	ssize_t n;
 
 	ck_assert_int_eq(sh("ip link add vxbr0 type bridge && ip link set vxbr0 up"), 0);
 	harness_stop_daemon(&host, SIGTERM);
@@ -814,11 +788,7 @@ START_TEST(xl_virtio_nic_is_served_with_the_daemons_defaults)
 	xl_add_virtio(g, NIC_ID, "virtio,device1");
 	host_ip_dev = "vxbr0";
 	guest_nic_up(all_features, 1);
-	snprintf(link, sizeof(link), "/sys/class/net/%s/master", HOST_IF);
-	n = readlink(link, target, sizeof(target) - 1);
-	ck_assert_int_gt(n, 0);
-	target[n] = 0;
-	ck_assert_str_eq(strrchr(target, '/') + 1, "vxbr0");
+	ck_assert_str_eq(master_of(HOST_IF, bridge), "vxbr0");
 	published_mac(GUEST_DOMID, NIC_ID, mac);
 	ck_assert_msg(!strncmp(mac, "00:16:3e:", 9), "mac %s is not in Xen's OUI", mac);
 	ck_assert_int_eq(sh("ping -q -c 2 -i 0.2 -W 3 %s >/dev/null", GUEST_IP), 0);
@@ -1040,7 +1010,7 @@ static void *transfer_to_guest(void *arg)
 START_TEST(daemon_killed_mid_transfer_resumes_the_nic)
 {
 	static const uint8_t stranger[6] = { 0x02, 0x99, 0x99, 0x99, 0x99, 0x99 };
-	char script[256], link[128], target[128] = "";
+	char script[256], bridge[16];
 	struct transfer_job job = { .bytes = 32 * TRANSFER, .ret = -1 };
 	uint16_t pairs = htole16(2);
 	uint64_t before[4];
@@ -1048,7 +1018,6 @@ START_TEST(daemon_killed_mid_transfer_resumes_the_nic)
 	uint8_t off = 0;
 	pthread_t t;
 	unsigned int i;
-	ssize_t n;
 
 	snprintf(script, sizeof(script), "%s/vif-bridge", getenv("HOTPLUG_SRC"));
 	ck_assert_int_eq(sh("ip link add vxbr0 type bridge && ip link set vxbr0 up"), 0);
@@ -1082,11 +1051,7 @@ START_TEST(daemon_killed_mid_transfer_resumes_the_nic)
 	ck_assert_msg(job.ret == 0, "the transfer across the restart: %s", job.why);
 
 	ck_assert_int_eq(vdev_read_status(&vd) & VX_S_NEEDS_RESET, 0);
-	snprintf(link, sizeof(link), "/sys/class/net/%s/master", HOST_IF);
-	n = readlink(link, target, sizeof(target) - 1);
-	ck_assert_int_gt(n, 0);
-	target[n] = 0;
-	ck_assert_str_eq(strrchr(target, '/') + 1, "vxbr0");
+	ck_assert_str_eq(master_of(HOST_IF, bridge), "vxbr0");
 
 	/* Announce, as Linux's virtio_net answers a config change with ANNOUNCE. */
 	gen = wait_status_bit(gen0, VIRTIO_NET_S_ANNOUNCE, true);
