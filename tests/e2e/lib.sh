@@ -204,6 +204,25 @@ FIND_NIC='nic() {
 	return 1
 }'
 
+# Guest shell: xl_nic IP brings the guest's one virtio nic (xl's virtio =
+# [...] gives it no address we know) up as IP/24, pings dom0 and prints
+# "mac ADDRESS".
+XL_NIC='
+xl_nic() {
+	for i in $(seq 150); do
+		for n in /sys/class/net/*; do
+			[ "$(basename "$(readlink $n/device/driver 2>/dev/null)")" = virtio_net ] && break 2
+		done
+		sleep 0.2
+	done
+	[ -e $n/device ] || { echo "no virtio nic"; return 1; }
+	n=${n##*/}
+	ip link set $n up
+	ip addr show dev $n | grep -q "$1/" || ip addr add $1/24 dev $n
+	ping -c 3 -W 5 10.99.0.1 >/dev/null || { echo "cannot ping dom0"; return 1; }
+	echo "mac $(cat /sys/class/net/$n/address)"
+}'
+
 NIC_MAC=00:16:3e:e2:e0:01
 
 VIF_MAC=00:16:3e:e2:e0:02

@@ -321,19 +321,9 @@ CFG
 	wait_for 60 grep -q "d$d virtio/0: connected" "$DAEMON_LOG" || fail "the nic never connected"
 	t1=$(grep "d$d virtio/0: connected" "$DAEMON_LOG" | head -n 1 | cut -d' ' -f1)
 	echo "the nic connected $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s after xl create began"
-	# The guest's one virtio nic: its name and address, up as 10.99.0.5.
-	nic_up='for i in $(seq 150); do
-			for n in /sys/class/net/*; do
-				[ "$(basename "$(readlink $n/device/driver 2>/dev/null)")" = virtio_net ] && break 2
-			done
-			sleep 0.2
-		done
-		[ -e $n/device ] || { echo "no virtio nic"; exit 1; }
-		n=${n##*/}
-		ip link set $n up
-		ip addr show dev $n | grep -q "10.99.0.5/" || ip addr add 10.99.0.5/24 dev $n
-		ping -c 3 -W 5 10.99.0.1 >/dev/null || { echo "cannot ping dom0"; exit 1; }
-		echo "mac $(cat /sys/class/net/$n/address)"'
+	# The guest's one virtio nic, up as 10.99.0.5.
+	nic_up="$XL_NIC
+		xl_nic 10.99.0.5"
 	out=$(guest_run 120 "$nic_up") || { echo "$out"; fail "the nic in $GUEST"; }
 	mac=$(echo "$out" | sed -n 's/^mac //p')
 	echo "$GUEST's nic: $mac"
@@ -418,19 +408,8 @@ CFG
 		{ restore_default; tail -n 30 /var/log/xen/console/guest-$GUEST.log; fail "xendomains did not start $GUEST"; }
 	saved=$(domid)	# not d: guest_run sets it
 	nic_check=true
-	[ "$minor" -lt 18 ] || nic_check='for i in $(seq 150); do
-			for n in /sys/class/net/*; do
-				[ "$(basename "$(readlink $n/device/driver 2>/dev/null)")" = virtio_net ] && break 2
-			done
-			sleep 0.2
-		done
-		[ -e $n/device ] || { echo "no virtio nic"; exit 1; }
-		n=${n##*/}
-		ip link set $n up
-		ip addr show dev $n | grep -q "10.99.0.6/" || ip addr add 10.99.0.6/24 dev $n
-		ping -c 3 -W 5 10.99.0.1 >/dev/null || { echo "cannot ping dom0"; exit 1; }
-		echo "mac $(cat /sys/class/net/$n/address)"'
-	out=$(guest_run 120 "$FIND_DISK"'
+	[ "$minor" -lt 18 ] || nic_check='xl_nic 10.99.0.6'
+	out=$(guest_run 120 "$FIND_DISK$XL_NIC"'
 		set -e
 		d=$(wait_disk 131072)
 		[ -n "$d" ] || { echo "no 64 MiB virtio disk"; exit 1; }
@@ -453,10 +432,10 @@ CFG
 	/etc/init.d/xendomains start 2>&1 | tail -n 5
 	wait_for 120 guest_run 20 true || { restore_default; fail "the restored $GUEST's agent does not answer"; }
 	[ ! -e /var/lib/xen/save/$GUEST ] || { restore_default; fail "xendomains did not restore $GUEST"; }
-	out=$(guest_run 120 "$FIND_DISK"'
+	out=$(guest_run 120 "$FIND_DISK$XL_NIC"'
 		d=$(wait_disk 131072)
 		[ -n "$d" ] || { echo "no 64 MiB virtio disk"; exit 1; }
-		'"$nic_check"'
+		'"$nic_check"' || exit 1
 		dd if=/dev/$d bs=1M count=8 iflag=direct 2>/dev/null | sha256sum | cut -c1-64') ||
 		{ restore_default; echo "$out"; fail "the devices after xendomains start"; }
 	[ "$(echo "$out" | tail -n 1)" = "$sum" ] || { restore_default; fail "the restored disk does not hold what was written"; }
@@ -500,16 +479,8 @@ CFG
 		{ tail -n 30 /var/log/xen/console/guest-$GUEST.log; fail "$GUEST's agent did not start"; }
 	src=$(domid)	# not d: guest_run sets it
 	if [ "$minor" -ge 18 ]; then
-		out=$(guest_run 120 'for i in $(seq 150); do
-				for n in /sys/class/net/*; do
-					[ "$(basename "$(readlink $n/device/driver 2>/dev/null)")" = virtio_net ] && break 2
-				done
-				sleep 0.2
-			done
-			[ -e $n/device ] || { echo "no virtio nic"; exit 1; }
-			ip link set ${n##*/} up
-			ip addr add 10.99.0.7/24 dev ${n##*/}
-			ping -c 3 -W 5 10.99.0.1 >/dev/null && echo pinged') || { echo "$out"; fail "the nic in $GUEST"; }
+		out=$(guest_run 120 "$XL_NIC
+			xl_nic 10.99.0.7") || { echo "$out"; fail "the nic in $GUEST"; }
 		busybox ping -c 2 -W 5 10.99.0.7 >/dev/null || fail "dom0 cannot ping $GUEST"
 	fi
 	out=$(guest_run 60 "$FIND_DISK$WRITERS"'
