@@ -213,6 +213,8 @@ int main(int argc, char **argv)
 		log_info("a queue polls its ring for %u us after serving", dopts.poll_us);
 	if (dopts.bridge)
 		log_info("a nic whose toolstack names no bridge goes on %s", dopts.bridge);
+	if (dopts.script)
+		log_info("a nic whose toolstack names no script runs %s", dopts.script);
 	ret = daemon_run(&d, sfd);
 	daemon_shutdown(&d);
 	if (xen_ops == &xen_ops_sim)
