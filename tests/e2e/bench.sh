@@ -153,3 +153,50 @@ test_bench_vda_vs_xvda() {
 	# Busy until both backends let go.
 	wait_for 30 rmmod null_blk || fail 'null_blk still in use after both detaches'
 }
+
+# silent_s FILE: the longest run of unanswered pings of busybox ping -i 0.2's
+# output FILE, in seconds.
+silent_s() {
+	sed -n 's/.*seq=\([0-9]*\).*/\1/p' "$1" |
+		awk 'NR > 1 && $1 - last > gap { gap = $1 - last } { last = $1 } END { printf "%.1f", gap * 0.2 }'
+}
+
+# Not a test (run by name, with HAP: E2E_CPU=qemu64,+svm,+npt, Xen 4.18+):
+# a PVH guest with xl's virtio nic and a netback vif, migrated to this host
+# once while dom0 pings each every 0.2 s: how long each nic was silent.
+test_bench_pvh_migration_downtime() {
+	ensure_daemon
+	bridge_up || fail "cannot make the bridge"
+	GUEST=guest8
+	{ guest_cfg guest 256 1 | sed 's/^type = "pv"/type = "pvh"/'; cat <<CFG; } >/tmp/$GUEST.cfg
+virtio = [ "type=virtio,device1,transport=mmio" ]
+vif = [ "bridge=xenbr0,mac=$VIF_MAC" ]
+CFG
+	xl create /tmp/$GUEST.cfg || fail "xl create"
+	wait_for 120 xs_read /local/domain/"$(domid)"/data/e2e-ready ||
+		{ tail -n 30 /var/log/xen/console/guest-$GUEST.log; fail "$GUEST's agent did not start"; }
+	out=$(guest_run 120 "$XL_NIC
+$FIND_NIC"'
+		set -e
+		xl_nic 10.99.0.8
+		n=$(nic '$VIF_MAC')
+		ip link set $n up
+		ip addr add 10.99.1.8/24 dev $n
+		ping -c 2 -W 5 10.99.1.1 >/dev/null') || { echo "$out"; fail "the nics in $GUEST"; }
+	busybox ping -i 0.2 -W 1 10.99.0.8 >/tmp/ping-virtio.out 2>&1 &
+	p1=$!
+	busybox ping -i 0.2 -W 1 10.99.1.8 >/tmp/ping-vif.out 2>&1 &
+	p2=$!
+	sleep 3
+	xl migrate -s "" $GUEST "xl migrate-receive" >/tmp/xl.out 2>&1 || { cat /tmp/xl.out; kill $p1 $p2; fail "xl migrate"; }
+	wait_for 120 guest_run 20 true || { kill $p1 $p2; fail "the migrated $GUEST's agent does not answer"; }
+	sleep 5
+	kill $p1 $p2
+	v=$(silent_s /tmp/ping-virtio.out)
+	x=$(silent_s /tmp/ping-vif.out)
+	[ "$(grep -c 'bytes from' /tmp/ping-virtio.out)" -gt 10 ] && [ "$(grep -c 'bytes from' /tmp/ping-vif.out)" -gt 10 ] ||
+		fail "a nic hardly answered: $(tail -n 2 /tmp/ping-virtio.out /tmp/ping-vif.out)"
+	echo "E2E-BENCH: live migration of a PVH guest to this host, longest silence of 0.2 s pings: virtio-xenbus nic $v s, netback vif $x s, ratio (virtio-xenbus / netback) $(awk -v a="$v" -v b="$x" 'BEGIN { printf "%.2f", b ? a / b : 0 }')" |
+		tee /dev/console
+	xl destroy $GUEST
+}

@@ -38,11 +38,11 @@ TESTS="daemon_starts guest_boots_with_virtio_disk blk_filesystem_round_trip
 	driver_domain_backend second_kernel_guest custom_kernel_guest net_hot_detach
 	module_unload_and_reload guest_reboot_reconnects
 	guest_destroyed_mid_io_leaves_nothing daemon_stops_cleanly"
-# Run only when E2E_ONLY names them.  xl_migrate_pvh_guest_keeps_virtio_devices
-# needs HAP (E2E_CPU=qemu64,+svm,+npt): it passed so, alone, on Xen 4.20, but
-# beside guest1 its PVH guest restarted over and over under QEMU's emulated
+# Run only when E2E_ONLY names them.  Both migrate PVH guests, which need
+# HAP (E2E_CPU=qemu64,+svm,+npt): the test passed so on Xen 4.20, but with
+# guest1 running its PVH guest restarted over and over under QEMU's emulated
 # SVM before its agent came up.
-BY_NAME="xl_migrate_pvh_guest_keeps_virtio_devices"
+BY_NAME="xl_migrate_pvh_guest_keeps_virtio_devices bench_pvh_migration_downtime"
 # NAME:BEFORE: NAME works on what BEFORE made, so it follows it; E2E_ONLY
 # with NAME runs BEFORE too, once.  Everything else a test needs it sets up
 # itself (lib.sh's ensure_*).
@@ -101,7 +101,8 @@ for t in $(selected); do
 	# The custom kernel comes only with E2E_GUEST_KERNEL (run.sh).
 	[ "$t" != custom_kernel_guest ] || [ -d /payload/guest-custom ] || continue
 	# Live migration of a PVH guest needs HAP (run.sh's CPU gives it).
-	if [ "$t" = xl_migrate_pvh_guest_keeps_virtio_devices ] && ! xl info | grep virt_caps | grep -qw hap; then
+	if { [ "$t" = xl_migrate_pvh_guest_keeps_virtio_devices ] || [ "$t" = bench_pvh_migration_downtime ]; } &&
+	   ! xl info | grep virt_caps | grep -qw hap; then
 		say "$t: this CPU gives Xen no HAP (E2E_CPU)"
 		continue
 	fi
