@@ -797,7 +797,7 @@ static bool device_configure(struct vx_device *dev)
 			device_fatal(dev, "type (the disk's backendtype) must be standalone");
 			goto out;
 		}
-	} else if (!strncmp(type ?: "", VX_XL_VIRTIO_TYPE, strlen(VX_XL_VIRTIO_TYPE))) {
+	} else if (vx_is_xl_virtio_type(type)) {
 		dev->from_libxl = true;
 		if (!xl_virtio_model(dev, type))
 			goto out;
@@ -1162,7 +1162,7 @@ static bool libxl_made(struct vx_daemon *d, enum vx_kind kind, const char *be_pa
 	if (kind == VX_KIND_XL_DISK)
 		return true;
 	type = xs_read_path(d, XBT_NULL, be_path, "type", &len);
-	ret = type && !strncmp(type, VX_XL_VIRTIO_TYPE, strlen(VX_XL_VIRTIO_TYPE));
+	ret = vx_is_xl_virtio_type(type);
 	free(type);
 	return ret;
 }

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #define VX_PROTOCOL_VERSION	1
 #define VX_DEVICE_TYPE		"virtio"	/* xenbus device type */
@@ -24,6 +25,12 @@
  * (protocol.md 1.6).
  */
 #define VX_XL_VIRTIO_TYPE	"virtio,device"
+
+/* libxl's `type` family, whether or not it names a device we serve. */
+static inline bool vx_is_xl_virtio_type(const char *type)
+{
+	return type && !strncmp(type, VX_XL_VIRTIO_TYPE, sizeof(VX_XL_VIRTIO_TYPE) - 1);
+}
 
 /* The xenbus device types a backend serves, in this order. */
 enum vx_kind {

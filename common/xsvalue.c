@@ -105,7 +105,7 @@ bool vx_parse_xl_virtio_type(const char *type, uint32_t *device_id)
 	uint32_t id = 0;
 	const char *p;
 
-	if (!type || strncmp(type, VX_XL_VIRTIO_TYPE, prefix))
+	if (!vx_is_xl_virtio_type(type))
 		return false;
 	p = type + prefix;
 	n = strlen(p);

@@ -132,11 +132,20 @@ boot_extra_guest() {
 		{ tail -n 30 /var/log/xen/console/guest-$GUEST.log; fail "$GUEST's agent did not start"; }
 }
 
+# backend_dirs_gone DOMID: no backend directory of a virtio device of ours or
+# libxl's is left for the domain.  One path a call: xenstore-list stops at
+# the first it cannot list.
+backend_dirs_gone() {
+	for type in virtio virtio_disk; do
+		[ -z "$(xenstore-list /local/domain/0/backend/$type/$1 2>/dev/null)" ] || return 1
+	done
+}
+
 # Destroys $GUEST: its backend directories go, the daemon carries on.
 destroy_extra_guest() {
 	d=$(domid)
 	xl destroy $GUEST
-	wait_for 20 eval '[ -z "$(xenstore-list /local/domain/0/backend/virtio/$d 2>/dev/null)" ]' ||
+	wait_for 20 backend_dirs_gone "$d" ||
 		fail "$GUEST's backend directories are left"
 	kill -0 "$(daemon_pid)" || fail "the daemon died"
 }

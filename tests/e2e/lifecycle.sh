@@ -190,7 +190,7 @@ test_guest_save_and_restore() {
 	echo "saved in $(( $(date +%s) - t0 )) s"
 	cat /srv/$GUEST.save.virtio
 	! xl domid $GUEST 2>/dev/null || fail "the guest still runs after the save"
-	wait_for 30 eval '[ -z "$(xenstore-list /local/domain/0/backend/virtio/$old 2>/dev/null)" ]' ||
+	wait_for 30 backend_dirs_gone "$old" ||
 		fail "the saved domain's backend directories are left"
 	grep "d$old " "$DAEMON_LOG" | tail -n 8
 	t0=$(date +%s)
@@ -269,7 +269,7 @@ CFG
 		fail "the rebooted $GUEST's agent did not start"
 	out=$(guest_run 120 "$FIND_DISK$read_back") || { echo "$out"; fail "after xl reboot"; }
 	[ "$out" = "$sum" ] || fail "after xl reboot the disk does not hold what was written"
-	[ -z "$(xenstore-list /local/domain/0/backend/virtio_disk/$d 2>/dev/null)" ] ||
+	backend_dirs_gone "$d" ||
 		fail "the old domain's virtio_disk directories are left"
 	echo "xl reboot: domain $d is now $(domid), the disk holds its data"
 
@@ -287,7 +287,7 @@ CFG
 	d=$(domid)
 	xl destroy $GUEST 2>&1 | tee /tmp/xl.out
 	! grep "libxl: error" /tmp/xl.out || fail "libxl failed a step of the destroy"
-	wait_for 30 eval '[ -z "$(xenstore-list /local/domain/0/backend/virtio_disk/$d 2>/dev/null)" ]' ||
+	wait_for 30 backend_dirs_gone "$d" ||
 		fail "xl destroy left backend/virtio_disk/$d"
 	wait_for 30 grep -q "d$d virtio_disk/51728: released" "$DAEMON_LOG" ||
 		fail "the daemon did not release the destroyed domain's disk"
@@ -345,7 +345,7 @@ CFG
 		fail "the rebooted $GUEST's agent did not start"
 	out=$(guest_run 120 "$nic_up") || { echo "$out"; fail "the nic after xl reboot"; }
 	[ "$(echo "$out" | sed -n 's/^mac //p')" = "$mac" ] || fail "after xl reboot the nic has another address: $out"
-	wait_for 30 eval '[ -z "$(xenstore-list /local/domain/0/backend/virtio/$d 2>/dev/null)" ]' ||
+	wait_for 30 backend_dirs_gone "$d" ||
 		fail "the old domain's backend/virtio directories are left"
 	[ ! -e /sys/class/net/vxif$d.0 ] || fail "the old domain's vxif$d.0 is left"
 	echo "xl reboot: domain $d is now $(domid), its nic $mac pings dom0"
@@ -369,7 +369,7 @@ CFG
 	# xl's monitor of the domain did the reboot and the shutdown's destroy.
 	! grep "libxl: error" /tmp/xl.out /var/log/xen/xl-$GUEST.log ||
 		fail "libxl failed a step of the reboot or the shutdown"
-	wait_for 30 eval '[ -z "$(xenstore-list /local/domain/0/backend/virtio/$d 2>/dev/null)" ]' ||
+	wait_for 30 backend_dirs_gone "$d" ||
 		fail "xl shutdown left backend/virtio/$d"
 	wait_for 30 grep -q "d$d virtio/0: released" "$DAEMON_LOG" ||
 		fail "the daemon did not release the shut down domain's nic"
@@ -424,7 +424,7 @@ CFG
 	/etc/init.d/xendomains stop 2>&1 | tail -n 5
 	[ -s /var/lib/xen/save/$GUEST ] || { restore_default; fail "xendomains did not save $GUEST"; }
 	! xl domid $GUEST >/dev/null 2>&1 || { restore_default; fail "$GUEST still runs after xendomains stop"; }
-	wait_for 30 eval '[ -z "$(xenstore-list /local/domain/0/backend/virtio_disk/$saved /local/domain/0/backend/virtio/$saved 2>/dev/null)" ]' ||
+	wait_for 30 backend_dirs_gone "$saved" ||
 		{ restore_default; fail "the saved domain's backend directories are left"; }
 	[ "$(ls -l /proc/"$(daemon_pid)"/fd | grep -c /srv/g6.img)" = 0 ] ||
 		{ restore_default; fail "the daemon still holds /srv/g6.img of the saved domain"; }
@@ -448,7 +448,7 @@ CFG
 	echo "xendomains stop and start: domain $saved is now $restored, with its data${mac:+ and its address}"
 	xl destroy $GUEST
 	restore_default
-	wait_for 30 eval '[ -z "$(xenstore-list /local/domain/0/backend/virtio_disk/$restored /local/domain/0/backend/virtio/$restored 2>/dev/null)" ]' ||
+	wait_for 30 backend_dirs_gone "$restored" ||
 		fail "xl destroy left backend directories of domain $restored"
 	kill -0 "$(daemon_pid)" || fail "the daemon died"
 	rm -f /srv/g6.img
@@ -514,7 +514,7 @@ CFG
 		wait_for 30 sh -c "[ \$(grep -c 'd$n virtio/0: the guest announced itself' $DAEMON_LOG) -gt 0 ]" ||
 			fail "the migrated nic did not announce itself"
 	fi
-	wait_for 30 eval '[ -z "$(xenstore-list /local/domain/0/backend/virtio_disk/$src /local/domain/0/backend/virtio/$src 2>/dev/null)" ]' ||
+	wait_for 30 backend_dirs_gone "$src" ||
 		fail "the source domain's backend directories are left"
 	wait_for 30 grep -q "d$src virtio_disk/51728: released" "$DAEMON_LOG" ||
 		fail "the daemon did not release the source domain's disk"

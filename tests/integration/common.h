@@ -211,6 +211,27 @@ static inline void libxl_write_pair(struct xs_handle *xs, uint32_t domid, const 
 	} while (!xs_transaction_end(xs, t, false) && errno == EAGAIN);
 }
 
+/*
+ * libxl__initiate_device_generic_remove: Closing and offline in one
+ * transaction; forced (a guest's destruction) with @fe, which goes in it too.
+ */
+static inline void libxl_remove_pair(struct xs_handle *xs, const char *be, const char *fe)
+{
+	char key[256];
+	xs_transaction_t t;
+	bool ok;
+
+	do {
+		t = xs_transaction_start(xs);
+		ok = !fe || xs_rm(xs, t, fe);
+		snprintf(key, sizeof(key), "%s/online", be);
+		ok = ok && xs_write(xs, t, key, "0", 1);
+		snprintf(key, sizeof(key), "%s/state", be);
+		ok = ok && xs_write(xs, t, key, "5", 1);
+		ck_assert(ok);
+	} while (!xs_transaction_end(xs, t, false) && errno == EAGAIN);
+}
+
 /* Waits up to PATIENCE_MS for @path to hold @want. */
 static inline bool xs_wait_value(struct xs_handle *xs, const char *path, const char *want)
 {

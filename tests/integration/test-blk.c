@@ -696,42 +696,23 @@ static void xl_add_virtio_disk(struct vx_guest *g, uint32_t devid, const char *p
 	libxl_write_pair(g->xs, g->domid, fe, be, fe_kv, be_kv);
 }
 
-/* libxl__initiate_device_generic_remove: Closing and offline, one transaction. */
+/* xl block-detach: libxl's graceful removal. */
 static void xl_remove_virtio_disk(struct vx_guest *g, uint32_t devid)
 {
-	char be[128], key[160];
-	xs_transaction_t t;
-	bool ok;
+	char be[128];
 
 	snprintf(be, sizeof(be), "/local/domain/0/backend/virtio_disk/%u/%u", g->domid, devid);
-	do {
-		t = xs_transaction_start(g->xs);
-		snprintf(key, sizeof(key), "%s/online", be);
-		ok = xs_write(g->xs, t, key, "0", 1);
-		snprintf(key, sizeof(key), "%s/state", be);
-		ok = ok && xs_write(g->xs, t, key, "5", 1);
-		ck_assert(ok);
-	} while (!xs_transaction_end(g->xs, t, false) && errno == EAGAIN);
+	libxl_remove_pair(g->xs, be, NULL);
 }
 
-/* libxl__initiate_device_generic_remove, forced: the frontend goes too. */
+/* The guest's destruction: libxl's forced removal, the frontend goes too. */
 static void xl_destroy_virtio_disk(struct vx_guest *g, uint32_t devid)
 {
-	char be[128], fe[128], key[160];
-	xs_transaction_t t;
-	bool ok;
+	char be[128], fe[128];
 
 	snprintf(be, sizeof(be), "/local/domain/0/backend/virtio_disk/%u/%u", g->domid, devid);
 	snprintf(fe, sizeof(fe), "/local/domain/%u/device/virtio_disk/%u", g->domid, devid);
-	do {
-		t = xs_transaction_start(g->xs);
-		ok = xs_rm(g->xs, t, fe);
-		snprintf(key, sizeof(key), "%s/online", be);
-		ok = ok && xs_write(g->xs, t, key, "0", 1);
-		snprintf(key, sizeof(key), "%s/state", be);
-		ok = ok && xs_write(g->xs, t, key, "5", 1);
-		ck_assert(ok);
-	} while (!xs_transaction_end(g->xs, t, false) && errno == EAGAIN);
+	libxl_remove_pair(g->xs, be, fe);
 }
 
 /*
