@@ -53,9 +53,24 @@ static enum wait_end wait_backend(uint32_t be, uint32_t guest, uint32_t devid,
 	return WAIT_DONE;
 }
 
+/* Whether @guest's vm path is @vm: the same guest, as a migration has it twice. */
+static bool is_vm(uint32_t guest, const char *vm)
+{
+	char *v;
+	bool same;
+
+	if (!vm)
+		return false;
+	v = xs_readf("/local/domain/%u/vm", guest);
+	same = v && !strcmp(v, vm);
+	free(v);
+	return same;
+}
+
 struct disk_use {
 	const char *target;
 	bool readonly;
+	const char *except_vm;	/* this guest's own disks do not count */
 	const char *conflict;	/* set to a description on conflict */
 	char where[64];
 };
@@ -66,6 +81,8 @@ static void check_use(uint32_t guest, uint32_t devid, uint32_t be,
 	struct disk_use *u = arg;
 	char *params, *mode;
 
+	if (is_vm(guest, u->except_vm))
+		return;
 	params = xs_readf("%s/params", be_dir);
 	mode = xs_readf("%s/mode", be_dir);
 	if (params && !strcmp(params, u->target) &&
@@ -79,6 +96,7 @@ static void check_use(uint32_t guest, uint32_t devid, uint32_t be,
 
 struct vdev_find {
 	const char *vdev;	/* a vdev, a mac or a devid */
+	const char *except_vm;	/* this guest's own devices do not count */
 	uint32_t guest, be, devid;
 	bool found;
 };
@@ -89,6 +107,8 @@ static void find_vdev(uint32_t guest, uint32_t devid, uint32_t be,
 	struct vdev_find *f = arg;
 	char *dev, *mac, num[16];
 
+	if (is_vm(guest, f->except_vm))
+		return;
 	dev = xs_readf("%s/dev", be_dir);
 	mac = xs_readf("%s/mac", be_dir);
 	snprintf(num, sizeof(num), "%u", devid);
@@ -123,11 +143,49 @@ static void kv_add(const char **kv, int *n, const char *key, const char *val)
 	kv[(*n)++] = val;
 }
 
+bool check_disk_free(const char *target, bool readonly, const char *except_vm,
+		     char *err, size_t errlen)
+{
+	struct disk_use use = { .target = target, .readonly = readonly,
+				.except_vm = except_vm };
+
+	for_each_device(-1, check_use, &use);
+	if (use.conflict)
+		return spec_fail(err, errlen, "%s is already in use by %s; only read-only disks are shared",
+			     target, use.conflict);
+	return true;
+}
+
+bool check_mac_free(const char *mac, const char *except_vm, char *err,
+		    size_t errlen)
+{
+	struct vdev_find same = { .vdev = mac, .except_vm = except_vm };
+
+	for_each_device(-1, find_vdev, &same);
+	if (same.found)
+		return spec_fail(err, errlen, "mac %s is already used by domain %u, device %u",
+			     mac, same.guest, same.devid);
+	return true;
+}
+
+bool check_bridge(uint32_t be, const char *script, const char *bridge, char *err,
+		  size_t errlen)
+{
+	char path[64];
+
+	/* A bridge is the backend's: only a dom0 backend shares our view. */
+	snprintf(path, sizeof(path), "/sys/class/net/%s/bridge", bridge);
+	if (be == 0 && !strcmp(script, "vif-bridge") && access(path, F_OK))
+		return spec_fail(err, errlen,
+			     "bridge %s does not exist: create it (ip link add %s type bridge) or give bridge=",
+			     bridge, bridge);
+	return true;
+}
+
 /* Checks a disk against the host: its file, and the disks of every guest. */
 bool plan_disk(const struct vx_diskspec *d, struct device_plan *p,
 		      char *err, size_t errlen)
 {
-	struct disk_use use = { 0 };
 	struct stat st;
 	int i = 0;
 
@@ -146,12 +204,8 @@ bool plan_disk(const struct vx_diskspec *d, struct device_plan *p,
 	} else {
 		snprintf(p->target, sizeof(p->target), "%s", d->target);
 	}
-	use.target = p->target;
-	use.readonly = d->readonly;
-	for_each_device(-1, check_use, &use);
-	if (use.conflict)
-		return spec_fail(err, errlen, "%s is already in use by %s; only read-only disks are shared",
-			     p->target, use.conflict);
+	if (!check_disk_free(p->target, d->readonly, NULL, err, errlen))
+		return false;
 
 	p->type = "blk";
 	snprintf(p->queues, sizeof(p->queues), "%u", d->queues ? d->queues : 1);
@@ -167,9 +221,7 @@ bool plan_disk(const struct vx_diskspec *d, struct device_plan *p,
 bool plan_nic(const struct vx_nicspec *spec, struct device_plan *p,
 		     char *err, size_t errlen)
 {
-	struct vdev_find same = { 0 };
 	struct vx_nicspec *n = &p->nic;
-	char path[64];
 	int i = 0;
 
 	memset(p, 0, sizeof(*p));
@@ -180,19 +232,10 @@ bool plan_nic(const struct vx_nicspec *spec, struct device_plan *p,
 		strcpy(n->script, "vif-bridge");
 	if (!n->bridge[0] && !strcmp(n->script, "vif-bridge"))
 		strcpy(n->bridge, "xenbr0");
-	/* A bridge is the backend's: only a dom0 backend shares our view. */
-	snprintf(path, sizeof(path), "/sys/class/net/%s/bridge", n->bridge);
-	if (p->be == 0 && !strcmp(n->script, "vif-bridge") && access(path, F_OK))
-		return spec_fail(err, errlen,
-			     "bridge %s does not exist: create it (ip link add %s type bridge) or give bridge=",
-			     n->bridge, n->bridge);
-	if (n->mac[0]) {
-		same.vdev = n->mac;
-		for_each_device(-1, find_vdev, &same);
-		if (same.found)
-			return spec_fail(err, errlen, "mac %s is already used by domain %u, device %u",
-				     n->mac, same.guest, same.devid);
-	}
+	if (!check_bridge(p->be, n->script, n->bridge, err, errlen))
+		return false;
+	if (n->mac[0] && !check_mac_free(n->mac, NULL, err, errlen))
+		return false;
 
 	p->type = "net";
 	snprintf(p->queues, sizeof(p->queues), "%u", n->queues ? n->queues : 1);

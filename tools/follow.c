@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -13,6 +14,15 @@
 
 /* xl makes a rebooting guest's new domain two seconds after the old one goes. */
 #define REBOOT_WAIT_S		30
+
+/*
+ * FOLLOWER_DIR/UUID holds the pid of the guest's follower, so that migrate
+ * can stop it (the guest's follower is then the receiving host's).
+ */
+#define FOLLOWER_DIR		"/tool/virtio-xenbus/follower"
+
+/* What xl migrate renames the sending domain to before the receiver runs it. */
+#define MIGRATED_AWAY		"--migratedaway"
 
 void logf_ts(const char *fmt, ...)
 {
@@ -82,6 +92,92 @@ static void restore_devices(const struct saved_devices *sv, uint32_t guest)
 	logf_ts("domain %u has its %u virtio devices again", guest, sv->n);
 }
 
+static void follower_path(const char *vm, char *path, size_t len)
+{
+	const char *uuid = strrchr(vm, '/');
+
+	snprintf(path, len, "%s/%s", FOLLOWER_DIR, uuid ? uuid + 1 : vm);
+}
+
+/* Our pid under FOLLOWER_DIR, or (@mine false) whoever's is there removed if ours. */
+static void follower_record(const char *vm, bool mine)
+{
+	char path[160], pid[16], *v;
+
+	follower_path(vm, path, sizeof(path));
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	if (mine) {
+		xs_write(xs, XBT_NULL, path, pid, strlen(pid));
+		return;
+	}
+	v = xs_readf("%s", path);
+	if (v && !strcmp(v, pid))
+		xs_rm(xs, XBT_NULL, path);
+	free(v);
+}
+
+/* Whether @pid is a virtio-xenbus process (a recorded pid may have been reused). */
+static bool is_tool(pid_t pid)
+{
+	char path[64], cmd[256] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (!fgets(cmd, sizeof(cmd), f))
+		cmd[0] = '\0';
+	fclose(f);
+	return strstr(cmd, "virtio-xenbus") != NULL;
+}
+
+bool stop_follower(const char *vm)
+{
+	char path[160], *v;
+	uint32_t pid;
+	int ms;
+
+	follower_path(vm, path, sizeof(path));
+	v = xs_readf("%s", path);
+	if (!v || !parse_id(v, INT32_MAX, &pid) || !pid || (pid_t)pid == getpid() ||
+	    !is_tool(pid) || kill(pid, SIGTERM)) {
+		free(v);
+		xs_rm(xs, XBT_NULL, path);
+		return false;
+	}
+	free(v);
+	/* Not our child: gone when kill finds it no more (or a zombie of init's). */
+	for (ms = 0; ms < 10000 && !kill(pid, 0) && is_tool(pid); ms += 20)
+		usleep(20000);
+	xs_rm(xs, XBT_NULL, path);
+	return true;
+}
+
+/* Logs what gives a guest that left with plain xl migrate its devices there. */
+static void log_attach_commands(const struct saved_devices *sv, const char *name)
+{
+	char line[1024];
+	unsigned int i;
+
+	for (i = 0; i < sv->n; i++) {
+		saved_attach_command(&sv->dev[i], name, line, sizeof(line));
+		logf_ts("  %s", line);
+	}
+}
+
+/* Whether the domain is called NAME--migratedaway: xl migrate has it. */
+static bool migrating_away(uint32_t domid)
+{
+	char *name = xs_readf("/local/domain/%u/name", domid);
+	size_t len = name ? strlen(name) : 0;
+	bool away = len > strlen(MIGRATED_AWAY) &&
+		    !strcmp(name + len - strlen(MIGRATED_AWAY), MIGRATED_AWAY);
+
+	free(name);
+	return away;
+}
+
 /*
  * When the guest reboots, xl destroys its domain and makes a new one with
  * the same uuid (so the same /vm/<uuid> path), unpaused at once: the new
@@ -94,7 +190,7 @@ static void follow_reboots(const char *name, uint32_t domid)
 	struct pollfd pfd = { .fd = xs_fileno(xs), .events = POLLIN };
 	struct saved_devices saved = { 0 };
 	time_t gone_since = 0;
-	bool devices_changed, new_domain = true;
+	bool devices_changed, new_domain = true, away = false;
 	uint32_t next;
 
 	vm = xs_readf("/local/domain/%u/vm", domid);
@@ -107,6 +203,7 @@ static void follow_reboots(const char *name, uint32_t domid)
 		logf_ts("cannot watch xenstore: %s", strerror(errno));
 		return;
 	}
+	follower_record(vm, true);
 	logf_ts("following %s (domain %u, %s) for reboots", name, domid, vm);
 	for (;;) {
 		if (new_domain) {
@@ -130,6 +227,11 @@ static void follow_reboots(const char *name, uint32_t domid)
 			if (node_exists(dom_path)) {
 				if (devices_changed)
 					save_devices(&saved, domid, dom_path);
+				if (!away && migrating_away(domid)) {
+					away = true;
+					logf_ts("domain %u is being moved by plain xl migrate: its virtio devices do not go with it (virtio-xenbus migrate carries them)",
+						domid);
+				}
 				continue;
 			}
 			xs_unwatch(xs, dom_path, "domain");
@@ -139,20 +241,32 @@ static void follow_reboots(const char *name, uint32_t domid)
 				break;
 			}
 			gone_since = time(NULL);
-			logf_ts("domain %u is gone; waiting %d s for its reboot", domid,
-				reboot_wait_s());
+			if (!away)
+				logf_ts("domain %u is gone; waiting %d s for its reboot", domid,
+					reboot_wait_s());
 		}
 		if (find_by_vm(vm, domid, &next)) {
-			logf_ts("%s rebooted as domain %u", name, next);
+			logf_ts("%s %s as domain %u", name,
+				away ? "was migrated to this host" : "rebooted", next);
 			restore_devices(&saved, next);
 			domid = next;
 			gone_since = 0;
 			new_domain = true;
-		} else if (time(NULL) - gone_since >= reboot_wait_s()) {
-			logf_ts("%s did not come back within %d s: done", name, reboot_wait_s());
+			away = false;
+		} else if (away || time(NULL) - gone_since >= reboot_wait_s()) {
+			/* xl makes the incoming domain before the sending one goes. */
+			if (!away) {
+				logf_ts("%s did not come back within %d s: done", name,
+					reboot_wait_s());
+				break;
+			}
+			logf_ts("%s was migrated to another host by plain xl migrate without its %u virtio devices; this host let go of them. There, give them back with:",
+				name, saved.n);
+			log_attach_commands(&saved, name);
 			break;
 		}
 	}
+	follower_record(vm, false);
 	saved_free(&saved);
 	free(vm);
 }
@@ -182,7 +296,9 @@ static void follow_in_background(const char *name, uint32_t domid)
 	if (pid > 0) {
 		fprintf(stderr, "virtio-xenbus: following %s's reboots (pid %d, log %s)\n",
 			name, (int)pid, log);
-		exit(0);
+		close(fd);
+		close(null);
+		return;
 	}
 	setsid();
 	dup2(null, 0);

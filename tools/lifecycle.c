@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "guestcfg.h"
@@ -15,38 +14,6 @@
 #define MAX_CONFIG_BYTES	(1 << 20)
 
 #define MAX_XL_ARGS		56
-
-/* Runs xl (or $XL) with @args, NULL-terminated; returns its exit status. */
-static int run_xl(const char *const *args)
-{
-	const char *xl = getenv("XL") ? getenv("XL") : "xl";
-	const char *argv[64] = { xl };
-	int i, status;
-	pid_t pid;
-
-	for (i = 0; args[i] && i < 62; i++)
-		argv[i + 1] = args[i];
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		execvp(xl, (char *const *)argv);
-		fprintf(stderr, "virtio-xenbus: cannot run %s: %s\n", xl, strerror(errno));
-		_exit(127);
-	}
-	if (waitpid(pid, &status, 0) < 0)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static int xl_domain(const char *verb, uint32_t domid)
-{
-	char id[16];
-
-	snprintf(id, sizeof(id), "%u", domid);
-	return run_xl((const char *const []){ verb, id, NULL });
-}
 
 /* The config as xl reads it: the file, then the KEY=VALUE arguments. */
 static char *read_config(const char *path, char **xl_args)

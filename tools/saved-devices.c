@@ -43,8 +43,11 @@ void save_device(uint32_t guest, uint32_t devid, uint32_t be,
 	dev->devid = devid;
 	dev->be = be;
 	dev->type = xs_readf("%s/type", be_dir);
-	if (!dev->type)
+	/* libxl's own (virtio = [...]) it makes again itself, at restore and migration. */
+	if (!dev->type || (strcmp(dev->type, "blk") && strcmp(dev->type, "net"))) {
+		free(dev->type);
 		return;
+	}
 	for (k = 0; k < sizeof(toolstack_keys) / sizeof(toolstack_keys[0]); k++) {
 		v = xs_readf("%s/%s", be_dir, toolstack_keys[k]);
 		if (!v)
@@ -76,12 +79,60 @@ bool give_back(const struct saved_device *dev, uint32_t guest, char *err,
 	return add_device(&plan, guest, dev->devid, err, errlen) >= 0;
 }
 
+/* Appends ",KEY=VALUE" of the saved key @key (as @name) to @buf, if it has one. */
+static size_t add_key(const struct saved_device *dev, const char *key,
+		      const char *name, char *buf, size_t len, size_t at)
+{
+	const char *v = saved_key(dev, key);
+
+	if (!v || at >= len)
+		return at;
+	return at + snprintf(buf + at, len - at, "%s%s=%s", at && buf[at - 1] != '\'' ?
+			     "," : "", name, v);
+}
+
+void saved_attach_command(const struct saved_device *dev, const char *guest,
+			  char *buf, size_t len)
+{
+	const char *mode = saved_key(dev, "mode");
+	bool disk = !strcmp(dev->type, "blk");
+	size_t at;
+
+	at = snprintf(buf, len, "virtio-xenbus %s %s '", disk ? "disk-attach" : "nic-attach",
+		      guest);
+	if (disk) {
+		at = add_key(dev, "dev", "vdev", buf, len, at);
+		if (at < len)
+			at += snprintf(buf + at, len - at, ",access=%s",
+				       mode && !strcmp(mode, "r") ? "ro" : "rw");
+		at = add_key(dev, "queues", "queues", buf, len, at);
+	} else {
+		at = add_key(dev, "mac", "mac", buf, len, at);
+		at = add_key(dev, "bridge", "bridge", buf, len, at);
+		at = add_key(dev, "script", "script", buf, len, at);
+		at = add_key(dev, "vifname", "vifname", buf, len, at);
+		at = add_key(dev, "mtu", "mtu", buf, len, at);
+		at = add_key(dev, "queues", "queues", buf, len, at);
+	}
+	if (dev->be_name[0] && at < len)
+		at += snprintf(buf + at, len - at, ",backend=%s", dev->be_name);
+	/* xl's syntax: target= last, as it may hold commas. */
+	if (disk)
+		at = add_key(dev, "params", "target", buf, len, at);
+	if (at < len)
+		snprintf(buf + at, len - at, "'");
+}
+
 /*
- * A saved guest's devices travel beside its save file, in FILE.virtio:
+ * A saved guest's devices travel beside its save file, in FILE.virtio, and
+ * on migrate-receive's command line:
  *
  *   # virtio-xenbus saved devices 1
  *   name NAME
+ *   uuid UUID				(migrate only)
  *   device DEVID BACKEND TYPE KEY=VALUE...
+ *   backend NAME			(migrate only: the device's backend
+ *					 domain by name, its domid is this host's)
  *
  * with each name and value %-escaped (space, '%', controls).  And while
  * `save` runs, /tool/virtio-xenbus/saving/UUID tells the guest's follower
@@ -121,18 +172,15 @@ static bool unescape(char *s)
 	return true;
 }
 
-bool write_saved(const char *path, const char *name,
-			const struct saved_devices *sv)
+bool write_saved_to(FILE *f, const char *name, const struct saved_devices *sv)
 {
 	unsigned int i, k;
-	FILE *f = fopen(path, "w");
-	bool ok;
 
-	if (!f)
-		return false;
 	fprintf(f, "%s\nname ", SAVED_HEADER);
 	put_escaped(f, name);
 	fputc('\n', f);
+	if (sv->uuid[0])
+		fprintf(f, "uuid %s\n", sv->uuid);
 	for (i = 0; i < sv->n; i++) {
 		fprintf(f, "device %u %u %s", sv->dev[i].devid, sv->dev[i].be, sv->dev[i].type);
 		for (k = 0; sv->dev[i].kv[k]; k += 2) {
@@ -140,8 +188,24 @@ bool write_saved(const char *path, const char *name,
 			put_escaped(f, sv->dev[i].kv[k + 1]);
 		}
 		fputc('\n', f);
+		if (sv->dev[i].be_name[0]) {
+			fputs("backend ", f);
+			put_escaped(f, sv->dev[i].be_name);
+			fputc('\n', f);
+		}
 	}
-	ok = !fflush(f) && !fsync(fileno(f));
+	return !ferror(f);
+}
+
+bool write_saved(const char *path, const char *name,
+		 const struct saved_devices *sv)
+{
+	FILE *f = fopen(path, "w");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = write_saved_to(f, name, sv) && !fflush(f) && !fsync(fileno(f));
 	return !fclose(f) && ok;
 }
 
@@ -186,18 +250,27 @@ static bool parse_saved_device(char *line, struct saved_device *dev)
 	return dev->type != NULL;
 }
 
-/* Reads a FILE.virtio that write_saved wrote; the reason in @err if not. */
-bool read_saved(const char *path, char *name, size_t namelen,
-		       struct saved_devices *sv, char *err, size_t errlen)
+/* A uuid as libxl writes it in a vm path: 8-4-4-4-12 hex digits. */
+static bool valid_uuid(const char *s)
+{
+	unsigned int i;
+
+	for (i = 0; s[i]; i++)
+		if (i == 8 || i == 13 || i == 18 || i == 23 ? s[i] != '-' :
+		    !isxdigit((unsigned char)s[i]))
+			return false;
+	return i == 36;
+}
+
+/* What write_saved_to wrote; the reason in @err if not. */
+bool read_saved_from(FILE *f, const char *what, char *name, size_t namelen,
+		     struct saved_devices *sv, char *err, size_t errlen)
 {
 	unsigned int line_no = 0;
 	struct saved_device *grown;
 	char line[4096];
 	bool ok = true;
-	FILE *f = fopen(path, "r");
 
-	if (!f)
-		return spec_fail(err, errlen, "%s: %s", path, strerror(errno));
 	name[0] = '\0';
 	while (ok && fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\n")] = '\0';
@@ -207,6 +280,15 @@ bool read_saved(const char *path, char *name, size_t namelen,
 			ok = unescape(line + 5) && strlen(line + 5) < namelen;
 			if (ok)
 				strcpy(name, line + 5);
+		} else if (!strncmp(line, "uuid ", 5)) {
+			ok = strlen(line + 5) < sizeof(sv->uuid) && valid_uuid(line + 5);
+			if (ok)
+				strcpy(sv->uuid, line + 5);
+		} else if (!strncmp(line, "backend ", 8)) {
+			ok = sv->n && unescape(line + 8) &&
+			     strlen(line + 8) < sizeof(sv->dev[0].be_name);
+			if (ok)
+				strcpy(sv->dev[sv->n - 1].be_name, line + 8);
 		} else if (!strncmp(line, "device ", 7)) {
 			grown = realloc(sv->dev, (sv->n + 1) * sizeof(*grown));
 			ok = grown != NULL;
@@ -220,13 +302,26 @@ bool read_saved(const char *path, char *name, size_t namelen,
 			ok = false;
 		}
 	}
-	fclose(f);
 	if (ok && !name[0])
-		return spec_fail(err, errlen, "%s: no guest name", path);
+		return spec_fail(err, errlen, "%s: no guest name", what);
 	if (!ok)
 		return spec_fail(err, errlen, "%s: line %u is not what virtio-xenbus save writes",
-			     path, line_no);
+			     what, line_no);
 	return true;
+}
+
+/* Reads a FILE.virtio that write_saved wrote; the reason in @err if not. */
+bool read_saved(const char *path, char *name, size_t namelen,
+		struct saved_devices *sv, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	bool ok;
+
+	if (!f)
+		return spec_fail(err, errlen, "%s: %s", path, strerror(errno));
+	ok = read_saved_from(f, path, name, namelen, sv, err, errlen);
+	fclose(f);
+	return ok;
 }
 
 /* SAVING_DIR/UUID for the domain whose vm path is @vm. */

@@ -4,7 +4,8 @@
  * beside xl.  It writes xenstore as libxl writes a vbd or a vif
  * (docs/protocol.md 1.1 and 6); virtio-xenbusd in the backend domain does
  * the rest.  Each command has a file of its own: attach.c, list.c,
- * lifecycle.c (create, save, restore), with follow.c and saved-devices.c.
+ * lifecycle.c (create, save, restore), migrate.c (migrate, migrate-receive),
+ * with follow.c and saved-devices.c.
  */
 #include "virtio-xenbus.h"
 
@@ -46,6 +47,12 @@ static void usage(FILE *f)
 		"  restore [-e] [-F] [-p] FILE    xl restore the guest, paused, give it its\n"
 		"                                 virtio devices again, unpause it (not\n"
 		"                                 with -p) and follow its reboots as create\n"
+		"  migrate [-s SSHCOMMAND] [-C CONFIG] [-e] [-p] [--debug] DOMAIN HOST\n"
+		"                                 xl migrate the guest to HOST with its\n"
+		"                                 virtio devices (its disks at the same\n"
+		"                                 paths there); HOST runs migrate-receive\n"
+		"  migrate-receive [-e] [-F] [-d] [-p] DEVICES\n"
+		"                                 the receiving end, started by migrate\n"
 		"  help                           show this help\n\n"
 		"DOMAIN is a name or a domid, as in xl.  DISKSPEC is xl's disk syntax\n"
 		"(xl-disk-configuration(5)): [target,][format,][vdev,][access] or\n"
@@ -90,6 +97,8 @@ int main(int argc, char **argv)
 		{ "list", list },
 		{ "save", save },
 		{ "restore", restore },
+		{ "migrate", migrate },
+		{ "migrate-receive", migrate_receive },
 	};
 	size_t i;
 

@@ -69,6 +69,17 @@ struct device_plan {
 	struct vx_nicspec nic;	/* the nic's spec with its defaults filled in */
 };
 
+/*
+ * The host's checks of a device: a disk no other guest writes, a mac no
+ * other guest has, a bridge that is there (dom0 backends only).  A guest
+ * whose vm path is @except_vm (one being migrated here) is no other guest.
+ */
+bool check_disk_free(const char *target, bool readonly, const char *except_vm,
+		     char *err, size_t errlen);
+bool check_mac_free(const char *mac, const char *except_vm, char *err,
+		    size_t errlen);
+bool check_bridge(uint32_t be, const char *script, const char *bridge, char *err,
+		  size_t errlen);
 bool plan_disk(const struct vx_diskspec *d, struct device_plan *p, char *err,
 	       size_t errlen);
 bool plan_nic(const struct vx_nicspec *spec, struct device_plan *p, char *err,
@@ -100,12 +111,14 @@ struct saved_device {
 	uint32_t devid, be;
 	char *type;
 	const char *kv[2 * MAX_SAVED_KEYS + 1];
+	char be_name[64];	/* migrate's: the backend domain's name, if not dom0 */
 };
 
 struct saved_devices {
 	struct saved_device *dev;
 	unsigned int n;
 	char names[512];	/* as last logged */
+	char uuid[40];		/* migrate's: the guest's uuid */
 };
 
 void saved_free(struct saved_devices *sv);
@@ -117,17 +130,43 @@ const char *saved_key(const struct saved_device *dev, const char *key);
 /* Gives @guest a saved device again, with its devid. */
 bool give_back(const struct saved_device *dev, uint32_t guest, char *err,
 	       size_t errlen);
+bool write_saved_to(FILE *f, const char *name, const struct saved_devices *sv);
 bool write_saved(const char *path, const char *name, const struct saved_devices *sv);
+/* Reads what write_saved_to wrote (@what names it); the reason in @err if not. */
+bool read_saved_from(FILE *f, const char *what, char *name, size_t namelen,
+		     struct saved_devices *sv, char *err, size_t errlen);
 /* Reads a FILE.virtio that write_saved wrote; the reason in @err if not. */
 bool read_saved(const char *path, char *name, size_t namelen,
 		struct saved_devices *sv, char *err, size_t errlen);
+/* The attach command that gives @guest the device again, for a log line. */
+void saved_attach_command(const struct saved_device *dev, const char *guest,
+			  char *buf, size_t len);
 /* Where `save` marks the domain whose vm path is @vm as being saved. */
 void saving_path(const char *vm, char *path, size_t len);
 
 /* follow.c */
 void logf_ts(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* create's and restore's end: follow the guest's reboots, -F in the foreground. */
+/*
+ * create's and restore's end: follow the guest's reboots, -F in the
+ * foreground (returns when the guest has gone for good), else in a
+ * background process (returns at once).
+ */
 void follow_guest(const char *name, uint32_t domid, bool foreground);
+/*
+ * Stops the follower of the guest whose vm path is @vm, if it has one, and
+ * waits for it to go; true if there was one.
+ */
+bool stop_follower(const char *vm);
+
+/* run-xl.c */
+/* Runs xl (or $XL) with @args, NULL-terminated; returns its exit status. */
+int run_xl(const char *const *args);
+/* xl VERB DOMID */
+int xl_domain(const char *verb, uint32_t domid);
+
+/* migrate.c */
+int migrate(int argc, char **argv);
+int migrate_receive(int argc, char **argv);
 
 /* lifecycle.c */
 int create(int argc, char **argv);
