@@ -178,6 +178,13 @@ static bool migrating_away(uint32_t domid)
 	return away;
 }
 
+static void watch_domain(uint32_t domid, char dom_path[64], char devs_path[96])
+{
+	snprintf(dom_path, 64, "/local/domain/%u", domid);
+	snprintf(devs_path, 96, "%s/device/%s", dom_path, VX_DEVICE_TYPE);
+	xs_watch(xs, dom_path, "domain");
+}
+
 /*
  * When the guest reboots, xl destroys its domain and makes a new one with
  * the same uuid (so the same /vm/<uuid> path), unpaused at once: the new
@@ -190,7 +197,7 @@ static void follow_reboots(const char *name, uint32_t domid)
 	struct pollfd pfd = { .fd = xs_fileno(xs), .events = POLLIN };
 	struct saved_devices saved = { 0 };
 	time_t gone_since = 0;
-	bool devices_changed, new_domain = true, away = false;
+	bool devices_changed, away = false;
 	uint32_t next;
 
 	vm = xs_readf("/local/domain/%u/vm", domid);
@@ -205,15 +212,9 @@ static void follow_reboots(const char *name, uint32_t domid)
 	}
 	follower_record(vm, true);
 	logf_ts("following %s (domain %u, %s) for reboots", name, domid, vm);
+	watch_domain(domid, dom_path, devs_path);
+	save_devices(&saved, domid, dom_path);
 	for (;;) {
-		if (new_domain) {
-			new_domain = false;
-			snprintf(dom_path, sizeof(dom_path), "/local/domain/%u", domid);
-			snprintf(devs_path, sizeof(devs_path), "%s/device/%s", dom_path,
-				 VX_DEVICE_TYPE);
-			xs_watch(xs, dom_path, "domain");
-			save_devices(&saved, domid, dom_path);
-		}
 		if (poll(&pfd, 1, gone_since ? 1000 : -1) < 0 && errno != EINTR)
 			break;
 		devices_changed = false;
@@ -248,11 +249,13 @@ static void follow_reboots(const char *name, uint32_t domid)
 		if (find_by_vm(vm, domid, &next)) {
 			logf_ts("%s %s as domain %u", name,
 				away ? "was migrated to this host" : "rebooted", next);
+			/* Watched first: the new domain may be migrated away at once. */
+			watch_domain(next, dom_path, devs_path);
 			restore_devices(&saved, next);
 			domid = next;
 			gone_since = 0;
-			new_domain = true;
 			away = false;
+			save_devices(&saved, domid, dom_path);
 		} else if (away || time(NULL) - gone_since >= reboot_wait_s()) {
 			/* xl makes the incoming domain before the sending one goes. */
 			if (!away) {

@@ -14,6 +14,15 @@
  *   save [-c] NAME|DOMID FILE   FILE holds the name and uuid; the domain is
  *                   destroyed (not with -c)
  *   restore -p FILE a new domain of FILE's name and uuid, paused
+ *   migrate [-C CFG] [--debug] -s "" DOMAIN RUNE
+ *                   runs RUNE (the receiver) with xl's handshake: the domain
+ *                   is NAME--migratedaway once the receiver has it, then
+ *                   destroyed, or renamed back if the receiver reports a
+ *                   failure
+ *   migrate-receive [-p] [-e] [-d]
+ *                   the receiving end: NAME--incoming, paused, renamed NAME
+ *                   at the sender's go, unpaused unless -p;
+ *                   FAKE_XL_FAIL=migrate-receive reports a failure then
  *
  * Whether a domain runs is /local/domain/<id>/fake-xl-paused ("1" or "0").
  */
@@ -22,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <xenstore.h>
@@ -105,6 +115,25 @@ static void make_domain(unsigned int domid, const char *name, const char *vm,
 	writef(path, paused ? "1" : "0");
 }
 
+/* Whether a domain other than @domid has the vm path @vm (a migration's two). */
+static bool vm_shared(unsigned int domid, const char *vm)
+{
+	unsigned int n, i;
+	char **doms = xs_directory(xs, XBT_NULL, "/local/domain", &n);
+	bool shared = false;
+	char *v;
+
+	for (i = 0; doms && i < n && !shared; i++) {
+		if ((unsigned int)atoi(doms[i]) == domid)
+			continue;
+		v = read_domain(atoi(doms[i]), "vm");
+		shared = v && !strcmp(v, vm);
+		free(v);
+	}
+	free(doms);
+	return shared;
+}
+
 static void destroy(unsigned int domid)
 {
 	char path[256], *vm = read_domain(domid, "vm");
@@ -113,7 +142,8 @@ static void destroy(unsigned int domid)
 		die("no such domain", NULL);
 	snprintf(path, sizeof(path), "/local/domain/%u", domid);
 	xs_rm(xs, XBT_NULL, path);
-	xs_rm(xs, XBT_NULL, vm);
+	if (!vm_shared(domid, vm))
+		xs_rm(xs, XBT_NULL, vm);
 	free(vm);
 	snprintf(path, sizeof(path), "%s/dom%u", sim_dir(), domid);
 	unlink(path);
@@ -218,6 +248,156 @@ static int restore(int argc, char **argv)
 	return 0;
 }
 
+/* xl's migration handshake (tools/xl/xl.h); all but the banner go with their NUL. */
+static const char banner[] = "xl migration receiver ready, send binary domain data.\n";
+static const char ready[] = "domain received, ready to unpause";
+static const char go[] = "domain is yours, you are cleared to unpause";
+static const char report[] = "my copy unpause results are as follows";
+
+static bool read_exactly(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	ssize_t n;
+
+	while (len) {
+		n = read(fd, p, len);
+		if (n <= 0)
+			return false;
+		p += n;
+		len -= n;
+	}
+	return true;
+}
+
+/* Reads the fixed message @msg (@len bytes) from @fd. */
+static bool expect(int fd, const char *msg, size_t len)
+{
+	char buf[128];
+
+	return len <= sizeof(buf) && read_exactly(fd, buf, len) && !memcmp(buf, msg, len);
+}
+
+static void send_msg(int fd, const void *msg, size_t len)
+{
+	if (write(fd, msg, len) != (ssize_t)len)
+		die("cannot write to the migration stream", NULL);
+}
+
+static void rename_domain(unsigned int domid, const char *name)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/local/domain/%u/name", domid);
+	writef(path, name);
+}
+
+static int migrate(int argc, char **argv)
+{
+	int to_child[2], from_child[2], i, status;
+	char data[256], away[160], rc;
+	unsigned int domid;
+	char *name, *vm;
+	pid_t pid;
+
+	for (i = 0; i < argc && argv[i][0] == '-'; i++)
+		i += !strcmp(argv[i], "-s") || !strcmp(argv[i], "-C");
+	if (argc - i != 2)
+		die("usage: migrate [-C CFG] [--debug] -s \"\" DOMAIN RUNE", NULL);
+	domid = find_domain(argv[i]);
+	name = read_domain(domid, "name");
+	vm = read_domain(domid, "vm");
+	if (!name || !vm || pipe(to_child) || pipe(from_child))
+		die("cannot migrate ", argv[i]);
+	pid = fork();
+	if (pid == 0) {
+		dup2(to_child[0], 0);
+		dup2(from_child[1], 1);
+		close(to_child[1]);
+		close(from_child[0]);
+		execl("/bin/sh", "sh", "-c", argv[i + 1], (char *)NULL);
+		_exit(127);
+	}
+	close(to_child[0]);
+	close(from_child[1]);
+	if (!expect(from_child[0], banner, sizeof(banner) - 1)) {
+		fprintf(stderr, "fake-xl: failed to read banner from the receiver\n");
+		return 1;
+	}
+	snprintf(data, sizeof(data), "%s\n%s\n", name, vm);
+	send_msg(to_child[1], data, strlen(data));
+	if (!expect(from_child[0], ready, sizeof(ready))) {
+		fprintf(stderr, "fake-xl: Migration failed, resuming at sender.\n");
+		return 1;
+	}
+	snprintf(away, sizeof(away), "%s--migratedaway", name);
+	rename_domain(domid, away);
+	send_msg(to_child[1], go, sizeof(go));
+	if (!expect(from_child[0], report, sizeof(report)) ||
+	    !read_exactly(from_child[0], &rc, 1)) {
+		fprintf(stderr, "fake-xl: ** Migration failed during final handshake **\n");
+		return 1;
+	}
+	if (rc) {
+		if (!expect(from_child[0], go, sizeof(go)))
+			die("no permission to resume", NULL);
+		rename_domain(domid, name);
+		fprintf(stderr, "fake-xl: Migration failed due to problems at target.\n");
+		return 1;
+	}
+	destroy(domid);
+	close(to_child[1]);
+	waitpid(pid, &status, 0);
+	free(name);
+	free(vm);
+	return 0;
+}
+
+/* One line of the stream, read a byte at a time: the stream goes on after it. */
+static void read_line(char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len && read_exactly(0, buf + i, 1) && buf[i] != '\n'; i++)
+		;
+	buf[i] = '\0';
+}
+
+static int migrate_receive(int argc, char **argv)
+{
+	bool paused = false, fail;
+	char name[128], vm[128], incoming[160], path[64];
+	unsigned int domid;
+	int i;
+
+	for (i = 0; i < argc; i++)
+		paused |= !strcmp(argv[i], "-p");
+	fail = getenv("FAKE_XL_FAIL") && !strcmp(getenv("FAKE_XL_FAIL"), "migrate-receive");
+	send_msg(1, banner, sizeof(banner) - 1);
+	read_line(name, sizeof(name));
+	read_line(vm, sizeof(vm));
+	if (!name[0] || !vm[0])
+		die("no domain in the stream", NULL);
+	snprintf(incoming, sizeof(incoming), "%s--incoming", name);
+	domid = next_domid();
+	make_domain(domid, incoming, vm, true);
+	send_msg(1, ready, sizeof(ready));
+	if (!expect(0, go, sizeof(go)))
+		die("no go from the sender", NULL);
+	rename_domain(domid, name);
+	if (!paused) {
+		snprintf(path, sizeof(path), "/local/domain/%u/fake-xl-paused", domid);
+		writef(path, "0");
+	}
+	send_msg(1, report, sizeof(report));
+	send_msg(1, fail ? "\3" : "", 1);
+	if (fail) {
+		destroy(domid);
+		send_msg(1, go, sizeof(go));
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *log = getenv("FAKE_XL_LOG");
@@ -242,6 +422,10 @@ int main(int argc, char **argv)
 		return save(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "restore"))
 		return restore(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "migrate"))
+		return migrate(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "migrate-receive"))
+		return migrate_receive(argc - 2, argv + 2);
 	if (argc != 3)
 		die("usage: unpause|destroy|reboot DOMID", NULL);
 	domid = atoi(argv[2]);

@@ -42,7 +42,7 @@ static void tool_up(void)
 static void tool_down(void)
 {
 	/* A monitor left by a failed test would outlive it. */
-	sh("pkill -f 'virtio-xenbus create' 2>/dev/null");
+	sh("pkill -f 'virtio-xenbus (create|restore|migrate)' 2>/dev/null");
 	host_down();
 }
 
@@ -548,6 +548,152 @@ START_TEST(save_and_restore_give_the_guest_its_devices_at_their_devids)
 }
 END_TEST
 
+/* The follower's pid recorded for the guest whose vm path is @vm; 0 if none. */
+static pid_t recorded_follower(struct xs_handle *xs, const char *vm)
+{
+	char *v = xs_get(xs, "/tool/virtio-xenbus/follower/%s", strrchr(vm, '/') + 1);
+	pid_t pid = v ? atoi(v) : 0;
+
+	free(v);
+	return pid;
+}
+
+/* Whether domain @domid is paused (fake-xl's mark). */
+static bool paused_now(struct xs_handle *xs, uint32_t domid)
+{
+	char *v = xs_get(xs, "/local/domain/%u/fake-xl-paused", domid);
+	bool paused = v && !strcmp(v, "1");
+
+	free(v);
+	return paused;
+}
+
+/*
+ * virtio-xenbus migrate to this host (xl's -s "", as the rig does): the
+ * incoming domain has the guest's devices at their devids before it runs,
+ * the old domain and its follower are gone, a new follower follows it.
+ * A device the receiver cannot make (its disk not there) stops the
+ * migration before xl migrate-receive runs; a failure at the receiver
+ * leaves the guest where it was: both with its devices and a follower.
+ */
+START_TEST(migrate_carries_the_devices_to_the_incoming_domain)
+{
+	char disk[256], ro[256], *vm;
+	struct xs_handle *xs = xs_open(0);
+	pid_t monitor = create_followed(write_good_config(disk, ro)), next;
+	unsigned int devid;
+
+	ck_assert(monitor_log_has("domain 1's virtio devices: vda vdb " MAC));
+	vm = xs_get(xs, "/local/domain/1/vm");
+	ck_assert_ptr_nonnull(vm);
+	ck_assert_int_eq(recorded_follower(xs, vm), monitor);
+
+	TOOL_OK("migrate -s '' web '%s migrate-receive'", tool_path(), tool_path());
+	ck_assert_msg(strstr(out, "web is domain 2 here, with its 3 virtio devices") &&
+		      strstr(out, "web migrated to") && strstr(out, "with its 3 virtio devices"),
+		      "%s", out);
+	ck_assert_msg(process_gone(monitor, PATIENCE_MS), "the sender's follower is left");
+	ck_assert_uint_eq(domid_of(xs, "web"), 2);
+	ck_assert(!paused_now(xs, 2));
+	for (devid = 0; devid < 3; devid++)
+		ck_assert(domain_has_device(xs, 2, devid) && !domain_has_device(xs, 1, devid));
+	check_guest_devices(xs, 2);
+	RUN_OK("cat %s", xl_log);
+	ck_assert_msg(strstr(out, "migrate -s  1 ") && strstr(out, "migrate-receive -p\n") &&
+		      strstr(out, "unpause 2"), "xl calls: %s", out);
+	ck_assert(harness_log_wait(&host, "the guest is gone", PATIENCE_MS));
+	ck_assert(monitor_log_has("following web (domain 2"));
+	next = recorded_follower(xs, vm);
+	ck_assert_int_gt(next, 0);
+	ck_assert_int_ne(next, monitor);
+
+	/* The disk is not on the receiver: refused there, before xl runs. */
+	RUN_OK("mv %s %s.away", disk, disk);
+	TOOL_REFUSES("migrate -s '' web '%s migrate-receive'", tool_path(), tool_path());
+	ck_assert_msg(strstr(out, "web's device 0 cannot be made on this host") &&
+		      strstr(out, "No such file") && strstr(out, "runs here still"), "%s", out);
+	RUN_OK("mv %s.away %s", disk, disk);
+	RUN_OK("grep -c ^migrate-receive %s", xl_log);
+	ck_assert_str_eq(out, "1\n");
+	ck_assert_uint_eq(domid_of(xs, "web"), 2);
+	for (devid = 0; devid < 3; devid++)
+		ck_assert(domain_has_device(xs, 2, devid));
+	ck_assert(process_gone(next, PATIENCE_MS));
+	ck_assert_int_gt(recorded_follower(xs, vm), 0);
+	ck_assert_int_ne(recorded_follower(xs, vm), next);
+
+	/* xl fails at the receiver: its copy goes, the guest stays here. */
+	setenv("FAKE_XL_FAIL", "migrate-receive", 1);
+	TOOL_REFUSES("migrate -s '' web '%s migrate-receive'", tool_path(), tool_path());
+	unsetenv("FAKE_XL_FAIL");
+	ck_assert_msg(strstr(out, "xl migrate-receive failed") && strstr(out, "runs here still"),
+		      "%s", out);
+	ck_assert_uint_eq(domid_of(xs, "web"), 2);
+	ck_assert(!domain_has_device(xs, 3, 0));
+	for (devid = 0; devid < 3; devid++)
+		ck_assert(domain_has_device(xs, 2, devid));
+
+	/* -p: the guest arrives paused, with its devices. */
+	TOOL_OK("migrate -e -p -s '' web '%s migrate-receive'", tool_path(), tool_path());
+	ck_assert_uint_eq(domid_of(xs, "web"), 4);
+	ck_assert(paused_now(xs, 4));
+	check_guest_devices(xs, 4);
+	free(vm);
+	xs_close(xs);
+}
+END_TEST
+
+/*
+ * A plain xl migrate of a followed guest: to this host, the follower gives
+ * the new domain the devices; to another host (a receiver that is not
+ * here), the follower logs the commands that give them back there, and
+ * they work.
+ */
+START_TEST(plain_xl_migrate_is_seen_by_the_follower)
+{
+	static const char elsewhere[] =
+		"printf 'xl migration receiver ready, send binary domain data.\\n'; "
+		"head -n 2 >/dev/null; printf 'domain received, ready to unpause\\000'; "
+		"head -c 44 >/dev/null; printf 'my copy unpause results are as follows\\000\\000'";
+	char disk[256], ro[256], log[256], cmd[2048];
+	struct xs_handle *xs = xs_open(0);
+	pid_t monitor = create_followed(write_good_config(disk, ro));
+	unsigned int devid;
+	FILE *f;
+
+	ck_assert(monitor_log_has("domain 1's virtio devices: vda vdb " MAC));
+	RUN_OK("%s migrate -s '' web '%s migrate-receive'", getenv("FAKE_XL"), getenv("FAKE_XL"));
+	ck_assert(monitor_log_has("domain 1 is being moved by plain xl migrate"));
+	ck_assert(monitor_log_has("web was migrated to this host as domain 2"));
+	for (devid = 0; devid < 3; devid++)
+		ck_assert(vx_ts_wait_backend(xs, 0, 2, devid, initwait, PATIENCE_MS));
+	ck_assert(monitor_log_has("domain 2 has its 3 virtio devices again"));
+
+	RUN_OK("%s migrate -s '' web \"%s\"", getenv("FAKE_XL"), elsewhere);
+	ck_assert(monitor_log_has("web was migrated to another host by plain xl migrate without its 3 virtio devices"));
+	ck_assert(monitor_log_has("virtio-xenbus disk-attach web 'vdev=vda,access=rw,queues=2,target="));
+	ck_assert_msg(process_gone(monitor, PATIENCE_MS), "the follower outlived its guest");
+	ck_assert(harness_log_wait(&host, "the guest is gone", PATIENCE_MS));
+
+	/* The logged commands give a new 'web' its devices. */
+	RUN_OK("%s create %s", getenv("FAKE_XL"), config("web2", "name='web'"));
+	snprintf(log, sizeof(log), "%s/virtio-xenbus-web.log", host.dir);
+	f = fopen(log, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(cmd, sizeof(cmd), f)) {
+		char *at = strstr(cmd, "  virtio-xenbus ");
+
+		if (!at)
+			continue;
+		RUN_OK("%s %s", tool_path(), at + strlen("  virtio-xenbus "));
+	}
+	fclose(f);
+	TOOL_OK("list web", tool_path());
+	ck_assert_msg(strstr(out, "vda") && strstr(out, "vdb") && strstr(out, MAC), "%s", out);
+	xs_close(xs);
+}
+END_TEST
+
 int main(void)
 {
 	const TTest *const tests[] = {
@@ -559,6 +705,8 @@ int main(void)
 		create_destroys_the_guest_when_the_backend_refuses_a_device,
 		create_gives_a_rebooted_guest_its_devices_again,
 		save_and_restore_give_the_guest_its_devices_at_their_devids,
+		migrate_carries_the_devices_to_the_incoming_domain,
+		plain_xl_migrate_is_seen_by_the_follower,
 	};
 
 	return RUN_TESTS("tool", tests, tool_up, tool_down, 60);
