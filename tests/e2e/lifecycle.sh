@@ -537,3 +537,117 @@ CFG
 	kill -0 "$(daemon_pid)" || fail "the daemon died"
 	rm -f /srv/g7.img
 }
+
+# virtio-xenbus migrate of a PVH guest whose devices the tool made (a
+# two-queue disk and a nic), to this host (-s "", as the xl test above):
+# four writers and a TCP transfer into the guest across it, then twice more,
+# then one the receiver refuses (the disk not at its path): the guest stays,
+# with its devices.  Run by name, as the test above, with E2E_CPU's SVM.
+test_virtio_xenbus_migrate_pvh_guest() {
+	ensure_daemon
+	bridge_up || fail "cannot make the bridge"
+	GUEST=guest8
+	rm -f /srv/g8.img /srv/g8.away
+	truncate -s 64M /srv/g8.img
+	{ guest_cfg guest 256 1 | sed 's/^type = "pv"/type = "pvh"/'; cat <<CFG; } >/tmp/$GUEST.cfg
+virtio_disk = [ "/srv/g8.img,raw,vda,rw,queues=2" ]
+virtio_nic = [ "mac=00:16:3e:e2:e0:08,bridge=xenbr0" ]
+CFG
+	virtio-xenbus create /tmp/$GUEST.cfg || fail "virtio-xenbus create $GUEST"
+	wait_for 120 xs_read /local/domain/"$(domid)"/data/e2e-ready ||
+		{ tail -n 30 /var/log/xen/console/guest-$GUEST.log; fail "$GUEST's agent did not start"; }
+	src=$(domid)	# not d: guest_run sets it
+	uuid=$(xs_read /local/domain/$src/vm | sed 's,.*/,,')
+	follower=$(xs_read /tool/virtio-xenbus/follower/$uuid) || fail "no follower recorded for $GUEST"
+	out=$(guest_run 120 "$XL_NIC
+		xl_nic 10.99.0.8") || { echo "$out"; fail "the nic in $GUEST"; }
+	out=$(guest_run 60 "$FIND_DISK$WRITERS"'
+		d=$(wait_disk 131072)
+		[ -n "$d" ] || { echo "no 64 MiB virtio disk"; exit 1; }
+		echo $d >/tmp/disk
+		start_writers 4 64 40 0
+		echo started') || { echo "$out"; fail "writers in $GUEST"; }
+	busybox ping -i 0.2 -W 1 10.99.0.8 >/tmp/ping.out 2>&1 &
+	ping_pid=$!
+	tcp_to_guest 10.99.0.8 >/tmp/tcp.out 2>&1 &
+	tcp_pid=$!
+	sleep 2
+	kill -0 $tcp_pid 2>/dev/null && echo "the TCP transfer runs as the migration starts"
+	virtio-xenbus migrate -s "" $GUEST "virtio-xenbus migrate-receive" >/tmp/mig.out 2>&1
+	rc=$?
+	cat /tmp/mig.out
+	[ $rc = 0 ] || fail "virtio-xenbus migrate"
+	grep -q "$GUEST migrated to .* with its 2 virtio devices" /tmp/mig.out ||
+		fail "migrate did not say it carried both devices"
+	n=$(domid) || fail "$GUEST is gone after the migration"
+	[ "$n" != "$src" ] || fail "the migration made no new domain"
+	wait_for 120 guest_run 20 true || fail "the migrated $GUEST's agent does not answer"
+	out=$(guest_run 600 "$WRITERS"'
+		d=$(cat /tmp/disk)
+		report_writers 4 64 0') || { echo "$out"; fail "the writers after the migration"; }
+	echo "$out"
+	writers_ok "$out" 4 || fail "the writers across the migration"
+	sum=$(guest_run 60 'dd if=/dev/$(cat /tmp/disk) bs=1M count=16 iflag=direct 2>/dev/null | sha256sum | cut -c1-64')
+	[ "$(dd if=/srv/g8.img bs=1M count=16 2>/dev/null | sha256sum | cut -c1-64)" = "$sum" ] ||
+		fail "dom0's file does not hold what the guest sees after the migration"
+	wait "$tcp_pid" || { cat /tmp/tcp.out; fail "the TCP transfer across the migration"; }
+	echo "TCP into $GUEST across the migration: 32 MiB in $(cat /tmp/tcp.out) ms, checksum matches"
+	busybox ping -c 3 -W 5 10.99.0.8 >/dev/null || fail "dom0 cannot ping the migrated $GUEST"
+	kill $ping_pid
+	echo "ping across the migration: $(grep -c 'bytes from' /tmp/ping.out) answers; the nic was silent for $(
+		sed -n 's/.*seq=\([0-9]*\).*/\1/p' /tmp/ping.out |
+		awk 'NR > 1 && $1 - last > gap { gap = $1 - last } { last = $1 } END { printf "%.1f", gap * 0.2 }') s at most"
+	wait_for 30 grep -q "d$n virtio/1: the guest announced itself" "$DAEMON_LOG" ||
+		fail "the migrated nic did not announce itself"
+	# Nothing of the source domain is left: directories, devices, TAP, follower.
+	wait_for 30 backend_dirs_gone "$src" || fail "the source domain's backend directories are left"
+	for dev in 0 1; do
+		wait_for 30 grep -q "d$src virtio/$dev: released" "$DAEMON_LOG" ||
+			fail "the daemon did not release the source domain's device $dev"
+	done
+	[ ! -e /sys/class/net/vxif$src.1 ] || fail "the source domain's vxif$src.1 is left"
+	! kill -0 "$follower" 2>/dev/null || fail "the source's follower $follower is left"
+	next=$(xs_read /tool/virtio-xenbus/follower/$uuid) || fail "no follower follows the migrated $GUEST"
+	[ "$next" != "$follower" ] && kill -0 "$next" || fail "the recorded follower $next is not a new one"
+	wait_for 60 all_connected || { cat /tmp/list; fail "not every device connected after the migration"; }
+	cat /tmp/list
+
+	for i in 2 3; do
+		virtio-xenbus migrate -s "" $GUEST "virtio-xenbus migrate-receive" >/tmp/mig.out 2>&1 ||
+			{ cat /tmp/mig.out; fail "migration $i"; }
+		wait_for 120 guest_run 20 true || fail "$GUEST's agent does not answer after migration $i"
+		wait_for 60 all_connected || { cat /tmp/list; fail "not every device connected after migration $i"; }
+		busybox ping -c 2 -W 5 10.99.0.8 >/dev/null || fail "dom0 cannot ping $GUEST after migration $i"
+		echo "migration $i: domain $(domid), every device connected"
+	done
+
+	# The receiver cannot open the disk: refused before the guest is suspended.
+	n=$(domid)
+	mv /srv/g8.img /srv/g8.away
+	virtio-xenbus migrate -s "" $GUEST "virtio-xenbus migrate-receive" >/tmp/mig.out 2>&1 &&
+		{ mv /srv/g8.away /srv/g8.img; cat /tmp/mig.out; fail "a migration without the disk went through"; }
+	cat /tmp/mig.out
+	grep -q "device 0 cannot be made on this host: /srv/g8.img: No such file" /tmp/mig.out ||
+		{ mv /srv/g8.away /srv/g8.img; fail "the refusal does not say why"; }
+	[ "$(domid)" = "$n" ] || { mv /srv/g8.away /srv/g8.img; fail "$GUEST is not domain $n after the refused migration"; }
+	out=$(guest_run 120 'd=$(cat /tmp/disk)
+		dd if=/dev/urandom of=/tmp/after bs=1M count=4 2>/dev/null
+		dd if=/tmp/after of=/dev/$d bs=1M seek=32 oflag=direct 2>&1 | tail -n 1
+		sha256sum </tmp/after | cut -c1-64') || { mv /srv/g8.away /srv/g8.img; echo "$out"; fail "the disk after the refused migration"; }
+	[ "$(dd if=/srv/g8.away bs=1M skip=32 count=4 2>/dev/null | sha256sum | cut -c1-64)" = "$(echo "$out" | tail -n 1)" ] ||
+		{ mv /srv/g8.away /srv/g8.img; fail "a write after the refused migration is not in dom0's file"; }
+	mv /srv/g8.away /srv/g8.img
+	busybox ping -c 2 -W 5 10.99.0.8 >/dev/null || fail "dom0 cannot ping $GUEST after the refused migration"
+	wait_for 10 all_connected || { cat /tmp/list; fail "not every device connected after the refused migration"; }
+	next=$(xs_read /tool/virtio-xenbus/follower/$uuid) && kill -0 "$next" ||
+		fail "no follower after the refused migration"
+	echo "the refused migration: $GUEST stays domain $n, its disk written and its nic answering"
+
+	xl destroy $GUEST 2>&1 | tee /tmp/xl.out
+	! grep "libxl: error" /tmp/xl.out || fail "libxl failed a step of the destroy"
+	# The follower waits 30 s for a reboot, then ends and lets go of its record.
+	wait_for 60 sh -c "! xenstore-read /tool/virtio-xenbus/follower/$uuid" ||
+		fail "the follower's record is left after the guest was destroyed"
+	kill -0 "$(daemon_pid)" || fail "the daemon died"
+	rm -f /srv/g8.img
+}
