@@ -166,22 +166,34 @@ static void log_attach_commands(const struct saved_devices *sv, const char *name
 	}
 }
 
-/* Whether the domain is called NAME--migratedaway: xl migrate has it. */
-static bool migrating_away(uint32_t domid)
+/*
+ * Whether the domain is called NAME--migratedaway: xl migrate renames it so
+ * once the receiver has it, and destroys it as soon as the receiver reports,
+ * so a slow follower may find the name gone.  @renamed says a rename came
+ * that has not been read yet: if the domain went right after it, that was
+ * xl migrate's.
+ */
+static bool migrating_away(uint32_t domid, bool *renamed)
 {
 	char *name = xs_readf("/local/domain/%u/name", domid);
 	size_t len = name ? strlen(name) : 0;
-	bool away = len > strlen(MIGRATED_AWAY) &&
-		    !strcmp(name + len - strlen(MIGRATED_AWAY), MIGRATED_AWAY);
+	bool away;
 
+	if (!name)
+		return *renamed;
+	*renamed = false;
+	away = len > strlen(MIGRATED_AWAY) &&
+	       !strcmp(name + len - strlen(MIGRATED_AWAY), MIGRATED_AWAY);
 	free(name);
 	return away;
 }
 
-static void watch_domain(uint32_t domid, char dom_path[64], char devs_path[96])
+static void watch_domain(uint32_t domid, char dom_path[64], char devs_path[96],
+			 char name_path[80])
 {
 	snprintf(dom_path, 64, "/local/domain/%u", domid);
 	snprintf(devs_path, 96, "%s/device/%s", dom_path, VX_DEVICE_TYPE);
+	snprintf(name_path, 80, "%s/name", dom_path);
 	xs_watch(xs, dom_path, "domain");
 }
 
@@ -193,11 +205,11 @@ static void watch_domain(uint32_t domid, char dom_path[64], char devs_path[96])
  */
 static void follow_reboots(const char *name, uint32_t domid)
 {
-	char dom_path[64], devs_path[96], saving[160], *vm, **w;
+	char dom_path[64], devs_path[96], name_path[80], saving[160], *vm, **w;
 	struct pollfd pfd = { .fd = xs_fileno(xs), .events = POLLIN };
 	struct saved_devices saved = { 0 };
 	time_t gone_since = 0;
-	bool devices_changed, away = false;
+	bool devices_changed, away = false, renamed = false;
 	uint32_t next;
 
 	vm = xs_readf("/local/domain/%u/vm", domid);
@@ -212,7 +224,7 @@ static void follow_reboots(const char *name, uint32_t domid)
 	}
 	follower_record(vm, true);
 	logf_ts("following %s (domain %u, %s) for reboots", name, domid, vm);
-	watch_domain(domid, dom_path, devs_path);
+	watch_domain(domid, dom_path, devs_path, name_path);
 	save_devices(&saved, domid, dom_path);
 	for (;;) {
 		if (poll(&pfd, 1, gone_since ? 1000 : -1) < 0 && errno != EINTR)
@@ -221,6 +233,7 @@ static void follow_reboots(const char *name, uint32_t domid)
 		while ((w = xs_check_watch(xs))) {
 			devices_changed |= !strncmp(w[XS_WATCH_PATH], devs_path,
 						    strlen(devs_path));
+			renamed |= !strcmp(w[XS_WATCH_PATH], name_path);
 			free(w);
 		}
 		if (!gone_since) {
@@ -228,7 +241,7 @@ static void follow_reboots(const char *name, uint32_t domid)
 			if (node_exists(dom_path)) {
 				if (devices_changed)
 					save_devices(&saved, domid, dom_path);
-				if (!away && migrating_away(domid)) {
+				if (!away && migrating_away(domid, &renamed)) {
 					away = true;
 					logf_ts("domain %u is being moved by plain xl migrate: its virtio devices do not go with it (virtio-xenbus migrate carries them)",
 						domid);
@@ -242,6 +255,11 @@ static void follow_reboots(const char *name, uint32_t domid)
 				break;
 			}
 			gone_since = time(NULL);
+			if (!away && renamed) {
+				away = true;
+				logf_ts("domain %u was renamed as it went: it is being moved by plain xl migrate, and its virtio devices do not go with it (virtio-xenbus migrate carries them)",
+					domid);
+			}
 			if (!away)
 				logf_ts("domain %u is gone; waiting %d s for its reboot", domid,
 					reboot_wait_s());
@@ -250,11 +268,12 @@ static void follow_reboots(const char *name, uint32_t domid)
 			logf_ts("%s %s as domain %u", name,
 				away ? "was migrated to this host" : "rebooted", next);
 			/* Watched first: the new domain may be migrated away at once. */
-			watch_domain(next, dom_path, devs_path);
+			watch_domain(next, dom_path, devs_path, name_path);
 			restore_devices(&saved, next);
 			domid = next;
 			gone_since = 0;
 			away = false;
+			renamed = false;
 			save_devices(&saved, domid, dom_path);
 		} else if (away || time(NULL) - gone_since >= reboot_wait_s()) {
 			/* xl makes the incoming domain before the sending one goes. */
