@@ -9,4 +9,11 @@
  */
 #define PATIENCE_MS	60000
 
+/*
+ * check's timeout of one integration test: a backstop for a hang only, well
+ * above one patient wait, since a test on a loaded machine may wait for
+ * several slow events in a row.
+ */
+#define TEST_TIMEOUT_S	(5 * PATIENCE_MS / 1000)
+
 #endif

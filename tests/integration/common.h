@@ -250,7 +250,7 @@ static inline bool xs_wait_value(struct xs_handle *xs, const char *path, const c
 
 static inline int run_suite(const char *name, const TTest *const *tests, size_t n)
 {
-	return run_tests(name, tests, n, host_up, host_down, 120);
+	return run_tests(name, tests, n, host_up, host_down, TEST_TIMEOUT_S);
 }
 
 #endif

@@ -504,5 +504,5 @@ int main(void)
 		a_slow_hotplug_script_holds_only_its_own_nic,
 	};
 
-	return RUN_TESTS("control", tests, setup, teardown, 120);
+	return RUN_TESTS("control", tests, setup, teardown, TEST_TIMEOUT_S);
 }

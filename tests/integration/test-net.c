@@ -1085,5 +1085,5 @@ int main(void)
 		features_that_need_others_are_refused,
 	};
 
-	return RUN_TESTS("net", tests, net_up, net_down, 120);
+	return RUN_TESTS("net", tests, net_up, net_down, TEST_TIMEOUT_S);
 }

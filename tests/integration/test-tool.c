@@ -717,6 +717,5 @@ int main(void)
 		plain_xl_migrate_is_seen_by_the_follower,
 	};
 
-	/* A backstop above the waits' patience: a slow machine is not a hang. */
-	return RUN_TESTS("tool", tests, tool_up, tool_down, 300);
+	return RUN_TESTS("tool", tests, tool_up, tool_down, TEST_TIMEOUT_S);
 }
