@@ -167,8 +167,10 @@ int migrate(int argc, char **argv)
 	xl_args[k] = NULL;
 	ret = run_xl(xl_args);
 	if (!ret) {
-		fprintf(stderr, "virtio-xenbus: %s migrated to %s with its %u virtio device%s\n",
-			name, argv[optind + 1], sv.n, sv.n == 1 ? "" : "s");
+		/* With -s "", HOST is a command, not a place. */
+		fprintf(stderr, "virtio-xenbus: %s migrated%s%s with its %u virtio device%s\n",
+			name, *ssh ? " to " : "", *ssh ? argv[optind + 1] : "", sv.n,
+			sv.n == 1 ? "" : "s");
 		return 0;
 	}
 	if (!lookup_domain(name, &now) || now != domid)

@@ -200,3 +200,92 @@ $FIND_NIC"'
 		tee /dev/console
 	xl destroy $GUEST
 }
+
+# counter_log DEVICE OUT: dom0's time of each change of the counter the
+# guest writes at DEVICE's start, read past the page cache every 0.1 s.
+counter_log() {
+	last=
+	while :; do
+		v=$(dd if="$1" bs=512 count=1 iflag=direct 2>/dev/null | tr -d '\0' | head -n 1)
+		[ "$v" = "$last" ] || { echo "$(date +%s.%N) $v"; last=$v; }
+		sleep 0.1
+	done >"$2"
+}
+
+# still_s OUT: the longest time a counter_log saw no change, in s.
+still_s() {
+	awk 'NR > 1 && $1 - last > gap { gap = $1 - last } { last = $1 } END { printf "%.1f", gap }' "$1"
+}
+
+# Not a test (run by name, with HAP: E2E_CPU=qemu64,+svm,+npt, Xen 4.18+):
+# a PVH guest made by virtio-xenbus create with our disk and nic beside
+# blkback's disk and a netback vif, moved once by virtio-xenbus migrate to
+# this host while the guest writes a counter to each disk as fast as it can
+# and dom0 pings each nic every 0.2 s: how long each device was still.
+test_bench_tool_migration_downtime() {
+	ensure_daemon
+	bridge_up || fail "cannot make the bridge"
+	GUEST=guest9
+	mac=00:16:3e:e2:e0:09
+	rm -f /srv/g9.img /srv/g9-xvdb.img
+	truncate -s 16M /srv/g9.img /srv/g9-xvdb.img
+	loop=$(losetup -f --show /srv/g9-xvdb.img) || fail "losetup"
+	{ guest_cfg guest 256 1 | sed 's/^type = "pv"/type = "pvh"/'; cat <<CFG; } >/tmp/$GUEST.cfg
+disk = [ "phy:$loop,xvdb,w" ]
+vif = [ "bridge=xenbr0,mac=$VIF_MAC" ]
+virtio_disk = [ "/srv/g9.img,raw,vda,rw" ]
+virtio_nic = [ "mac=$mac,bridge=xenbr0" ]
+CFG
+	virtio-xenbus create -e /tmp/$GUEST.cfg || fail "virtio-xenbus create $GUEST"
+	wait_for 120 xs_read /local/domain/"$(domid)"/data/e2e-ready ||
+		{ tail -n 30 /var/log/xen/console/guest-$GUEST.log; fail "$GUEST's agent did not start"; }
+	out=$(guest_run 120 "$FIND_NIC
+$FIND_DISK"'
+		set -e
+		for m in '$mac' '$VIF_MAC'; do ip link set $(nic $m) up; done
+		ip addr add 10.99.0.9/24 dev $(nic '$mac')
+		ip addr add 10.99.1.9/24 dev $(nic '$VIF_MAC')
+		ping -c 2 -W 5 10.99.0.1 >/dev/null
+		ping -c 2 -W 5 10.99.1.1 >/dev/null
+		v=$(wait_disk 32768)
+		[ -n "$v" ] && [ -b /dev/xvdb ] || { echo "no vda or xvdb"; exit 1; }
+		for d in $v xvdb; do
+			(i=0; while :; do i=$((i + 1))
+				echo $i | dd of=/dev/$d bs=512 count=1 conv=sync oflag=direct 2>/dev/null
+			done) >/dev/null 2>&1 &
+		done
+		echo counting') || { echo "$out"; fail "the devices in $GUEST"; }
+	counter_log /srv/g9.img /tmp/count-virtio.out &
+	c1=$!
+	counter_log "$loop" /tmp/count-xvdb.out &
+	c2=$!
+	busybox ping -i 0.2 -W 1 10.99.0.9 >/tmp/ping-virtio.out 2>&1 &
+	p1=$!
+	busybox ping -i 0.2 -W 1 10.99.1.9 >/tmp/ping-vif.out 2>&1 &
+	p2=$!
+	sleep 3
+	virtio-xenbus migrate -s "" $GUEST "virtio-xenbus migrate-receive -e" >/tmp/mig.out 2>&1 ||
+		{ cat /tmp/mig.out; kill $c1 $c2 $p1 $p2; fail "virtio-xenbus migrate"; }
+	wait_for 120 guest_run 20 true || { kill $c1 $c2 $p1 $p2; fail "the migrated $GUEST's agent does not answer"; }
+	sleep 5
+	kill $c1 $c2 $p1 $p2
+	for f in count-virtio count-xvdb; do
+		[ "$(wc -l </tmp/$f.out)" -gt 20 ] || fail "a disk hardly counted: $(tail -n 3 /tmp/$f.out)"
+	done
+	for f in ping-virtio ping-vif; do
+		[ "$(grep -c 'bytes from' /tmp/$f.out)" -gt 10 ] || fail "a nic hardly answered: $(tail -n 2 /tmp/$f.out)"
+	done
+	ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
+	v=$(still_s /tmp/count-virtio.out)
+	x=$(still_s /tmp/count-xvdb.out)
+	echo "E2E-BENCH: virtio-xenbus migrate of a PVH guest to this host, longest time a disk's counter (512-byte O_DIRECT writes back to back, read by dom0 every 0.1 s) stood still: virtio-xenbus vda on a file $v s, blkback xvdb on a loop device $x s, ratio (virtio-xenbus / blkback) $(ratio "$v" "$x")" |
+		tee /dev/console
+	v=$(silent_s /tmp/ping-virtio.out)
+	x=$(silent_s /tmp/ping-vif.out)
+	echo "E2E-BENCH: virtio-xenbus migrate of a PVH guest to this host, longest silence of 0.2 s pings: virtio-xenbus nic $v s, netback vif $x s, ratio (virtio-xenbus / netback) $(ratio "$v" "$x")" |
+		tee /dev/console
+	xl destroy $GUEST
+	wait_for 30 sh -c "! xl domid $GUEST" || fail "$GUEST is not destroyed"
+	losetup -d "$loop"
+	rm -f /srv/g9.img /srv/g9-xvdb.img
+}

@@ -42,7 +42,7 @@ TESTS="daemon_starts guest_boots_with_virtio_disk blk_filesystem_round_trip
 # HAP (E2E_CPU=qemu64,+svm,+npt): the test passed so on Xen 4.20, but with
 # guest1 running its PVH guest restarted over and over under QEMU's emulated
 # SVM before its agent came up.
-BY_NAME="xl_migrate_pvh_guest_keeps_virtio_devices virtio_xenbus_migrate_pvh_guest bench_pvh_migration_downtime"
+BY_NAME="xl_migrate_pvh_guest_keeps_virtio_devices virtio_xenbus_migrate_pvh_guest virtio_xenbus_migrate_with_driver_domain bench_pvh_migration_downtime bench_tool_migration_downtime"
 # NAME:BEFORE: NAME works on what BEFORE made, so it follows it; E2E_ONLY
 # with NAME runs BEFORE too, once.  Everything else a test needs it sets up
 # itself (lib.sh's ensure_*).

@@ -45,22 +45,16 @@ CFG
 	destroy_extra_guest
 }
 
-# issue 5: a backend outside dom0.  The driver domain "driverdom" (the guests'
-# kernel, virtio-xenbusd in its initramfs) has a disk of its own from dom0's
-# blkback, and serves it to guest1 as a virtio disk, then a nic on its own
-# bridge.  Xen lets it map only grants made to it, so the devices work only
-# if the guest grants its rings and buffers to the device's otherend_id.
-# What the guest writes and flushes is in the file behind the driver
-# domain's disk in dom0.
-test_driver_domain_backend() {
-	ensure_guest
-	sectors=$((48 * MiB / 512))
+# driverdom: a PV driver domain running its own virtio-xenbusd, with a 48
+# MiB xvda on dom0's /srv/dd-xvda.img through $dd_loop; its domid in
+# $dd_domid.  GUEST is driverdom after it.
+boot_driver_domain() {
 	truncate -s 48M /srv/dd-xvda.img
-	loop=$(losetup -f --show /srv/dd-xvda.img) || fail "losetup"
+	dd_loop=$(losetup -f --show /srv/dd-xvda.img) || fail "losetup"
 	GUEST=driverdom
 	{ guest_cfg driver-domain 256 1; cat <<CFG; } >/tmp/$GUEST.cfg
 driver_domain = 1
-disk = [ "phy:$loop,xvda,w" ]
+disk = [ "phy:$dd_loop,xvda,w" ]
 CFG
 	boot_extra_guest
 	dd_domid=$(domid)
@@ -72,7 +66,20 @@ CFG
 		cat /sys/block/xvda/size
 		cat /tmp/virtio-xenbusd.log') || { echo "$out"; fail "virtio-xenbusd does not start in the driver domain"; }
 	echo "$out"
-	[ "$(echo "$out" | sed -n 1p)" = $sectors ] || fail "the driver domain has no 48 MiB xvda"
+	[ "$(echo "$out" | sed -n 1p)" = $((48 * MiB / 512)) ] || fail "the driver domain has no 48 MiB xvda"
+}
+
+# issue 5: a backend outside dom0.  The driver domain "driverdom" (the guests'
+# kernel, virtio-xenbusd in its initramfs) has a disk of its own from dom0's
+# blkback, and serves it to guest1 as a virtio disk, then a nic on its own
+# bridge.  Xen lets it map only grants made to it, so the devices work only
+# if the guest grants its rings and buffers to the device's otherend_id.
+# What the guest writes and flushes is in the file behind the driver
+# domain's disk in dom0.
+test_driver_domain_backend() {
+	ensure_guest
+	boot_driver_domain
+	sectors=$((48 * MiB / 512))
 
 	GUEST=guest1
 	virtio-xenbus disk-attach $GUEST /dev/xvda,raw,vdx,rw,backend=driverdom ||
@@ -155,7 +162,102 @@ CFG
 	echo "$out" | grep -q "^interfaces: 0$" || fail "the nic's TAP is left in the driver domain"
 	echo "$out" | grep -q "^grant maps: 0$" || fail "the driver domain's daemon still maps the guest's grants"
 	destroy_extra_guest
-	losetup -d "$loop"
+	losetup -d "$dd_loop"
+}
+
+# issue 19: a PVH guest whose two-queue disk and nic a driver domain serves,
+# moved by virtio-xenbus migrate to this host (by name: HAP, E2E_CPU=
+# qemu64,+svm,+npt) with four writers in flight and a ping from the driver
+# domain: the devices come back on the driver domain for the new domain,
+# every byte is in the file behind the driver domain's disk, the nic
+# announced itself there, and the driver domain let go of the old domain.
+test_virtio_xenbus_migrate_with_driver_domain() {
+	ensure_daemon
+	boot_driver_domain
+	out=$(guest_run 30 'set -e
+		brctl addbr br0
+		ip addr add 10.98.0.1/24 dev br0
+		ip link set br0 up') || { echo "$out"; fail "no bridge in the driver domain"; }
+	GUEST=guest10
+	mac=00:16:3e:e2:e0:0a
+	{ guest_cfg guest 256 1 | sed 's/^type = "pv"/type = "pvh"/'; cat <<CFG; } >/tmp/$GUEST.cfg
+virtio_disk = [ "/dev/xvda,raw,vda,rw,queues=2,backend=driverdom" ]
+virtio_nic = [ "mac=$mac,bridge=br0,backend=driverdom" ]
+CFG
+	boot_extra_guest
+	src=$(domid)	# not d: guest_run sets it
+	out=$(guest_run 120 "$FIND_NIC
+$FIND_DISK$WRITERS"'
+		set -e
+		n=$(nic '$mac')
+		ip link set $n up
+		ip addr add 10.98.0.10/24 dev $n
+		ping -c 2 -W 5 10.98.0.1 >/dev/null
+		d=$(wait_disk '$((48 * MiB / 512))')
+		[ -n "$d" ] || { echo "no 48 MiB virtio disk"; exit 1; }
+		echo $d >/tmp/disk
+		start_writers 4 64 40 0
+		echo started') || { echo "$out"; fail "the devices in $GUEST"; }
+	GUEST=driverdom
+	guest_run 10 '(busybox ping -i 0.2 -W 1 10.98.0.10 >/tmp/ping.out 2>&1 &) >/dev/null 2>&1' ||
+		fail "no ping from the driver domain"
+	GUEST=guest10
+	virtio-xenbus migrate -e -s "" $GUEST "virtio-xenbus migrate-receive" >/tmp/mig.out 2>&1
+	rc=$?
+	cat /tmp/mig.out
+	[ $rc = 0 ] || fail "virtio-xenbus migrate"
+	n=$(domid) || fail "$GUEST is gone after the migration"
+	[ "$n" != "$src" ] || fail "the migration made no new domain"
+	wait_for 120 guest_run 20 true || fail "the migrated $GUEST's agent does not answer"
+	out=$(guest_run 600 "$WRITERS"'
+		d=$(cat /tmp/disk)
+		report_writers 4 64 0
+		dd if=/dev/null of=/dev/$d conv=notrunc,fsync 2>/dev/null
+		dd if=/dev/$d bs=1M count=16 iflag=direct 2>/dev/null | sha256sum | cut -c1-64
+		ping -c 2 -W 5 10.98.0.1 >/dev/null && echo "pinged the driver domain"') ||
+		{ echo "$out"; fail "the writers after the migration"; }
+	echo "$out"
+	writers_ok "$out" 4 || fail "the writers across the migration"
+	echo "$out" | grep -q "^pinged the driver domain$" || fail "the migrated $GUEST cannot ping the driver domain"
+	[ "$(dd if=/srv/dd-xvda.img bs=1M count=16 2>/dev/null | sha256sum | cut -c1-64)" = "$(echo "$out" | grep -E '^[0-9a-f]{64}$')" ] ||
+		fail "the file behind the driver domain's disk does not hold what the guest sees"
+	virtio-xenbus list $GUEST | tee /tmp/list
+	[ "$(awk '$1 ~ /^[0-9]+$/ && $5 == '$dd_domid' && $6 == "connected" && $7 == "connected"' /tmp/list | wc -l)" = 2 ] ||
+		fail "the migrated $GUEST's disk and nic are not both served by the driver domain, connected"
+	grep -q "queue 1: [1-9][0-9]* requests" /tmp/list || fail "the disk's second queue took no request"
+
+	GUEST=driverdom
+	out=$(guest_run 60 'kill $(pidof ping) 2>/dev/null
+		echo "answers $(grep -c "bytes from" /tmp/ping.out)"
+		echo "silent $(sed -n "s/.*seq=\([0-9]*\).*/\1/p" /tmp/ping.out |
+			awk "NR > 1 && \$1 - last > gap { gap = \$1 - last } { last = \$1 } END { printf \"%.1f\", gap * 0.2 }")"
+		for i in $(seq 150); do
+			grep -q "d'$src' virtio/0: released" /tmp/virtio-xenbusd.log &&
+				grep -q "d'$src' virtio/1: released" /tmp/virtio-xenbusd.log && break
+			sleep 0.2
+		done
+		grep "d'$src' virtio/[01]: released" /tmp/virtio-xenbusd.log
+		grep "d'$n' virtio/1: the guest announced itself" /tmp/virtio-xenbusd.log
+		echo "interfaces: $(ip -o link | grep -o "vxif[0-9.]*" | tr "\n" " ")"') ||
+		{ echo "$out"; fail "in the driver domain"; }
+	echo "$out"
+	echo "$out" | grep -q "d$src virtio/0: released" && echo "$out" | grep -q "d$src virtio/1: released" ||
+		fail "the driver domain's daemon did not release the source domain's devices"
+	echo "$out" | grep -q "d$n virtio/1: the guest announced itself" ||
+		fail "the migrated nic did not announce itself on the driver domain"
+	echo "$out" | grep -q "^interfaces: vxif$n.1 $" || fail "the driver domain's TAPs are not just the new domain's"
+	[ "$(echo "$out" | sed -n 's/^answers //p')" -gt 10 ] || fail "the driver domain's ping hardly had answers"
+	echo "ping from the driver domain across the migration: the nic was silent $(echo "$out" | sed -n 's/^silent //p') s at most"
+	wait_for 30 eval '[ -z "$(xenstore-list /local/domain/$dd_domid/backend/virtio/$src 2>/dev/null)" ]' ||
+		fail "the driver domain's backend directory of the source domain is left"
+
+	GUEST=guest10
+	xl destroy $GUEST
+	wait_for 30 eval '[ -z "$(xenstore-list /local/domain/$dd_domid/backend/virtio/$n 2>/dev/null)" ]' ||
+		fail "the driver domain's backend directory of $GUEST is left"
+	GUEST=driverdom
+	destroy_extra_guest
+	losetup -d "$dd_loop"
 }
 
 # issue 5: the module on another guest kernel, /payload/$1 (run.sh).  A third

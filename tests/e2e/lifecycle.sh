@@ -577,7 +577,7 @@ CFG
 	rc=$?
 	cat /tmp/mig.out
 	[ $rc = 0 ] || fail "virtio-xenbus migrate"
-	grep -q "$GUEST migrated to .* with its 2 virtio devices" /tmp/mig.out ||
+	grep -q "$GUEST migrated with its 2 virtio devices" /tmp/mig.out ||
 		fail "migrate did not say it carried both devices"
 	n=$(domid) || fail "$GUEST is gone after the migration"
 	[ "$n" != "$src" ] || fail "the migration made no new domain"
