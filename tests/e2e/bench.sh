@@ -154,13 +154,6 @@ test_bench_vda_vs_xvda() {
 	wait_for 30 rmmod null_blk || fail 'null_blk still in use after both detaches'
 }
 
-# silent_s FILE: the longest run of unanswered pings of busybox ping -i 0.2's
-# output FILE, in seconds.
-silent_s() {
-	sed -n 's/.*seq=\([0-9]*\).*/\1/p' "$1" |
-		awk 'NR > 1 && $1 - last > gap { gap = $1 - last } { last = $1 } END { printf "%.1f", gap * 0.2 }'
-}
-
 # Not a test (run by name, with HAP: E2E_CPU=qemu64,+svm,+npt, Xen 4.18+):
 # a PVH guest with xl's virtio nic and a netback vif, migrated to this host
 # once while dom0 pings each every 0.2 s: how long each nic was silent.

@@ -244,6 +244,13 @@ bridge_up() {
 		ip addr add 10.99.0.1/24 dev xenbr0 && ip addr add 10.99.1.1/24 dev xenbr0
 }
 
+# silent_s FILE: the longest run of unanswered pings of busybox ping -i 0.2's
+# output FILE, in seconds.
+silent_s() {
+	sed -n 's/.*seq=\([0-9]*\).*/\1/p' "$1" |
+		awk 'NR > 1 && $1 - last > gap { gap = $1 - last } { last = $1 } END { printf "%.1f", gap * 0.2 }'
+}
+
 # tcp_from_guest IP: 32 MiB from the guest to dom0's IP by TCP; checks the
 # bytes and prints the guest's time for it in ms.
 tcp_from_guest() {
