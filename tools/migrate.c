@@ -166,21 +166,25 @@ int migrate(int argc, char **argv)
 	xl_args[k++] = rune;
 	xl_args[k] = NULL;
 	ret = run_xl(xl_args);
+	free(rune);
 	if (!ret) {
 		/* With -s "", HOST is a command, not a place. */
 		fprintf(stderr, "virtio-xenbus: %s migrated%s%s with its %u virtio device%s\n",
 			name, *ssh ? " to " : "", *ssh ? argv[optind + 1] : "", sv.n,
 			sv.n == 1 ? "" : "s");
-		return 0;
+	} else {
+		if (!lookup_domain(name, &now) || now != domid)
+			die("xl migrate failed after the point of no return (see above): look for %s on both hosts",
+			    name);
+		fprintf(stderr, "virtio-xenbus: xl migrate failed (see above): %s runs here still, with its virtio devices\n",
+			name);
+		if (followed)
+			follow_guest(name, domid, false);
 	}
-	if (!lookup_domain(name, &now) || now != domid)
-		die("xl migrate failed after the point of no return (see above): look for %s on both hosts",
-		    name);
-	fprintf(stderr, "virtio-xenbus: xl migrate failed (see above): %s runs here still, with its virtio devices\n",
-		name);
-	if (followed)
-		follow_guest(name, domid, false);
-	return 1;
+	saved_free(&sv);
+	free(name);
+	free(vm);
+	return ret ? 1 : 0;
 }
 
 /*

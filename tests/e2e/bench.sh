@@ -161,7 +161,7 @@ test_bench_pvh_migration_downtime() {
 	ensure_daemon
 	bridge_up || fail "cannot make the bridge"
 	GUEST=guest8
-	{ guest_cfg guest 256 1 | sed 's/^type = "pv"/type = "pvh"/'; cat <<CFG; } >/tmp/$GUEST.cfg
+	{ pvh_cfg guest 256 1; cat <<CFG; } >/tmp/$GUEST.cfg
 virtio = [ "type=virtio,device1,transport=mmio" ]
 vif = [ "bridge=xenbr0,mac=$VIF_MAC" ]
 CFG
@@ -223,7 +223,7 @@ test_bench_tool_migration_downtime() {
 	rm -f /srv/g9.img /srv/g9-xvdb.img
 	truncate -s 16M /srv/g9.img /srv/g9-xvdb.img
 	loop=$(losetup -f --show /srv/g9-xvdb.img) || fail "losetup"
-	{ guest_cfg guest 256 1 | sed 's/^type = "pv"/type = "pvh"/'; cat <<CFG; } >/tmp/$GUEST.cfg
+	{ pvh_cfg guest 256 1; cat <<CFG; } >/tmp/$GUEST.cfg
 disk = [ "phy:$loop,xvdb,w" ]
 vif = [ "bridge=xenbr0,mac=$VIF_MAC" ]
 virtio_disk = [ "/srv/g9.img,raw,vda,rw" ]

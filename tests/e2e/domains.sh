@@ -47,8 +47,7 @@ CFG
 
 # driverdom: a PV driver domain running its own virtio-xenbusd, with a 48
 # MiB xvda on dom0's /srv/dd-xvda.img through $dd_loop; its domid in
-# $dd_domid.  GUEST is driverdom after it.  Its arguments are lines of its
-# config.
+# $dd_domid.  GUEST is driverdom after it.
 boot_driver_domain() {
 	truncate -s 48M /srv/dd-xvda.img
 	dd_loop=$(losetup -f --show /srv/dd-xvda.img) || fail "losetup"
@@ -57,7 +56,6 @@ boot_driver_domain() {
 driver_domain = 1
 disk = [ "phy:$dd_loop,xvda,w" ]
 CFG
-	for line in "$@"; do echo "$line"; done >>/tmp/$GUEST.cfg
 	boot_extra_guest
 	dd_domid=$(domid)
 	out=$(guest_run 60 'set -e
@@ -175,18 +173,14 @@ test_driver_domain_backend() {
 # announced itself there, and the driver domain let go of the old domain.
 test_virtio_xenbus_migrate_with_driver_domain() {
 	ensure_daemon
-	# Under QEMU's emulated SVM a PVH guest beside another domU triple-faults
-	# with Xen's own registers as its state: the PVH guest gets pCPU 1 alone.
-	xl vcpu-pin 0 all 0
-	boot_driver_domain cpus='"0"'
+	boot_driver_domain
 	out=$(guest_run 30 'set -e
 		brctl addbr br0
 		ip addr add 10.98.0.1/24 dev br0
 		ip link set br0 up') || { echo "$out"; fail "no bridge in the driver domain"; }
 	GUEST=guest10
 	mac=00:16:3e:e2:e0:0a
-	{ guest_cfg guest 256 1 | sed 's/^type = "pv"/type = "pvh"/'; cat <<CFG; } >/tmp/$GUEST.cfg
-cpus = "1"
+	{ pvh_cfg guest 256 1; cat <<CFG; } >/tmp/$GUEST.cfg
 virtio_disk = [ "/dev/xvda,raw,vda,rw,backend=driverdom" ]
 virtio_nic = [ "mac=$mac,bridge=br0,backend=driverdom" ]
 CFG
@@ -263,7 +257,6 @@ $FIND_DISK$WRITERS"'
 	GUEST=driverdom
 	destroy_extra_guest
 	losetup -d "$dd_loop"
-	xl vcpu-pin 0 all all
 }
 
 # issue 5: the module on another guest kernel, /payload/$1 (run.sh).  A third

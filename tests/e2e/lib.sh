@@ -124,6 +124,17 @@ CFG
 		fail "the guest's agent did not start in 120 s"
 }
 
+# pvh_cfg DIR MEMORY VCPUS: guest_cfg for a PVH guest, which needs HAP
+# (E2E_CPU=qemu64,+svm,+npt).  Under QEMU's emulated SVM a PVH guest that
+# shares a pCPU with another domU triple-faults, its state Xen's own
+# registers: it gets pCPU 1, and every domain there is now, dom0 too, pCPU 0
+# (for good: a test makes its other domains first).
+pvh_cfg() {
+	for dom in $(xl list | awk 'NR > 1 { print $2 }'); do xl vcpu-pin "$dom" all 0; done
+	guest_cfg "$@" | sed 's/^type = "pv"/type = "pvh"/'
+	echo 'cpus = "1"'
+}
+
 # Another guest, $GUEST from /tmp/$GUEST.cfg, whose reboots nobody follows:
 # made, and its agent up.
 boot_extra_guest() {

@@ -469,7 +469,7 @@ test_xl_migrate_pvh_guest_keeps_virtio_devices() {
 	minor=$(xl info | awk '$1 == "xen_minor" { print $3 }')
 	rm -f /srv/g7.img
 	truncate -s 64M /srv/g7.img
-	{ guest_cfg guest 256 1 | sed 's/^type = "pv"/type = "pvh"/'; cat <<CFG; } >/tmp/$GUEST.cfg
+	{ pvh_cfg guest 256 1; cat <<CFG; } >/tmp/$GUEST.cfg
 disk = [ "/srv/g7.img,format=raw,vdev=xvdb,specification=virtio,backendtype=standalone" ]
 CFG
 	[ "$minor" -lt 18 ] || echo 'virtio = [ "type=virtio,device1,transport=mmio" ]' >>/tmp/$GUEST.cfg
@@ -547,7 +547,7 @@ test_virtio_xenbus_migrate_pvh_guest() {
 	GUEST=guest8
 	rm -f /srv/g8.img /srv/g8.away
 	truncate -s 64M /srv/g8.img
-	{ guest_cfg guest 256 1 | sed 's/^type = "pv"/type = "pvh"/'; cat <<CFG; } >/tmp/$GUEST.cfg
+	{ pvh_cfg guest 256 1; cat <<CFG; } >/tmp/$GUEST.cfg
 virtio_disk = [ "/srv/g8.img,raw,vda,rw,queues=2" ]
 virtio_nic = [ "mac=00:16:3e:e2:e0:08,bridge=xenbr0" ]
 CFG
