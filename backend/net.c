@@ -34,6 +34,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,6 +52,7 @@
 #define NET_CTRL_MAX	8192		/* bytes of one control command */
 #define NET_SCRIPT_TIMEOUT_MS	30000
 #define NET_MAX_PAIRS	VX_MAX_REQUEST_QUEUES
+#define NET_IOV_MAX	1024		/* UIO_MAXIOV: pieces of one readv or writev */
 
 struct net_pair {
 	int tap_fd;
@@ -104,6 +106,22 @@ struct net_saved {
 
 enum net_role { NET_RX, NET_TX, NET_CTRL };
 
+/*
+ * Receive chains taken for reads straight into the pool (rx_direct), in the
+ * order taken, each with its pieces in @iov.  The chains a frame did not
+ * fill stay for the next frame, so a small frame costs one chain, not the
+ * forty a 64 KiB frame needs.
+ */
+struct rx_stash {
+	unsigned int n;			/* chains */
+	uint16_t *heads;
+	uint32_t *lens;			/* writable bytes of each */
+	uint16_t *niov;			/* pieces of each */
+	unsigned int iov_used;
+	uint64_t bytes;
+	bool unusable;			/* a chain outside the pool: copy path */
+};
+
 struct net_queue {
 	enum net_role role;
 	unsigned int pair;
@@ -113,6 +131,8 @@ struct net_queue {
 	size_t frame_len;		/* a frame read and not yet delivered */
 	uint16_t *heads;		/* receive: the chains of one frame */
 	uint32_t *lens;
+	struct iovec *iov;		/* NET_IOV_MAX: pieces in the pool */
+	struct rx_stash stash;
 };
 
 static struct net_nic *nic_of(struct vx_device *dev)
@@ -754,6 +774,10 @@ static void net_queue_free(struct net_queue *nq)
 	free(nq->frame);
 	free(nq->heads);
 	free(nq->lens);
+	free(nq->iov);
+	free(nq->stash.heads);
+	free(nq->stash.lens);
+	free(nq->stash.niov);
 	free(nq);
 }
 
@@ -783,14 +807,19 @@ static int net_queue_start(struct vx_queue *q)
 	}
 	if (nq->role != NET_CTRL) {
 		nq->frame = malloc(NET_HDR_LEN + NET_MAX_FRAME);
-		if (!nq->frame)
+		nq->iov = calloc(NET_IOV_MAX, sizeof(*nq->iov));
+		if (!nq->frame || !nq->iov)
 			goto err;
 	}
 	if (nq->role == NET_RX) {
 		nq->heads = calloc(q->size, sizeof(*nq->heads));
 		nq->lens = calloc(q->size, sizeof(*nq->lens));
+		nq->stash.heads = calloc(q->size, sizeof(*nq->stash.heads));
+		nq->stash.lens = calloc(q->size, sizeof(*nq->stash.lens));
+		nq->stash.niov = calloc(q->size, sizeof(*nq->stash.niov));
 		nq->ep = epoll_create1(EPOLL_CLOEXEC);
-		if (!nq->heads || !nq->lens || nq->ep < 0 ||
+		if (!nq->heads || !nq->lens || !nq->stash.heads ||
+		    !nq->stash.lens || !nq->stash.niov || nq->ep < 0 ||
 		    epoll_ctl(nq->ep, EPOLL_CTL_ADD, nic->pair[nq->pair].wake_fd, &ev))
 			goto err;
 	}
@@ -880,11 +909,49 @@ static const char *tx_header_error(struct vx_device *dev,
 	return NULL;
 }
 
+/*
+ * A chain wholly in the pool goes to the TAP from there: @iov gets a copy of
+ * its header (at @hdr: what we check is what the TAP reads) and then the
+ * frame's pieces.  Returns the number of pieces, or 0 if a piece is outside
+ * the pool (or there are too many): the copy path's turn.
+ */
+static unsigned int tx_pool_iov(struct vx_device *dev, const struct vq_chain *c,
+				struct iovec *iov, struct virtio_net_hdr_mrg_rxbuf *hdr)
+{
+	size_t skip = NET_HDR_LEN, got = 0;
+	unsigned int i, n = 1;
+
+	iov[0] = (struct iovec){ hdr, NET_HDR_LEN };
+	for (i = 0; i < c->nsegs; i++) {
+		uint8_t *p = pool_ptr(dev, c->segs[i].addr, c->segs[i].len);
+		size_t len = c->segs[i].len, take;
+
+		if (!p)
+			return 0;
+		if (got < NET_HDR_LEN) {
+			take = len < NET_HDR_LEN - got ? len : NET_HDR_LEN - got;
+			memcpy((uint8_t *)hdr + got, p, take);
+			got += take;
+		}
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		if (n == NET_IOV_MAX)
+			return 0;
+		iov[n++] = (struct iovec){ p + skip, len - skip };
+		skip = 0;
+	}
+	return n;
+}
+
 static int tx_handle(struct vx_queue *q, struct net_queue *nq,
 		     const struct vq_chain *c)
 {
 	struct vx_device *dev = q->dev;
 	struct net_nic *nic = nic_of(dev);
+	struct virtio_net_hdr_mrg_rxbuf hdr;
+	unsigned int niov = 0;
 	const char *why;
 	size_t frame_len;
 	ssize_t n;
@@ -900,12 +967,6 @@ static int tx_handle(struct vx_queue *q, struct net_queue *nq,
 			   NET_HDR_LEN, NET_MAX_FRAME);
 		return -1;
 	}
-	if (gmem_copy(dev, c->segs, c->nsegs, 0, c->readable_len, nq->frame,
-		      false)) {
-		queue_fail(q, "transmit chain %u: a buffer's grant cannot be read",
-			   c->head);
-		return -1;
-	}
 	frame_len = c->readable_len - NET_HDR_LEN;
 	if (!__atomic_load_n(&nic->link_up, __ATOMIC_RELAXED)) {
 		/* No cable: the frame goes nowhere, as on a NIC. */
@@ -913,12 +974,24 @@ static int tx_handle(struct vx_queue *q, struct net_queue *nq,
 		queue_complete(q, c->head, 0);
 		return 0;
 	}
-	why = tx_header_error(dev, (const void *)nq->frame, frame_len, nic->mtu);
+	if (dev->pool)
+		niov = tx_pool_iov(dev, c, nq->iov, &hdr);
+	if (!niov && gmem_copy(dev, c->segs, c->nsegs, 0, c->readable_len,
+			       nq->frame, false)) {
+		queue_fail(q, "transmit chain %u: a buffer's grant cannot be read",
+			   c->head);
+		return -1;
+	}
+	why = tx_header_error(dev, niov ? &hdr.hdr : (const void *)nq->frame,
+			      frame_len, nic->mtu);
 	if (why) {
 		queue_fail(q, "transmit chain %u: %s", c->head, why);
 		return -1;
 	}
-	n = write(nic->pair[nq->pair].tap_fd, nq->frame, c->readable_len);
+	if (niov)
+		n = writev(nic->pair[nq->pair].tap_fd, nq->iov, niov);
+	else
+		n = write(nic->pair[nq->pair].tap_fd, nq->frame, c->readable_len);
 	if (n == (ssize_t)c->readable_len) {
 		q->stats.packets++;
 		q->stats.bytes += frame_len;
@@ -1015,10 +1088,190 @@ static int rx_place(struct vx_queue *q, struct net_queue *nq, uint16_t *seen)
 	return 1;
 }
 
+/* ---- receive straight into the pool ---- */
+
+/* The largest read the TAP can give this driver: with GSO, 64 KiB frames. */
+static size_t rx_read_max(const struct vx_device *dev, const struct net_nic *nic)
+{
+	if (dev_has_feature(dev, VIRTIO_NET_F_GUEST_CSUM) &&
+	    (dev_has_feature(dev, VIRTIO_NET_F_GUEST_TSO4) ||
+	     dev_has_feature(dev, VIRTIO_NET_F_GUEST_TSO6)))
+		return NET_HDR_LEN + NET_MAX_FRAME;
+	return NET_HDR_LEN + ETH_HLEN + NET_VLAN_HLEN + nic->mtu;
+}
+
+/* Gives the stash's chains back to the ring: the copy path takes them. */
+static void rx_stash_drop(struct vx_queue *q, struct net_queue *nq)
+{
+	struct rx_stash *s = &nq->stash;
+
+	vq_unpop(&q->vq, s->n);
+	s->n = 0;
+	s->iov_used = 0;
+	s->bytes = 0;
+	s->unusable = false;
+}
+
+/*
+ * Takes chains until the stash holds @want bytes: 1 when it does, 0 when
+ * it cannot (the ring has no more, or a chain is outside the pool), -1 on
+ * a guest error.
+ */
+static int rx_stash_fill(struct vx_queue *q, struct net_queue *nq, size_t want)
+{
+	struct rx_stash *s = &nq->stash;
+	struct vq_chain *c = &q->chain;
+
+	while (s->bytes < want && !s->unusable) {
+		unsigned int i, k = s->n;
+		int r;
+
+		if (k == q->size)
+			return 0;
+		r = vq_pop_chain(&q->vq, c);
+		if (r < 0) {
+			queue_fail(q, "%s", q->vq.error);
+			return -1;
+		}
+		if (r == 0)
+			return 0;
+		if (c->readable_len || !c->writable_len) {
+			queue_fail(q, "receive chain %u: %llu readable and %llu writable bytes",
+				   c->head, (unsigned long long)c->readable_len,
+				   (unsigned long long)c->writable_len);
+			return -1;
+		}
+		s->heads[k] = c->head;
+		s->lens[k] = c->writable_len;
+		s->niov[k] = 0;
+		s->n++;
+		/* A chain too short to start a frame: rx_place's rules decide. */
+		if (c->writable_len < NET_HDR_LEN ||
+		    s->iov_used + c->nsegs > NET_IOV_MAX) {
+			s->unusable = true;
+			return 0;
+		}
+		for (i = 0; i < c->nsegs; i++) {
+			void *p = pool_ptr(q->dev, c->segs[i].addr, c->segs[i].len);
+
+			if (!p) {
+				s->unusable = true;
+				return 0;
+			}
+			nq->iov[s->iov_used++] = (struct iovec){ p, c->segs[i].len };
+		}
+		s->niov[k] = c->nsegs;
+		s->bytes += c->writable_len;
+	}
+	return !s->unusable;
+}
+
+/* Copies @len bytes at @off of the stash's pieces out (@out) or in. */
+static void rx_stash_bytes(struct net_queue *nq, size_t off, void *buf, size_t len,
+			   bool out)
+{
+	const struct iovec *v = nq->iov;
+
+	for (; len; v++) {
+		size_t take;
+
+		if (off >= v->iov_len) {
+			off -= v->iov_len;
+			continue;
+		}
+		take = v->iov_len - off < len ? v->iov_len - off : len;
+		if (out)
+			memcpy(buf, (uint8_t *)v->iov_base + off, take);
+		else
+			memcpy((uint8_t *)v->iov_base + off, buf, take);
+		buf = (uint8_t *)buf + take;
+		len -= take;
+		off = 0;
+	}
+}
+
+/* Completes the stash's first chains, which hold the @len bytes read. */
+static void rx_stash_complete(struct vx_queue *q, struct net_queue *nq, size_t len)
+{
+	struct rx_stash *s = &nq->stash;
+	unsigned int k = 0, pieces = 0;
+	uint64_t used = 0;
+	uint16_t nbufs;
+
+	while (used < len) {
+		uint32_t take = len - used < s->lens[k] ? len - used : s->lens[k];
+
+		queue_complete(q, s->heads[k], take);
+		used += s->lens[k];
+		pieces += s->niov[k];
+		k++;
+	}
+	/* The TAP leaves num_buffers as it found it. */
+	nbufs = htole16(k);
+	rx_stash_bytes(nq, offsetof(struct virtio_net_hdr_mrg_rxbuf, num_buffers),
+		       &nbufs, sizeof(nbufs), false);
+	s->n -= k;
+	s->iov_used -= pieces;
+	s->bytes -= used;
+	memmove(s->heads, s->heads + k, s->n * sizeof(*s->heads));
+	memmove(s->lens, s->lens + k, s->n * sizeof(*s->lens));
+	memmove(s->niov, s->niov + k, s->n * sizeof(*s->niov));
+	memmove(nq->iov, nq->iov + pieces, s->iov_used * sizeof(*nq->iov));
+}
+
+/*
+ * With the pool mapped, the TAP's read lands in the guest's buffers, not in
+ * ours first (one copy of each frame saved).  Returns 1 when a frame was
+ * placed or dropped, 0 when the TAP has none, 2 when the buffers are not
+ * ready for it (the copy path's turn: rx_stash_drop first), -1 on a guest
+ * error.
+ */
+static int rx_direct(struct vx_queue *q, struct net_queue *nq, int fd, size_t max)
+{
+	struct rx_stash *s = &nq->stash;
+	bool mergeable = dev_has_feature(q->dev, VIRTIO_NET_F_MRG_RXBUF);
+	uint8_t eth[ETH_HLEN + NET_VLAN_HLEN];
+	unsigned int niov;
+	uint64_t room;
+	ssize_t n;
+	int r;
+
+	r = rx_stash_fill(q, nq, mergeable ? max : 1);
+	if (r <= 0)
+		return r < 0 ? -1 : 2;
+	niov = s->iov_used;
+	room = s->bytes;
+	/* Without MRG_RXBUF a frame has one chain, which must hold the largest. */
+	if (!mergeable) {
+		if (s->lens[0] < max)
+			return 2;
+		niov = s->niov[0];
+		room = s->lens[0];
+	}
+	n = readv(fd, nq->iov, niov);
+	if (n < 0)
+		return 0;	/* EAGAIN, or a detached queue */
+	if ((size_t)n < NET_HDR_LEN + ETH_HLEN)
+		return 1;	/* filtered, as a NIC would */
+	if ((uint64_t)n > room) {
+		/* Cut short: a frame past the MTU the driver was given. */
+		q->stats.drops++;
+		return 1;
+	}
+	rx_stash_bytes(nq, NET_HDR_LEN, eth, sizeof(eth), true);
+	if (!vlan_allowed(nic_of(q->dev), eth, n - NET_HDR_LEN))
+		return 1;
+	rx_stash_complete(q, nq, n);
+	q->stats.packets++;
+	q->stats.bytes += n - NET_HDR_LEN;
+	return 1;
+}
+
 static int rx_complete(struct vx_queue *q, struct net_queue *nq)
 {
 	struct net_nic *nic = nic_of(q->dev);
 	int fd = nic->pair[nq->pair].tap_fd;
+	size_t max = rx_read_max(q->dev, nic);
 	unsigned int budget = NET_RX_BUDGET;
 	uint64_t wakes;
 	uint16_t seen;
@@ -1032,6 +1285,16 @@ static int rx_complete(struct vx_queue *q, struct net_queue *nq)
 	for (; active && budget; budget--) {
 		int r;
 
+		if (!nq->frame_len && q->dev->pool) {
+			r = rx_direct(q, nq, fd, max);
+			if (r < 0)
+				return -1;
+			if (r == 0)
+				break;
+			if (r == 1)
+				continue;
+			rx_stash_drop(q, nq);
+		}
 		if (!nq->frame_len) {
 			ssize_t n = read(fd, nq->frame, NET_HDR_LEN + NET_MAX_FRAME);
 

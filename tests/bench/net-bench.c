@@ -4,7 +4,9 @@
  * two network namespaces, in the same run: TCP from the host to the guest and
  * back, one flow and four, every byte checked at the far end (MB/s), and
  * floods of small UDP datagrams each way (packets per second delivered).
- * Prints the figures and their ratios to veth.
+ * Prints the figures and their ratios to veth, twice: with the driver's
+ * buffers in a grant pool (protocol.md 4.4: frames go straight between the
+ * pool and the daemon's TAP), and with every buffer granted alone.
  *
  * The "guest" is the test frontend's virtio-net driver over a TAP in a
  * namespace of its own, so a real kernel stack stands at both ends of both
@@ -28,8 +30,11 @@
 
 #define GUEST		3
 #define BYTES		(256u << 20)
+/* Two queue pairs for two cores; the pool then holds all their buffers. */
+#define PAIRS		2
 
 static char ns[64], ns_path[96];
+static char our_if[16];		/* the daemon's TAP for the guest of the run */
 
 static void die(const char *what)
 {
@@ -76,7 +81,16 @@ static unsigned long long count(bool in_guest, const char *cmd)
 	return strtoull(out, NULL, 10);
 }
 
-#define TAP_DROPS(ifname, dir) " cat /sys/class/net/" ifname "/statistics/" dir "_dropped"
+/* The command that reads an interface's dropped counter (@dir: rx or tx). */
+static const char *tap_drops(const char *ifname, const char *dir)
+{
+	static char cmd[4][128];
+	static unsigned int next;
+	char *c = cmd[next++ % 4];
+
+	snprintf(c, sizeof(cmd[0]), " cat /sys/class/net/%s/statistics/%s_dropped", ifname, dir);
+	return c;
+}
 /* UDP's RcvbufErrors: datagrams the receiving socket had no room for. */
 #define RCVBUF_ERRORS " awk '/^Udp:/ && $2 ~ /^[0-9]/ { print $6 }' /proc/net/snmp"
 
@@ -92,8 +106,8 @@ struct losses {
 static struct losses losses_now(bool to_guest)
 {
 	return (struct losses){
-		.our_tap = count(false, to_guest ? TAP_DROPS("vxif3.0", "tx") : TAP_DROPS("vxif3.0", "rx")),
-		.guest_tap = count(true, to_guest ? TAP_DROPS("vxg0", "rx") : TAP_DROPS("vxg0", "tx")),
+		.our_tap = count(false, tap_drops(our_if, to_guest ? "tx" : "rx")),
+		.guest_tap = count(true, tap_drops("vxg0", to_guest ? "rx" : "tx")),
 		.socket = count(to_guest, RCVBUF_ERRORS),
 	};
 }
@@ -113,51 +127,59 @@ static void pps_line(const char *what, const char *ours, const char *veth,
 	       (l1.guest_tap - l0.guest_tap) / 1000, (l1.socket - l0.socket) / 1000);
 }
 
-int main(void)
+/*
+ * Guest @domid, its nic with @pool_pages of grant pool (0: none) and its
+ * TAP, up.  Each run has a guest of its own, as the daemon lets the last
+ * one's nic go in its own time.
+ */
+static void nic_up(struct harness *h, uint32_t domid, struct vx_guest **g,
+		   struct vx_vdev *vd, struct vnet *vn, uint32_t pool_pages)
 {
-	static const char *const kv[] = { "mac", "00:16:3e:0b:e0:01", "queues", "4", NULL };
-	struct harness h;
-	struct vx_guest *g;
-	struct vx_vdev vd;
-	struct vnet vn;
-	int fds[4];
-	uint16_t pairs = htole16(4);
+	static const char *const kv[] = { "mac", "00:16:3e:0b:e0:01", "queues", "2", NULL };
+	uint16_t pairs = htole16(PAIRS);
 	const uint8_t *m;
-	unsigned int flows;
+	unsigned int i;
+	int fds[PAIRS];
 
-	/* Namespaces of our own: nothing of this machine's network is touched. */
-	if (unshare(CLONE_NEWNET | CLONE_NEWNS) ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
-	    mount("sysfs", "/sys", "sysfs", 0, NULL))
-		die("cannot make namespaces (run as root)");
-	snprintf(ns, sizeof(ns), "vxbench-guest-%d", getpid());
-	snprintf(ns_path, sizeof(ns_path), "/run/netns/%s", ns);
-	if (sh("ip link set lo up && ip netns add %s", ns))
-		die("ip netns add");
-	if (harness_start(&h))
-		die("cannot start xenstored and the daemon");
-	g = guest_create(h.sim_dir, GUEST, 0, 65536);
-	if (!g || vx_ts_add_device(g->xs, 0, GUEST, 0, "net", kv))
+	snprintf(our_if, sizeof(our_if), "vxif%u.0", domid);
+	*g = guest_create(h->sim_dir, domid, 0, 65536);
+	if (!*g || vx_ts_add_device((*g)->xs, 0, domid, 0, "net", kv))
 		die("cannot make the guest and its nic");
-	if (vdev_probe(&vd, g, 0) || vdev_negotiate(&vd, vd.features) ||
-	    vdev_setup_queues(&vd, 9, 256) || vdev_driver_ok(&vd))
+	if (vdev_probe(vd, *g, 0) || vdev_negotiate(vd, vd->features))
 		die("the nic did not connect");
-	if (vnet_open_tap(ns_path, "vxg0", 4, fds))
+	vd->pool_pages = pool_pages;
+	if (vdev_setup_queues(vd, 2 * PAIRS + 1, 256) || vdev_driver_ok(vd))
+		die("the nic did not connect");
+	if (vnet_open_tap(ns_path, "vxg0", PAIRS, fds))
 		die("cannot open the guest's TAP");
-	m = ((const struct virtio_net_config *)vd.config)->mac;
+	m = ((const struct virtio_net_config *)vd->config)->mac;
 	if (sh("ip netns exec %s ip link set vxg0 address %02x:%02x:%02x:%02x:%02x:%02x up",
 	       ns, m[0], m[1], m[2], m[3], m[4], m[5]) ||
 	    sh("ip netns exec %s ip addr add 10.77.0.2/24 dev vxg0", ns) ||
-	    sh("ip addr add 10.77.0.1/24 dev vxif3.0") ||
-	    vnet_start(&vn, &vd, 4, fds) ||
-	    vnet_ctrl(&vn, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, &pairs, 2))
+	    sh("ip addr replace 10.77.0.1/24 dev %s", our_if) ||
+	    vnet_start(vn, vd, PAIRS, fds) ||
+	    vnet_ctrl(vn, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, &pairs, 2) ||
+	    sh("ping -q -c 1 -W 3 10.77.0.2 >/dev/null"))
 		die("cannot bring the nic up");
-	/* The same two namespaces, joined by veth. */
-	if (sh("ip link add vxb-h type veth peer name vxb-g netns %s", ns) ||
-	    sh("ip addr add 10.78.0.1/24 dev vxb-h && ip link set vxb-h up") ||
-	    sh("ip netns exec %s sh -c 'ip addr add 10.78.0.2/24 dev vxb-g && ip link set vxb-g up'", ns) ||
-	    sh("ping -q -c 1 -W 3 10.77.0.2 >/dev/null && ping -q -c 1 -W 3 10.78.0.2 >/dev/null"))
-		die("the paths do not work");
+	for (i = 0; i < PAIRS; i++)
+		if (pool_pages && !(vn->pair[i].rx_pooled && vn->pair[i].tx_pooled))
+			die("the pool does not hold every buffer");
+}
+
+static void nic_down(struct vx_guest *g, struct vx_vdev *vd, struct vnet *vn)
+{
+	/* The next run's TAP gets the address: no route left through this one. */
+	sh("ip addr flush dev %s", our_if);
+	vnet_stop(vn);
+	vdev_close(vd);
+	vnet_free(vn);
+	guest_destroy(g);
+}
+
+/* TCP and UDP through the nic, beside the same through veth. */
+static void figures(void)
+{
+	unsigned int flows;
 
 	printf("TCP, %u MiB a transfer, every byte checked; MB/s (ratio to veth)\n", BYTES >> 20);
 	for (flows = 1; flows <= 4; flows *= 4) {
@@ -176,10 +198,44 @@ int main(void)
 	       PPS_PAYLOAD, PPS_SECONDS);
 	pps_line("host -> guest", "10.77.0.2", "10.78.0.2", true);
 	pps_line("guest -> host", "10.77.0.1", "10.78.0.1", false);
-	vnet_stop(&vn);
-	vdev_close(&vd);
-	vnet_free(&vn);
-	guest_destroy(g);
+}
+
+int main(void)
+{
+	struct harness h;
+	struct vx_guest *g;
+	struct vx_vdev vd;
+	struct vnet vn;
+
+	/* Namespaces of our own: nothing of this machine's network is touched. */
+	if (unshare(CLONE_NEWNET | CLONE_NEWNS) ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("sysfs", "/sys", "sysfs", 0, NULL))
+		die("cannot make namespaces (run as root)");
+	snprintf(ns, sizeof(ns), "vxbench-guest-%d", getpid());
+	snprintf(ns_path, sizeof(ns_path), "/run/netns/%s", ns);
+	if (sh("ip link set lo up && ip netns add %s", ns))
+		die("ip netns add");
+	if (harness_start(&h))
+		die("cannot start xenstored and the daemon");
+	/* The same two namespaces, joined by veth. */
+	if (sh("ip link add vxb-h type veth peer name vxb-g netns %s", ns) ||
+	    sh("ip addr add 10.78.0.1/24 dev vxb-h && ip link set vxb-h up") ||
+	    sh("ip netns exec %s sh -c 'ip addr add 10.78.0.2/24 dev vxb-g && ip link set vxb-g up'", ns) ||
+	    sh("ping -q -c 1 -W 3 10.78.0.2 >/dev/null"))
+		die("the veth path does not work");
+
+	/* As virtio_xenbus.ko does by default: the driver's buffers in a pool. */
+	printf("== the nic's buffers in a grant pool (%u pages), as virtio_xenbus.ko's default\n",
+	       VX_POOL_MAX_PAGES);
+	nic_up(&h, GUEST, &g, &vd, &vn, VX_POOL_MAX_PAGES);
+	figures();
+	nic_down(g, &vd, &vn);
+	printf("== no pool: every buffer granted alone, each frame a grant copy\n");
+	nic_up(&h, GUEST + 1, &g, &vd, &vn, 0);
+	figures();
+	nic_down(g, &vd, &vn);
+
 	harness_stop_daemon(&h, SIGTERM);
 	harness_stop(&h);
 	sh("ip netns del %s", ns);

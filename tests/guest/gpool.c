@@ -86,7 +86,8 @@ static int64_t take_slots(struct guest_pool *p, uint32_t n, uint32_t align)
 	return -1;
 }
 
-int gpool_map(struct guest_pool *p, const void *va, size_t len, uint64_t *dma)
+/* Slots for @len bytes: where they are in the pool, or NULL when it is full. */
+static void *take(struct guest_pool *p, size_t len, uint64_t *dma)
 {
 	uint32_t n = (len + GPOOL_SLOT - 1) / GPOOL_SLOT;
 	/* A page or more starts on a page, as O_DIRECT on a 4 KiB disk needs. */
@@ -101,11 +102,29 @@ int gpool_map(struct guest_pool *p, const void *va, size_t len, uint64_t *dma)
 		p->bounced++;
 	pthread_mutex_unlock(&p->lock);
 	if (s < 0)
-		return -ENOSPC;
-	memcpy(p->mem + s * GPOOL_SLOT, va, len);
+		return NULL;
 	*dma = vx_grant_addr(p->ref + s / SLOTS_PER_PAGE,
 			     s % SLOTS_PER_PAGE * GPOOL_SLOT);
+	return p->mem + s * GPOOL_SLOT;
+}
+
+int gpool_map(struct guest_pool *p, const void *va, size_t len, uint64_t *dma)
+{
+	void *b = take(p, len, dma);
+
+	if (!b)
+		return -ENOSPC;
+	memcpy(b, va, len);
 	return 0;
+}
+
+void *gpool_alloc(struct guest_pool *p, size_t len, uint64_t *dma)
+{
+	void *b = take(p, len, dma);
+
+	if (b)
+		memset(b, 0, len);
+	return b;
 }
 
 void gpool_unmap(struct guest_pool *p, uint64_t dma, size_t len, void *va,

@@ -40,6 +40,12 @@ bool gpool_owns(const struct guest_pool *p, uint64_t dma);
 /* Frees the slots, copying them out to @va first if @copy_out. */
 void gpool_unmap(struct guest_pool *p, uint64_t dma, size_t len, void *va,
 		 bool copy_out);
+/*
+ * A coherent allocation: @len zeroed bytes of the pool itself, which the
+ * driver uses in place (no bounce); NULL when full.  Freed by gpool_unmap
+ * without copy-out, or with the pool.
+ */
+void *gpool_alloc(struct guest_pool *p, size_t len, uint64_t *dma);
 /* Where grant address @dma is in the guest's view of the pool. */
 void *gpool_va(const struct guest_pool *p, uint64_t dma);
 

@@ -260,13 +260,22 @@ static int pair_start(struct vnet *n, struct vnet_pair *p)
 		      TX_SLOTS : n->vd->vqs[2 * p->index + 1].size;
 	rx_bytes = (size_t)p->rx_slots * n->rx_buf_len;
 	tx_bytes = (size_t)p->tx_slots * n->tx_buf_len;
-	p->rx_mem = guest_alloc(g, rx_bytes);
-	p->tx_mem = guest_alloc(g, tx_bytes);
+	/* In the device's pool if it has room, as coherent memory: no bounce. */
+	if (n->vd->pool) {
+		p->tx_mem = gpool_alloc(n->vd->pool, tx_bytes, &p->tx_dma);
+		p->rx_mem = gpool_alloc(n->vd->pool, rx_bytes, &p->rx_dma);
+		p->rx_pooled = p->rx_mem != NULL;
+		p->tx_pooled = p->tx_mem != NULL;
+	}
+	if (!p->rx_mem)
+		p->rx_mem = guest_alloc(g, rx_bytes);
+	if (!p->tx_mem)
+		p->tx_mem = guest_alloc(g, tx_bytes);
 	p->frame = malloc(HDR_LEN + MAX_FRAME);
 	p->tx_free_list = calloc(p->tx_slots, sizeof(*p->tx_free_list));
 	if (!p->rx_mem || !p->tx_mem || !p->frame || !p->tx_free_list ||
-	    guest_dma_map(g, p->rx_mem, rx_bytes, false, &p->rx_dma) ||
-	    guest_dma_map(g, p->tx_mem, tx_bytes, true, &p->tx_dma))
+	    (!p->rx_pooled && guest_dma_map(g, p->rx_mem, rx_bytes, false, &p->rx_dma)) ||
+	    (!p->tx_pooled && guest_dma_map(g, p->tx_mem, tx_bytes, true, &p->tx_dma)))
 		return -ENOMEM;
 	if (n->rx_indirect) {
 		p->rx_tables = guest_alloc(g, rx_tables_bytes(p));
@@ -358,12 +367,17 @@ int vnet_free(struct vnet *n)
 		size_t rx_bytes = (size_t)p->rx_slots * n->rx_buf_len;
 		size_t tx_bytes = (size_t)p->tx_slots * n->tx_buf_len;
 
-		if (p->rx_dma && guest_dma_unmap(g, p->rx_dma, rx_bytes))
-			ret = -EBUSY;
-		if (p->tx_dma && guest_dma_unmap(g, p->tx_dma, tx_bytes))
-			ret = -EBUSY;
-		guest_free(g, p->rx_mem, rx_bytes);
-		guest_free(g, p->tx_mem, tx_bytes);
+		/* Pool memory went with the device's pool (vdev_close). */
+		if (!p->rx_pooled) {
+			if (p->rx_dma && guest_dma_unmap(g, p->rx_dma, rx_bytes))
+				ret = -EBUSY;
+			guest_free(g, p->rx_mem, rx_bytes);
+		}
+		if (!p->tx_pooled) {
+			if (p->tx_dma && guest_dma_unmap(g, p->tx_dma, tx_bytes))
+				ret = -EBUSY;
+			guest_free(g, p->tx_mem, tx_bytes);
+		}
 		if (p->rx_tables) {
 			if (p->rx_tables_dma &&
 			    guest_dma_unmap(g, p->rx_tables_dma, rx_tables_bytes(p)))

@@ -6,7 +6,8 @@
  * the virtio-net header passed through both ways.  So a real kernel network
  * stack (in a network namespace of the test) stands at the guest's end.
  *
- * One thread a queue pair.  Buffers are granted once, at start; headers and
+ * One thread a queue pair.  Buffers are granted once, at start (or carved
+ * from the device's grant pool when it has one with room); headers and
  * buffers are laid out as Linux's virtio_net lays them out: mergeable page
  * buffers, or a single big or small buffer a frame without MRG_RXBUF.
  */
@@ -30,6 +31,7 @@ struct vnet_pair {
 	pthread_t thread;
 	uint8_t *rx_mem, *tx_mem;	/* guest memory, granted at start */
 	uint64_t rx_dma, tx_dma;
+	bool rx_pooled, tx_pooled;	/* carved from the device's pool */
 	struct vring_desc *rx_tables;	/* with rx_indirect: two a slot */
 	uint64_t rx_tables_dma;
 	unsigned int rx_slots, tx_slots;
