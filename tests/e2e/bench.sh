@@ -22,15 +22,31 @@ test_bench_nic_vs_vif() {
 		echo "E2E-BENCH: tcp $way guest (32 MiB): virtio-xenbus $(mbs "$v") MB/s, netback $(mbs "$x") MB/s, ratio $(awk -v a="$v" -v b="$x" 'BEGIN { printf "%.2f", a ? b / a : 0 }')" |
 			tee /dev/console
 	done
+	hz=$(getconf CLK_TCK)
 	for way in from to; do
+		# The queue the frames cross: receiveq1 toward the guest, transmitq1 from it.
+		qn=$( [ $way = from ] && echo 1 || echo 0)
+		c0=$(nic_queue_counts $qn) t0=$(daemon_ticks)
 		v=$(udp_flood $way $( [ $way = from ] && echo 10.99.0.1 || echo 10.99.0.2)) || { echo "$v"; fail "virtio udp $way"; }
+		c1=$(nic_queue_counts $qn) t1=$(daemon_ticks)
 		x=$(udp_flood $way $( [ $way = from ] && echo 10.99.1.1 || echo 10.99.1.2)) || { echo "$x"; fail "vif udp $way"; }
 		echo "E2E-BENCH: udp $way guest ($UDP_BYTES-byte datagrams, one sender, $UDP_S s): $(echo "$v $x" |
 			awk -v s=$UDP_S '{ printf "virtio-xenbus %.1f kpps (%.0f%% of sent), netback %.1f kpps (%.0f%%), ratio %.2f",
 				$1 / s / 1e3, $2 ? 100 * $1 / $2 : 0, $3 / s / 1e3, $4 ? 100 * $3 / $4 : 0, $3 ? $1 / $3 : 0 }')" |
 			tee /dev/console
+		# Where our path's time goes: kicks and interrupts per frame, the daemon's CPU.
+		echo "E2E-BENCH: udp $way guest, virtio-xenbus queue $qn: $(echo "$c0 $c1" |
+			awk -v t=$((t1 - t0)) -v hz="$hz" -v s=$UDP_S '{ f = $4 - $1; printf "%d frames, %.2f kicks and %.2f interrupts a frame, the daemon %.0f%% of a CPU",
+				f, f ? ($5 - $2) / f : 0, f ? ($6 - $3) / f : 0, 100 * t / hz / s }')" | tee /dev/console
 	done
 	xl network-detach $GUEST $VIF_MAC || true
+}
+
+# nic_queue_counts Q: "FRAMES KICKS INTERRUPTS" of queue Q of the guest's
+# virtio nic, as virtio-xenbus list shows them.
+nic_queue_counts() {
+	virtio-xenbus list "$GUEST" | awk -v q="queue $1:" 'index($0, q) && /frames/ {
+		sub(/.*queue [0-9]+: /, ""); gsub(/[,;]/, ""); print $1, $9, $11; exit }'
 }
 
 UDP_BYTES=18	# a 64-byte Ethernet frame
