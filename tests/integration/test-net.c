@@ -332,14 +332,16 @@ START_TEST(frames_spanning_indirect_receive_chains_keep_every_byte)
 }
 END_TEST
 
-/* A TcpExt counter of /proc/net/netstat, in the guest's namespace or ours. */
+/* A TcpExt counter of /proc/net/netstat (names on one line, values on the next). */
 static uint64_t tcpext(bool in_guest, const char *name)
 {
 	char out[32];
 
-	ck_assert_int_eq(sh_output(out, sizeof(out),
-				   "%s%s awk '$1 == \"TcpExt:\" { if (!n) { for (i = 2; i <= NF; i++) if ($i == \"%s\") f = i; n = 1 } else print $f }' /proc/net/netstat",
-				   in_guest ? "ip netns exec " : "", in_guest ? guest_ns : "", name), 0);
+	ck_assert_int_eq(sh_output(out, sizeof(out), "%s%s awk -v k=%s '$1 == \"TcpExt:\" {"
+				   " if (!n) { for (i = 2; i <= NF; i++) if ($i == k) f = i; n = 1 }"
+				   " else print $f }' /proc/net/netstat",
+				   in_guest ? "ip netns exec " : "", in_guest ? guest_ns : "",
+				   name), 0);
 	return strtoull(out, NULL, 10);
 }
 
