@@ -401,12 +401,12 @@ CFG
 	# back from a plain xl restore without its devices: the other tests'
 	# guests go first (a test that needs one makes it again).
 	for dom in $(xl list | awk 'NR > 2 { print $1 }'); do xl destroy "$dom"; done
-	restore_default() {
+	forget_auto_guest() {
 		rm -f /etc/xen/auto/$GUEST.cfg /var/lib/xen/save/$GUEST
 	}
 	/etc/init.d/xendomains start 2>&1 | tail -n 5
 	wait_for 120 xs_read /local/domain/"$(domid)"/data/e2e-ready ||
-		{ restore_default; tail -n 30 /var/log/xen/console/guest-$GUEST.log; fail "xendomains did not start $GUEST"; }
+		{ forget_auto_guest; tail -n 30 /var/log/xen/console/guest-$GUEST.log; fail "xendomains did not start $GUEST"; }
 	saved=$(domid)	# not d: guest_run sets it
 	nic_check=true
 	[ "$minor" -lt 18 ] || nic_check='xl_nic 10.99.0.6'
@@ -417,38 +417,38 @@ CFG
 		dd if=/dev/urandom of=/tmp/blob bs=1M count=8 2>/dev/null
 		dd if=/tmp/blob of=/dev/$d bs=1M oflag=direct 2>/dev/null
 		'"$nic_check"'
-		sha256sum </tmp/blob | cut -c1-64') || { restore_default; echo "$out"; fail "the devices in $GUEST"; }
+		sha256sum </tmp/blob | cut -c1-64') || { forget_auto_guest; echo "$out"; fail "the devices in $GUEST"; }
 	sum=$(echo "$out" | tail -n 1)
 	mac=$(echo "$out" | sed -n 's/^mac //p')
 	echo "$GUEST (domain $saved) wrote its disk${mac:+, its nic is $mac}"
 
 	/etc/init.d/xendomains stop 2>&1 | tail -n 5
-	[ -s /var/lib/xen/save/$GUEST ] || { restore_default; fail "xendomains did not save $GUEST"; }
-	! xl domid $GUEST >/dev/null 2>&1 || { restore_default; fail "$GUEST still runs after xendomains stop"; }
+	[ -s /var/lib/xen/save/$GUEST ] || { forget_auto_guest; fail "xendomains did not save $GUEST"; }
+	! xl domid $GUEST >/dev/null 2>&1 || { forget_auto_guest; fail "$GUEST still runs after xendomains stop"; }
 	wait_for 30 backend_dirs_gone "$saved" ||
-		{ restore_default; fail "the saved domain's backend directories are left"; }
+		{ forget_auto_guest; fail "the saved domain's backend directories are left"; }
 	[ "$(ls -l /proc/"$(daemon_pid)"/fd | grep -c /srv/g6.img)" = 0 ] ||
-		{ restore_default; fail "the daemon still holds /srv/g6.img of the saved domain"; }
+		{ forget_auto_guest; fail "the daemon still holds /srv/g6.img of the saved domain"; }
 
 	/etc/init.d/xendomains start 2>&1 | tail -n 5
-	wait_for 120 guest_run 20 true || { restore_default; fail "the restored $GUEST's agent does not answer"; }
-	[ ! -e /var/lib/xen/save/$GUEST ] || { restore_default; fail "xendomains did not restore $GUEST"; }
+	wait_for 120 guest_run 20 true || { forget_auto_guest; fail "the restored $GUEST's agent does not answer"; }
+	[ ! -e /var/lib/xen/save/$GUEST ] || { forget_auto_guest; fail "xendomains did not restore $GUEST"; }
 	out=$(guest_run 120 "$FIND_DISK$XL_NIC"'
 		d=$(wait_disk 131072)
 		[ -n "$d" ] || { echo "no 64 MiB virtio disk"; exit 1; }
 		'"$nic_check"' || exit 1
 		dd if=/dev/$d bs=1M count=8 iflag=direct 2>/dev/null | sha256sum | cut -c1-64') ||
-		{ restore_default; echo "$out"; fail "the devices after xendomains start"; }
-	[ "$(echo "$out" | tail -n 1)" = "$sum" ] || { restore_default; fail "the restored disk does not hold what was written"; }
-	[ "$(echo "$out" | sed -n 's/^mac //p')" = "$mac" ] || { restore_default; fail "the restored nic has another address: $out"; }
-	[ -z "$mac" ] || busybox ping -c 3 -W 5 10.99.0.6 || { restore_default; fail "dom0 cannot ping the restored $GUEST"; }
+		{ forget_auto_guest; echo "$out"; fail "the devices after xendomains start"; }
+	[ "$(echo "$out" | tail -n 1)" = "$sum" ] || { forget_auto_guest; fail "the restored disk does not hold what was written"; }
+	[ "$(echo "$out" | sed -n 's/^mac //p')" = "$mac" ] || { forget_auto_guest; fail "the restored nic has another address: $out"; }
+	[ -z "$mac" ] || busybox ping -c 3 -W 5 10.99.0.6 || { forget_auto_guest; fail "dom0 cannot ping the restored $GUEST"; }
 	virtio-xenbus list $GUEST | tee /tmp/list
 	[ "$(grep -c 'connected *connected' /tmp/list)" = "$([ -n "$mac" ] && echo 2 || echo 1)" ] ||
-		{ restore_default; fail "list does not show every device connected"; }
+		{ forget_auto_guest; fail "list does not show every device connected"; }
 	restored=$(domid)
 	echo "xendomains stop and start: domain $saved is now $restored, with its data${mac:+ and its address}"
 	xl destroy $GUEST
-	restore_default
+	forget_auto_guest
 	wait_for 30 backend_dirs_gone "$restored" ||
 		fail "xl destroy left backend directories of domain $restored"
 	kill -0 "$(daemon_pid)" || fail "the daemon died"
