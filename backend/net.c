@@ -119,7 +119,6 @@ struct rx_stash {
 	uint16_t *niov;			/* pieces of each */
 	unsigned int iov_used;
 	uint64_t bytes;
-	bool unusable;			/* a chain outside the pool: copy path */
 };
 
 struct net_queue {
@@ -1109,7 +1108,6 @@ static void rx_stash_drop(struct vx_queue *q, struct net_queue *nq)
 	s->n = 0;
 	s->iov_used = 0;
 	s->bytes = 0;
-	s->unusable = false;
 }
 
 /*
@@ -1122,7 +1120,7 @@ static int rx_stash_fill(struct vx_queue *q, struct net_queue *nq, size_t want)
 	struct rx_stash *s = &nq->stash;
 	struct vq_chain *c = &q->chain;
 
-	while (s->bytes < want && !s->unusable) {
+	while (s->bytes < want) {
 		unsigned int i, k = s->n;
 		int r;
 
@@ -1147,23 +1145,19 @@ static int rx_stash_fill(struct vx_queue *q, struct net_queue *nq, size_t want)
 		s->n++;
 		/* A chain too short to start a frame: rx_place's rules decide. */
 		if (c->writable_len < NET_HDR_LEN ||
-		    s->iov_used + c->nsegs > NET_IOV_MAX) {
-			s->unusable = true;
+		    s->iov_used + c->nsegs > NET_IOV_MAX)
 			return 0;
-		}
 		for (i = 0; i < c->nsegs; i++) {
 			void *p = pool_ptr(q->dev, c->segs[i].addr, c->segs[i].len);
 
-			if (!p) {
-				s->unusable = true;
+			if (!p)
 				return 0;
-			}
 			nq->iov[s->iov_used++] = (struct iovec){ p, c->segs[i].len };
 		}
 		s->niov[k] = c->nsegs;
 		s->bytes += c->writable_len;
 	}
-	return !s->unusable;
+	return 1;
 }
 
 /* Copies @len bytes at @off of the stash's pieces out (@out) or in. */

@@ -81,15 +81,13 @@ static unsigned long long count(bool in_guest, const char *cmd)
 	return strtoull(out, NULL, 10);
 }
 
-/* The command that reads an interface's dropped counter (@dir: rx or tx). */
-static const char *tap_drops(const char *ifname, const char *dir)
+/* An interface's dropped counter (@dir: rx or tx), in the guest's namespace or ours. */
+static unsigned long long drops(bool in_guest, const char *ifname, const char *dir)
 {
-	static char cmd[4][128];
-	static unsigned int next;
-	char *c = cmd[next++ % 4];
+	char cmd[128];
 
-	snprintf(c, sizeof(cmd[0]), " cat /sys/class/net/%s/statistics/%s_dropped", ifname, dir);
-	return c;
+	snprintf(cmd, sizeof(cmd), " cat /sys/class/net/%s/statistics/%s_dropped", ifname, dir);
+	return count(in_guest, cmd);
 }
 /* UDP's RcvbufErrors: datagrams the receiving socket had no room for. */
 #define RCVBUF_ERRORS " awk '/^Udp:/ && $2 ~ /^[0-9]/ { print $6 }' /proc/net/snmp"
@@ -106,8 +104,8 @@ struct losses {
 static struct losses losses_now(bool to_guest)
 {
 	return (struct losses){
-		.our_tap = count(false, tap_drops(our_if, to_guest ? "tx" : "rx")),
-		.guest_tap = count(true, tap_drops("vxg0", to_guest ? "rx" : "tx")),
+		.our_tap = drops(false, our_if, to_guest ? "tx" : "rx"),
+		.guest_tap = drops(true, "vxg0", to_guest ? "rx" : "tx"),
 		.socket = count(to_guest, RCVBUF_ERRORS),
 	};
 }
