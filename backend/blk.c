@@ -34,6 +34,8 @@
 #define BLK_MAX_DISCARD		(1U << 22)	/* sectors in one discard */
 #define BLK_MAX_WRITE_ZEROES	(1U << 16)	/* sectors in one write-zeroes */
 #define BLK_URING_DEPTH		256U
+/* grant-access = auto: data from this size on is mapped, not copied. */
+#define BLK_MAP_MIN		(64U << 10)
 /*
  * Bytes of guest data a queue holds at once, bounced or mapped: depth and
  * request size are each bounded, their product (2 GiB) is not a budget.
@@ -73,10 +75,9 @@ struct blk_req {
 	unsigned int data_nsegs;
 	uint64_t data_skip;		/* header bytes before the data */
 	struct vq_seg status_seg;
-	struct gmap *maps;		/* GRANT_MAP: one per data segment */
+	struct gmap map;		/* the data outside the pool, when mapped */
 	struct iovec *iov;
 	unsigned int niov;		/* of iov, for the medium */
-	unsigned int nmaps;
 	struct blk_req *next_free;
 };
 
@@ -352,17 +353,12 @@ static unsigned int blk_queue_room(struct vx_queue *q)
 static void req_release(struct vx_queue *q, struct blk_req *r)
 {
 	struct blk_queue *bq = q->model_priv;
-	unsigned int i;
 
-	for (i = 0; i < r->nmaps; i++)
-		gmem_unmap(q->dev, &r->maps[i]);
-	free(r->maps);
+	gmem_unmap(q->dev, &r->map);
 	free(r->iov);
 	free(r->bounce);
-	r->maps = NULL;
 	r->iov = NULL;
 	r->bounce = NULL;
-	r->nmaps = 0;
 	r->niov = 0;
 	bq->data_held -= r->held;
 	budget_give(q->dev->budget, r->held);
@@ -424,64 +420,87 @@ static bool io_aligned(const struct blk_disk *disk, const struct iovec *iov,
 }
 
 /*
- * The request's data as iovecs for the medium, one a piece (each segment,
- * less data_skip, up to data_len), each where @reach puts it; -1 when
- * @reach cannot reach a piece.
+ * Cuts the data segments down to the data itself (data_skip bytes off the
+ * front, what is past data_len off the back), so that each is one piece
+ * for the medium.
  */
-static int req_data_iov(struct vx_queue *q, struct blk_req *r, bool writable,
-			void *(*reach)(struct vx_queue *q, struct blk_req *r,
-				       uint64_t addr, uint64_t len, bool writable))
+static void req_trim_data(struct blk_req *r)
 {
 	uint64_t skip = r->data_skip, left = r->data_len;
+	unsigned int i, n = 0;
+
+	for (i = 0; i < r->data_nsegs && left; i++) {
+		struct vq_seg s = r->data_segs[i];
+
+		if (skip >= s.len) {
+			skip -= s.len;
+			continue;
+		}
+		s.addr += skip;
+		s.len -= skip;
+		if (s.len > left)
+			s.len = left;
+		r->data_segs[n++] = s;
+		left -= s.len;
+		skip = 0;
+	}
+	r->data_nsegs = n;
+	r->data_skip = 0;
+}
+
+/*
+ * The (trimmed) data as iovecs for the medium: in the pool's mapping, and
+ * unless @pool_only, the rest in one grant mapping of its own (r->map).
+ * -1 when a piece cannot be reached so.
+ */
+static int req_data_iov(struct vx_queue *q, struct blk_req *r, bool writable,
+			bool pool_only)
+{
 	unsigned int i;
 
 	r->iov = calloc(r->data_nsegs, sizeof(*r->iov));
 	if (!r->iov)
 		return -1;
-	for (i = 0; i < r->data_nsegs && left; i++) {
-		const struct vq_seg *s = &r->data_segs[i];
-		uint64_t take;
-		void *p;
-
-		if (skip >= s->len) {
-			skip -= s->len;
-			continue;
-		}
-		take = s->len - skip < left ? s->len - skip : left;
-		p = reach(q, r, s->addr + skip, take, writable);
-		if (!p)
+	if (!pool_only) {
+		if (gmem_map_pieces(q->dev, r->data_segs, r->data_nsegs,
+				    writable, r->iov, &r->map))
 			return -1;
-		r->iov[r->niov++] = (struct iovec){ .iov_base = p, .iov_len = take };
-		left -= take;
-		skip = 0;
+		r->niov = r->data_nsegs;
+		return 0;
 	}
+	/* protocol.md 4.4: no grant operation, no bounce, no budget. */
+	for (i = 0; i < r->data_nsegs; i++) {
+		r->iov[i].iov_base = pool_ptr(q->dev, r->data_segs[i].addr,
+					      r->data_segs[i].len);
+		r->iov[i].iov_len = r->data_segs[i].len;
+		if (!r->iov[i].iov_base)
+			return -1;
+	}
+	r->niov = r->data_nsegs;
 	return 0;
 }
 
-/* GRANT_MAP: a piece reached through a grant mapping of its own. */
-static void *map_piece(struct vx_queue *q, struct blk_req *r, uint64_t addr,
-		       uint64_t len, bool writable)
+/* Lets go of what req_data_iov reached, for the bounce buffer instead. */
+static void req_drop_iov(struct vx_queue *q, struct blk_req *r)
 {
-	return gmem_map(q->dev, addr, len, writable, &r->maps[r->nmaps++]);
+	gmem_unmap(q->dev, &r->map);
+	free(r->iov);
+	r->iov = NULL;
+	r->niov = 0;
 }
 
 /*
- * A piece in the pool's mapping (protocol.md 4.4): the medium reads or
- * writes it there, with no grant operation, no bounce and nothing taken
- * from the budgets.
+ * Whether the medium reads and writes a request's data in guest memory
+ * (protocol.md 4.3): never over a network; in map mode always; in auto
+ * mode from BLK_MAP_MIN bytes on, where a map and an unmap cost less than
+ * copying the data twice (into the backend's buffer, then to the medium).
  */
-static void *pool_piece(struct vx_queue *q, struct blk_req *r, uint64_t addr,
-			uint64_t len, bool writable)
+static bool req_maps(struct vx_device *dev, const struct blk_req *r)
 {
-	(void)r;
-	(void)writable;
-	return pool_ptr(q->dev, addr, len);
-}
-
-static int req_map_data(struct vx_queue *q, struct blk_req *r, bool writable)
-{
-	r->maps = calloc(r->data_nsegs, sizeof(*r->maps));
-	return r->maps ? req_data_iov(q, r, writable, map_piece) : -1;
+	if (!disk_of(dev)->guest_io)
+		return false;
+	return dev->access == GRANT_MAP ||
+	       (dev->access == GRANT_AUTO && r->data_len >= BLK_MAP_MIN);
 }
 
 static int blk_submit_rw(struct vx_queue *q, struct blk_req *r, uint64_t sector)
@@ -492,12 +511,11 @@ static int blk_submit_rw(struct vx_queue *q, struct blk_req *r, uint64_t sector)
 	struct io_uring_sqe *sqe;
 	int rw_flags = 0;
 
-	if (disk->guest_io && q->dev->pool && !req_data_iov(q, r, !is_write, pool_piece) &&
+	req_trim_data(r);
+	if (disk->guest_io && q->dev->pool && !req_data_iov(q, r, !is_write, true) &&
 	    io_aligned(disk, r->iov, r->niov))
 		goto submit;
-	free(r->iov);
-	r->iov = NULL;
-	r->niov = 0;
+	req_drop_iov(q, r);
 
 	/*
 	 * Over the queue's budget or the guest's: the chain goes back, taken
@@ -513,29 +531,22 @@ static int blk_submit_rw(struct vx_queue *q, struct blk_req *r, uint64_t sector)
 	r->held = r->data_len;
 	bq->data_held += r->held;
 
-	if (q->dev->access == GRANT_MAP && disk->guest_io) {
-		if (req_map_data(q, r, !is_write)) {
+	if (req_maps(q->dev, r)) {
+		if (req_data_iov(q, r, !is_write, false)) {
 			queue_fail(q, "request %u: data grants cannot be mapped",
 				   r->head);
 			req_release(q, r);
 			return -1;
 		}
-		if (!io_aligned(disk, r->iov, r->niov)) {
-			unsigned int i;
-
-			/* O_DIRECT needs aligned buffers: bounce this one. */
-			for (i = 0; i < r->nmaps; i++)
-				gmem_unmap(q->dev, &r->maps[i]);
-			r->nmaps = 0;
-			r->niov = 0;
-		}
+		/* O_DIRECT needs aligned buffers: bounce this one. */
+		if (!io_aligned(disk, r->iov, r->niov))
+			req_drop_iov(q, r);
 	}
 	if (!r->niov) {
 		if (posix_memalign(&r->bounce, VX_PAGE_SIZE, r->data_len))
 			return req_fail(q, r, VIRTIO_BLK_S_IOERR);
 		if (is_write && gmem_copy(q->dev, r->data_segs, r->data_nsegs,
-					  r->data_skip, r->data_len, r->bounce,
-					  false)) {
+					  0, r->data_len, r->bounce, false)) {
 			queue_fail(q, "request %u: write data cannot be copied (grant refused)",
 				   r->head);
 			req_release(q, r);

@@ -29,7 +29,8 @@ struct vx_queue;
 struct vx_daemon;
 struct device_record;
 
-enum grant_access { GRANT_COPY, GRANT_MAP };
+/* protocol.md 4.3: how the backend reaches buffers outside the pool. */
+enum grant_access { GRANT_AUTO, GRANT_COPY, GRANT_MAP };
 
 struct vx_model {
 	const char *type;		/* the toolstack's `type` key */
@@ -297,6 +298,17 @@ struct gmap {
 /* Maps @len bytes at grant address @addr; returns the address of the first byte. */
 void *gmem_map(struct vx_device *dev, uint64_t addr, uint64_t len,
 	       bool writable, struct gmap *m);
+/*
+ * Reaches @n pieces of guest memory (grant addresses and lengths; a piece's
+ * device_writes is not read) for the medium: @iov[i] is where piece i lies,
+ * in the pool's mapping when it is in the pool, else in one grant mapping
+ * of all the other pieces' pages, made in one call (@m, for gmem_unmap;
+ * no mapping when the pool holds them all).  Returns 0, or -1 when a piece
+ * is no grant range or a grant refuses the mapping.
+ */
+int gmem_map_pieces(struct vx_device *dev, const struct vq_seg *pieces,
+		    unsigned int n, bool writable, struct iovec *iov,
+		    struct gmap *m);
 void gmem_unmap(struct vx_device *dev, struct gmap *m);
 
 /*

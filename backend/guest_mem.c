@@ -264,6 +264,70 @@ void *gmem_map(struct vx_device *dev, uint64_t addr, uint64_t len,
 	return m->base ? (uint8_t *)m->base + gr.offset : NULL;
 }
 
+/*
+ * The pages of @pieces outside the pool, one after the other, as a mapping
+ * of them all would hold them: their number, and with @refs their
+ * references; 0 for a piece that is no grant range.
+ */
+static uint32_t piece_refs(struct vx_device *dev, const struct vq_seg *pieces,
+			   unsigned int n, uint32_t *refs)
+{
+	struct vx_grant_range gr;
+	uint32_t total = 0, i, j;
+
+	for (i = 0; i < n; i++) {
+		if (pool_ptr(dev, pieces[i].addr, pieces[i].len))
+			continue;
+		if (!vx_grant_range(pieces[i].addr, pieces[i].len, &gr) ||
+		    gr.npages > UINT32_MAX - total)
+			return 0;
+		for (j = 0; refs && j < gr.npages; j++)
+			refs[total + j] = gr.first_ref + j;
+		total += gr.npages;
+	}
+	return total;
+}
+
+int gmem_map_pieces(struct vx_device *dev, const struct vq_seg *pieces,
+		    unsigned int n, bool writable, struct iovec *iov,
+		    struct gmap *m)
+{
+	uint32_t npages, page = 0, *refs;
+	struct vx_grant_range gr;
+	bool pooled = true;
+	unsigned int i;
+
+	m->base = NULL;
+	m->npages = 0;
+	for (i = 0; i < n; i++) {
+		iov[i].iov_len = pieces[i].len;
+		iov[i].iov_base = pool_ptr(dev, pieces[i].addr, pieces[i].len);
+		pooled &= iov[i].iov_base != NULL;
+	}
+	if (pooled)
+		return 0;
+	npages = piece_refs(dev, pieces, n, NULL);
+	refs = npages ? malloc(npages * sizeof(*refs)) : NULL;
+	if (!refs)
+		return -1;
+	piece_refs(dev, pieces, n, refs);
+	count_grant_op();
+	m->base = xen_gnttab_map(dev->gnttab, npages, refs, writable);
+	free(refs);
+	if (!m->base)
+		return -1;
+	m->npages = npages;
+	for (i = 0; i < n; i++) {
+		if (iov[i].iov_base)
+			continue;
+		vx_grant_range(pieces[i].addr, pieces[i].len, &gr);
+		iov[i].iov_base = (uint8_t *)m->base +
+				  (size_t)page * VX_PAGE_SIZE + gr.offset;
+		page += gr.npages;
+	}
+	return 0;
+}
+
 void gmem_unmap(struct vx_device *dev, struct gmap *m)
 {
 	if (m->base) {

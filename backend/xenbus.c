@@ -422,6 +422,10 @@ static bool start_pool(struct vx_device *dev)
 	return !why;
 }
 
+static const char *const access_name[] = {
+	[GRANT_AUTO] = "auto", [GRANT_COPY] = "copy", [GRANT_MAP] = "map",
+};
+
 /*
  * Starts the queues the frontend set up; with @resume, where the previous
  * daemon's record says it left them.
@@ -472,7 +476,7 @@ static bool start_queues(struct vx_device *dev, bool resume)
 			 dev->nr_queues, dev->queues[0].size, recovered);
 	else
 		dev_info(dev, "connected: %u queue(s) of %u, grant %s", dev->nr_queues,
-			 dev->queues[0].size, dev->access == GRANT_MAP ? "map" : "copy");
+			 dev->queues[0].size, access_name[dev->access]);
 	return true;
 }
 
@@ -808,12 +812,14 @@ static bool device_configure(struct vx_device *dev)
 			goto out;
 		}
 	}
-	if (!access || !strcmp(access, "copy")) {
+	if (!access || !strcmp(access, "auto")) {
+		dev->access = GRANT_AUTO;
+	} else if (!strcmp(access, "copy")) {
 		dev->access = GRANT_COPY;
 	} else if (!strcmp(access, "map")) {
 		dev->access = GRANT_MAP;
 	} else {
-		device_fatal(dev, "grant-access must be copy or map");
+		device_fatal(dev, "grant-access must be auto, copy or map");
 		goto out;
 	}
 	dev->request_queues = 1;

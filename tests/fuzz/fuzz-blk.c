@@ -124,7 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct guest_budget budget = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 	dev.budget = &budget;
-	dev.access = flags & 2 ? GRANT_MAP : GRANT_COPY;
+	dev.access = flags & 2 ? GRANT_MAP : flags & 16 ? GRANT_AUTO : GRANT_COPY;
 	dev.request_queues = 1;
 	dev.model = &blk_model;
 	dev.features = VX_FEATURE(VX_F_VERSION_1) | VX_FEATURE(VX_F_ACCESS_PLATFORM) |

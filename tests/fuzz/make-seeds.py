@@ -76,6 +76,11 @@ put('fuzz-blk', 'ranges', blk_seed(0, [(T_DISCARD, 0, 16, False, rng),
                                        (T_WZ, 100, 16, False, rng)]))
 put('fuzz-blk', 'map-mode', blk_seed(2, [(T_OUT, 8, 8192, False, None),
                                          (T_IN, 8, 8192, True, None)]))
+# Map mode beside a pool: a request's pieces in the window and out of it.
+put('fuzz-blk', 'map-pool', blk_seed(2 | 8, [(T_OUT, 8, 8192, False, None),
+                                             (T_IN, 8, 8192, True, None)]))
+put('fuzz-blk', 'auto-mode', blk_seed(16, [(T_OUT, 8, 8192, False, None),
+                                           (T_IN, 8, 8192, True, None)]))
 put('fuzz-blk', 'read-only', blk_seed(1, [(T_OUT, 0, 512, False, None),
                                           (T_IN, 0, 512, True, None)]))
 put('fuzz-blk', 'indirect', blk_seed(0, [(T_OUT, 0, 4096, False, None),

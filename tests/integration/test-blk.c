@@ -313,6 +313,93 @@ START_TEST(features_without_version_1_and_access_platform_are_refused)
 }
 END_TEST
 
+/*
+ * The map calls one daemon made (the simulated hypervisor's count, logged
+ * when it stops) serving 8 writes and 8 reads of 64 KiB, then as many of
+ * 4 KiB, each checked, on disk @devid with grant-access @access (NULL:
+ * no key).
+ */
+static unsigned long long map_calls_serving(uint32_t devid, const char *access)
+{
+	static uint8_t data[65536], got[65536];
+	const char *needle = "sim hypercalls: ";
+	unsigned long long notifies, maps = 0;
+	const char *kv[] = { "params", NULL, "mode", "w",
+			     "grant-access", access, NULL };
+	struct vx_guest *g = new_guest(1);
+	struct vx_vdev vd;
+	char disk[256], line[512], name[32];
+	const uint32_t sizes[] = { sizeof(data), 4096 };
+	unsigned int i, k;
+	bool found = false;
+	FILE *f;
+
+	ck_assert_int_eq(harness_start_daemon(&host), 0);
+	snprintf(name, sizeof(name), "d1-%u.img", devid);
+	make_disk(name, disk);
+	kv[1] = disk;
+	if (!access)
+		kv[4] = NULL;
+	ck_assert_int_eq(vx_ts_add_device(g->xs, 0, 1, devid, "blk", kv), 0);
+	ck_assert_int_eq(vdev_connect(&vd, g, devid, 1, all_features), 0);
+	for (k = 0; k < 2; k++) {
+		uint32_t len = sizes[k];
+
+		for (i = 0; i < 8; i++) {
+			fill_pattern(data, len, len + i);
+			ck_assert_int_eq(vblk_do(&vd, 0, VIRTIO_BLK_T_OUT, i * 128, data, len),
+					 VIRTIO_BLK_S_OK);
+		}
+		for (i = 0; i < 8; i++) {
+			fill_pattern(data, len, len + i);
+			ck_assert_int_eq(vblk_do(&vd, 0, VIRTIO_BLK_T_IN, i * 128, got, len),
+					 VIRTIO_BLK_S_OK);
+			ck_assert(!memcmp(got, data, len));
+		}
+	}
+	ck_assert_int_eq(vdev_close(&vd), 0);
+	ck_assert_uint_eq(g->leaked_refs, 0);
+	ck_assert_int_eq(vx_ts_remove_device(g->xs, 0, 1, devid, true, 0), 0);
+	snprintf(line, sizeof(line), "d1 virtio/%u: released", devid);
+	ck_assert(harness_log_wait(&host, line, PATIENCE_MS));
+	guest_destroy(g);
+	ck_assert_int_eq(harness_stop_daemon(&host, SIGTERM), 0);
+	/* The last daemon's line: the log keeps the earlier ones. */
+	f = fopen(host.log, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, needle);
+
+		if (p && sscanf(p + strlen(needle), "%llu notifies, %llu map calls",
+				&notifies, &maps) == 2)
+			found = true;
+	}
+	fclose(f);
+	ck_assert_msg(found, "the daemon logged no simulated hypercalls");
+	return maps;
+}
+
+/*
+ * protocol.md 4.3: with no grant-access key (auto), a request of 64 KiB
+ * is grant-mapped for the medium in one call and a 4 KiB one copied; map
+ * maps them all, copy none.  Over the rings' own maps, which copy shows.
+ */
+START_TEST(auto_access_maps_large_requests_and_copies_small_ones)
+{
+	unsigned long long copy, automatic, map;
+
+	harness_stop_daemon(&host, SIGTERM);
+	copy = map_calls_serving(1, "copy");
+	automatic = map_calls_serving(2, NULL);
+	map = map_calls_serving(3, "map");
+	fprintf(stderr, "map calls: copy %llu, auto %llu, map %llu\n", copy, automatic, map);
+	ck_assert_uint_gt(copy, 0);
+	ck_assert_uint_eq(automatic - copy, 16);
+	ck_assert_uint_eq(map - copy, 32);
+	ck_assert_int_eq(harness_start_daemon(&host), 0);
+}
+END_TEST
+
 START_TEST(reset_releases_every_grant_and_the_device_reconnects)
 {
 	struct vx_guest *g = new_guest(1);
@@ -862,6 +949,7 @@ int main(void)
 	const TTest *const tests[] = {
 		data_integrity_with_grant_copy,
 		data_integrity_with_grant_map,
+		auto_access_maps_large_requests_and_copies_small_ones,
 		data_integrity_through_a_grant_pool,
 		data_integrity_through_a_full_grant_pool_with_map,
 		data_integrity_with_polling_queues,
