@@ -17,6 +17,7 @@
 #include <linux/slab.h>
 #include <linux/virtio.h>
 #include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
 #include <linux/virtio_ring.h>
 #include <linux/workqueue.h>
 #include <xen/events.h>
@@ -525,24 +526,35 @@ struct vxb_pool *vxb_pool_of(struct device *dev)
 }
 
 /*
+ * A disk's descriptors carry many pages each (indirect tables of up to
+ * seg_max segments): its pool holds at least 4 MiB a queue by default,
+ * about the 1056 grants blkback keeps mapped a ring, so that a few 1 MiB
+ * requests in flight fit in it.
+ */
+#define VXB_POOL_DISK_QUEUE_PAGES	1024
+
+/*
  * The pool, before the rings so that they are carved from it: by default a
- * page per descriptor and the ring areas of each queue, which holds a full
- * queue of page-sized buffers.  Without one, every buffer is granted alone.
+ * page per descriptor (for a disk, VXB_POOL_DISK_QUEUE_PAGES at least) and
+ * the ring areas of each queue, which holds a full queue of page-sized
+ * buffers.  Without one, every buffer is granted alone.
  */
 static void vxb_create_pool(struct vxb_device *vxb, unsigned int nvqs,
 			    struct virtqueue_info vqs_info[])
 {
-	unsigned int pages = 0, i;
+	unsigned int pages = 0, data = vxb->max_queue_size, i;
 	struct vxb_pool *pool;
 
 	if (!vxb->pool_max_pages || !pool_pages)
 		return;
+	if (vxb->device_id == VIRTIO_ID_BLOCK)
+		data = max(data, VXB_POOL_DISK_QUEUE_PAGES);
 	if (pool_pages > 0) {
 		pages = pool_pages;
 	} else {
 		for (i = 0; i < nvqs; i++)
 			if (vqs_info[i].name)
-				pages += vxb->max_queue_size +
+				pages += data +
 					 PFN_UP(vring_size(vxb->max_queue_size,
 							   PAGE_SIZE));
 	}

@@ -133,12 +133,14 @@ static void pps_line(const char *what, const char *ours, const char *veth,
 static void nic_up(struct harness *h, uint32_t domid, struct vx_guest **g,
 		   struct vx_vdev *vd, struct vnet *vn, uint32_t pool_pages)
 {
-	static const char *const kv[] = { "mac", "00:16:3e:0b:e0:01", "queues", "2", NULL };
+	char queues[8];
+	const char *const kv[] = { "mac", "00:16:3e:0b:e0:01", "queues", queues, NULL };
 	uint16_t pairs = htole16(PAIRS);
 	const uint8_t *m;
 	unsigned int i;
 	int fds[PAIRS];
 
+	snprintf(queues, sizeof(queues), "%u", PAIRS);
 	snprintf(our_if, sizeof(our_if), "vxif%u.0", domid);
 	*g = guest_create(h->sim_dir, domid, 0, 65536);
 	if (!*g || vx_ts_add_device((*g)->xs, 0, domid, 0, "net", kv))
