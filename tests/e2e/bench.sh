@@ -6,6 +6,25 @@
 # netback's vif.
 mbs() { awk -v ms="$1" 'BEGIN { printf "%.1f", ms ? 32 * 1.048576 * 1000 / ms : 0 }'; }
 
+# perf_start / perf_stop WHAT: with E2E_PERF, where dom0's CPUs spent their
+# time in between (every process and the kernel, sampled), the top of it
+# in the test's log.
+perf_start() {
+	[ -f /payload/perf ] || return 0
+	perf record -a -F 499 -o /tmp/perf.data >/dev/null 2>&1 &
+	perf_pid=$!
+	sleep 1
+}
+perf_stop() {
+	[ -n "${perf_pid:-}" ] || return 0
+	kill -INT "$perf_pid"
+	wait "$perf_pid" || true
+	perf_pid=
+	echo "== perf, dom0, all CPUs: $1"
+	perf report -i /tmp/perf.data --stdio --sort comm,dso,sym 2>/dev/null |
+		grep -v -e '^#' -e '^$' | head -n 40
+}
+
 test_bench_nic_vs_vif() {
 	ensure_nic
 	xl network-attach $GUEST bridge=xenbr0 mac=$VIF_MAC || fail "xl network-attach"
@@ -27,9 +46,13 @@ test_bench_nic_vs_vif() {
 		# The queue the frames cross: receiveq1 toward the guest, transmitq1 from it.
 		qn=$( [ $way = from ] && echo 1 || echo 0)
 		c0=$(nic_queue_counts $qn) t0=$(daemon_ticks)
+		perf_start
 		v=$(udp_flood $way $( [ $way = from ] && echo 10.99.0.1 || echo 10.99.0.2)) || { echo "$v"; fail "virtio udp $way"; }
+		perf_stop "udp $way guest, virtio-xenbus"
 		c1=$(nic_queue_counts $qn) t1=$(daemon_ticks)
+		perf_start
 		x=$(udp_flood $way $( [ $way = from ] && echo 10.99.1.1 || echo 10.99.1.2)) || { echo "$x"; fail "vif udp $way"; }
+		perf_stop "udp $way guest, netback"
 		echo "E2E-BENCH: udp $way guest ($UDP_BYTES-byte datagrams, one sender, $UDP_S s): $(echo "$v $x" |
 			awk -v s=$UDP_S '{ printf "virtio-xenbus %.1f kpps (%.0f%% of sent), netback %.1f kpps (%.0f%%), ratio %.2f",
 				$1 / s / 1e3, $2 ? 100 * $1 / $2 : 0, $3 / s / 1e3, $4 ? 100 * $3 / $4 : 0, $3 ? $1 / $3 : 0 }')" |
@@ -99,13 +122,17 @@ bench_pair() {
 	for job in "$@"; do
 		# shellcheck disable=SC2086 # RW BS DEPTH
 		set -- $job
+		perf_start
 		t0=$(date +%s%N) c0=$(daemon_ticks)
 		a=$(guest_run 120 "$FIO_RUN"'
 			fio_run '"$v $1 $2 $3") || { echo "$a"; fail "fio on $v ($medium)"; }
 		cpu=$(awk -v c="$(($(daemon_ticks) - c0))" -v hz="$hz" -v ns="$(($(date +%s%N) - t0))" \
 			'BEGIN { printf "%.0f", 100 * c / hz / (ns / 1e9) }')
+		perf_stop "$job on $v ($medium)"
+		perf_start
 		b=$(guest_run 120 "$FIO_RUN"'
 			fio_run '"$x $1 $2 $3") || { echo "$b"; fail "fio on $x ($medium)"; }
+		perf_stop "$job on $x ($medium)"
 		echo "$1-$2-qd$3: $v $a, $x $b, daemon ${cpu}% of a CPU"
 		# shellcheck disable=SC2086 # IOPS KiB/s
 		set -- $a $b

@@ -59,7 +59,7 @@ chroot "$root" apt-get update -qq
 DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -qq \
 	--no-install-recommends linux-image-amd64 initramfs-tools \
 	xen-hypervisor-$xen-amd64 xen-utils-$xen xenstore-utils iproute2 kmod e2fsprogs util-linux \
-	procps busybox liburing2
+	procps busybox liburing2 linux-perf
 chroot "$root" apt-get clean
 
 # The guest boots the same kernel from a busybox initramfs; these are the

@@ -12,6 +12,8 @@
 #             follow (dom0-tests.sh's NEEDS)
 #   E2E_SKIP: names of tests not to run
 #   E2E_STALL_S: how long slow-backend.sh stops the daemon (default 30)
+#   E2E_PERF: bench.sh also records where dom0 spends its time on our disk
+#             and nic (perf, in the bench's log)
 #   E2E_GUEST_KERNEL: a built kernel tree for one more guest (see below)
 #   E2E_CHROOTS: where the chroots of another release than this machine's
 #             are kept (default /var/cache/virtio-xenbus-chroots)
@@ -71,6 +73,7 @@ cp "$src"/tests/e2e/dom0-tests.sh "$src"/tests/e2e/lib.sh "$src"/tests/e2e/blk.s
 printf %s "${E2E_ONLY:-}" >"$payload/only"
 printf %s "${E2E_SKIP:-}" >"$payload/skip"
 [ -z "${E2E_STALL_S:-}" ] || printf %s "$E2E_STALL_S" >"$payload/stall-s"
+[ -z "${E2E_PERF:-}" ] || : >"$payload/perf"
 
 # guest_kernel DIR RELEASE VMLINUZ MODULES_DIR MODULE [EXTRA_ROOT]:
 # /payload/DIR holds a guest kernel, its release, and its busybox initramfs
