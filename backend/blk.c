@@ -9,6 +9,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <liburing.h>
 #include <linux/falloc.h>
@@ -59,6 +60,9 @@ struct blk_disk {
 	bool is_blockdev;
 	uint64_t sectors;
 	uint32_t logical_block;
+	/* What one O_DIRECT I/O may be (0: no limit known): blk_submit_rw. */
+	uint32_t io_max_bytes;
+	uint32_t io_max_pages;
 	char serial[BLK_ID_BYTES];
 };
 
@@ -78,6 +82,11 @@ struct blk_req {
 	struct gmap map;		/* the data outside the pool, when mapped */
 	struct iovec *iov;
 	unsigned int niov;		/* of iov, for the medium */
+	unsigned int *part_end;		/* cut: where each part's iovecs end */
+	/* The request's I/Os in flight, and what those done so far did. */
+	unsigned int parts_left;
+	uint32_t part_bytes;
+	int part_error;
 	struct blk_req *next_free;
 };
 
@@ -145,6 +154,50 @@ static const char *remote_medium(int fd, const struct stat *st)
 	return NULL;
 }
 
+static bool read_sysfs_u32(const char *path, uint32_t *v)
+{
+	FILE *f = fopen(path, "re");
+	bool ok = f && fscanf(f, "%" SCNu32, v) == 1;
+
+	if (f)
+		fclose(f);
+	return ok;
+}
+
+/*
+ * The block layer fails a nowait bio it would have to split, and io_uring
+ * then does the whole I/O again from a worker thread of its own (pinning
+ * every page twice, a thread switch more).  So the backend cuts an O_DIRECT
+ * request into I/Os the medium takes whole: at most its queue's
+ * max_sectors_kb and max_segments (a partition's are its disk's; a file's,
+ * those of the device under its file system).  Odd limits are not cut for.
+ */
+static void read_io_limits(struct blk_disk *disk, const struct stat *st)
+{
+	static const char *const queue[] = { "queue", "../queue" };
+	dev_t d = S_ISBLK(st->st_mode) ? st->st_rdev : st->st_dev;
+	uint32_t kb, segs;
+	char path[96];
+	unsigned int i;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/%s/max_sectors_kb",
+			 major(d), minor(d), queue[i]);
+		if (!read_sysfs_u32(path, &kb))
+			continue;
+		snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/%s/max_segments",
+			 major(d), minor(d), queue[i]);
+		if (!read_sysfs_u32(path, &segs))
+			continue;
+		if (kb < 64 || segs < 16)
+			return;
+		disk->io_max_bytes = kb < BLK_QUEUE_DATA_MAX / 1024 ? kb * 1024 :
+								  BLK_QUEUE_DATA_MAX;
+		disk->io_max_pages = segs;
+		return;
+	}
+}
+
 static int blk_open_medium(struct vx_device *dev, struct blk_disk *disk,
 			   const char *path)
 {
@@ -181,6 +234,8 @@ static int blk_open_medium(struct vx_device *dev, struct blk_disk *disk,
 	}
 	disk->remote = remote_medium(disk->fd, &st);
 	disk->guest_io = !disk->remote;
+	if (disk->direct)
+		read_io_limits(disk, &st);
 	return 0;
 err:
 	dev_err(dev, "cannot size %s: %s", path, strerror(errno));
@@ -256,12 +311,14 @@ static int blk_open(struct vx_device *dev)
 				 VX_FEATURE(VIRTIO_BLK_F_WRITE_ZEROES);
 	dev->max_queues = dev->request_queues;
 	blk_fill_config(dev, disk);
-	dev_info(dev, "blk: %s, %llu sectors, %s%s%s%s%s", path,
-		 (unsigned long long)disk->sectors,
+	dev_info(dev, "blk: %s, %llu sectors, %s%s%s%s%s, I/O of at most %u KiB and %u pages",
+		 path, (unsigned long long)disk->sectors,
 		 dev->readonly ? "read-only" : "read-write",
 		 disk->direct ? ", O_DIRECT" : "",
 		 disk->guest_io ? "" : ", guest memory bounced (",
-		 disk->guest_io ? "" : disk->remote, disk->guest_io ? "" : ")");
+		 disk->guest_io ? "" : disk->remote, disk->guest_io ? "" : ")",
+		 (disk->io_max_bytes ?: BLK_QUEUE_DATA_MAX) / 1024,
+		 disk->io_max_pages ?: BLK_QUEUE_DATA_MAX / VX_PAGE_SIZE);
 	free(path);
 	free(mode);
 	free(serial);
@@ -357,8 +414,10 @@ static void req_release(struct vx_queue *q, struct blk_req *r)
 	gmem_unmap(q->dev, &r->map);
 	free(r->iov);
 	free(r->bounce);
+	free(r->part_end);
 	r->iov = NULL;
 	r->bounce = NULL;
+	r->part_end = NULL;
 	r->niov = 0;
 	bq->data_held -= r->held;
 	budget_give(q->dev->budget, r->held);
@@ -503,13 +562,139 @@ static bool req_maps(struct vx_device *dev, const struct blk_req *r)
 	       (dev->access == GRANT_AUTO && r->data_len >= BLK_MAP_MIN);
 }
 
+/*
+ * An SQE for one of @r's I/Os (or NULL: the queue fails); the request
+ * completes when the last of them does.  A request cut in many parts may
+ * fill the submission ring: what is in it then goes to the kernel first.
+ */
+static struct io_uring_sqe *blk_sqe(struct vx_queue *q, struct blk_req *r)
+{
+	struct blk_queue *bq = q->model_priv;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&bq->ring);
+
+	if (!sqe && io_uring_submit(&bq->ring) >= 0)
+		sqe = io_uring_get_sqe(&bq->ring);
+	if (!sqe) {
+		queue_fail(q, "request %u: io_uring takes no more I/O", r->head);
+		if (!r->parts_left)
+			req_release(q, r);
+		return NULL;
+	}
+	io_uring_sqe_set_data(sqe, r);
+	r->parts_left++;
+	return sqe;
+}
+
+/* Counts an I/O's result in; true, with the request's in @res, at the last. */
+static bool req_part_done(struct blk_req *r, int *res)
+{
+	if (*res < 0)
+		r->part_error = *res;
+	else
+		r->part_bytes += *res;
+	if (--r->parts_left)
+		return false;
+	*res = r->part_error ?: (int)r->part_bytes;
+	return true;
+}
+
+static bool push_iov(struct iovec **v, unsigned int *n, size_t *room,
+		     void *base, size_t len)
+{
+	if (*n == *room) {
+		size_t grow = *room ? 2 * *room : 16;
+		void *p = realloc(*v, grow * sizeof(**v));
+
+		if (!p)
+			return false;
+		*v = p;
+		*room = grow;
+	}
+	(*v)[(*n)++] = (struct iovec){ base, len };
+	return true;
+}
+
+/*
+ * Cuts r->iov into parts the medium takes whole (read_io_limits): each at
+ * most io_max_bytes and io_max_pages pages, a piece counting every page it
+ * touches, cut on logical blocks.  r->iov becomes the cut pieces, and
+ * r->part_end[k] the end of part k's; returns the number of parts, or -1.
+ */
+static int req_cut(const struct blk_disk *disk, struct blk_req *r)
+{
+	size_t bytes = 0, pages = 0, room = 0, in_page, take, len;
+	unsigned int i, n = 0, parts = 0;
+	struct iovec *out = NULL;
+	uint8_t *p;
+
+	r->part_end = calloc(r->data_len / disk->logical_block + 1,
+			     sizeof(*r->part_end));
+	if (!r->part_end)
+		return -1;
+	for (i = 0; i < r->niov; i++) {
+		p = r->iov[i].iov_base;
+		len = r->iov[i].iov_len;
+		while (len) {
+			in_page = (uintptr_t)p % VX_PAGE_SIZE;
+			take = len < disk->io_max_bytes - bytes ? len :
+				   disk->io_max_bytes - bytes;
+			if (take > (disk->io_max_pages - pages) * VX_PAGE_SIZE - in_page)
+				take = (disk->io_max_pages - pages) * VX_PAGE_SIZE - in_page;
+			take -= take % disk->logical_block;
+			if (take) {
+				if (!push_iov(&out, &n, &room, p, take))
+					goto err;
+				bytes += take;
+				pages += (in_page + take + VX_PAGE_SIZE - 1) / VX_PAGE_SIZE;
+				p += take;
+				len -= take;
+			} else if (!bytes) {
+				goto err;	/* a block past the limits: no cut */
+			}
+			if (!take || bytes == disk->io_max_bytes ||
+			    pages == disk->io_max_pages) {
+				r->part_end[parts++] = n;
+				bytes = 0;
+				pages = 0;
+			}
+		}
+	}
+	if (bytes)
+		r->part_end[parts++] = n;
+	free(r->iov);
+	r->iov = out;
+	r->niov = n;
+	return parts;
+err:
+	free(out);
+	free(r->part_end);
+	r->part_end = NULL;
+	return -1;
+}
+
+/* Whether @r's data is more than the medium takes in one I/O. */
+static bool req_needs_cut(const struct blk_disk *disk, const struct blk_req *r)
+{
+	size_t pages = 0;
+	unsigned int i;
+
+	if (!disk->io_max_bytes || r->data_len > disk->io_max_bytes)
+		return disk->io_max_bytes;
+	for (i = 0; i < r->niov; i++)
+		pages += ((uintptr_t)r->iov[i].iov_base % VX_PAGE_SIZE +
+			  r->iov[i].iov_len + VX_PAGE_SIZE - 1) / VX_PAGE_SIZE;
+	return pages > disk->io_max_pages;
+}
+
 static int blk_submit_rw(struct vx_queue *q, struct blk_req *r, uint64_t sector)
 {
 	struct blk_queue *bq = q->model_priv;
 	struct blk_disk *disk = disk_of(q->dev);
 	bool is_write = r->type == VIRTIO_BLK_T_OUT;
+	uint64_t off = sector * 512;
+	unsigned int first = 0, k;
 	struct io_uring_sqe *sqe;
-	int rw_flags = 0;
+	int rw_flags = 0, parts;
 
 	req_trim_data(r);
 	if (disk->guest_io && q->dev->pool && !req_data_iov(q, r, !is_write, true) &&
@@ -565,20 +750,27 @@ submit:
 	/* Without a negotiated flush the device has no volatile cache. */
 	if (is_write && !dev_has_feature(q->dev, VIRTIO_BLK_F_FLUSH))
 		rw_flags = RWF_DSYNC;
-	sqe = io_uring_get_sqe(&bq->ring);
-	if (is_write)
-		io_uring_prep_writev2(sqe, disk->fd, r->iov, r->niov,
-				      sector * 512, rw_flags);
-	else
-		io_uring_prep_readv(sqe, disk->fd, r->iov, r->niov,
-				    sector * 512);
-	io_uring_sqe_set_data(sqe, r);
+	parts = req_needs_cut(disk, r) ? req_cut(disk, r) : -1;
+	for (k = 0; k < (parts > 0 ? (unsigned int)parts : 1); k++) {
+		unsigned int end = parts > 0 ? r->part_end[k] : r->niov;
+
+		sqe = blk_sqe(q, r);
+		if (!sqe)
+			return -1;	/* the parts submitted complete it */
+		if (is_write)
+			io_uring_prep_writev2(sqe, disk->fd, r->iov + first,
+					      end - first, off, rw_flags);
+		else
+			io_uring_prep_readv(sqe, disk->fd, r->iov + first,
+					    end - first, off);
+		for (; first < end; first++)
+			off += r->iov[first].iov_len;
+	}
 	return 0;
 }
 
 static int blk_submit_range(struct vx_queue *q, struct blk_req *r)
 {
-	struct blk_queue *bq = q->model_priv;
 	struct blk_disk *disk = disk_of(q->dev);
 	struct virtio_blk_discard_write_zeroes range;
 	struct io_uring_sqe *sqe;
@@ -615,10 +807,11 @@ static int blk_submit_range(struct vx_queue *q, struct blk_req *r)
 	/* Remember the range in data_len/data_skip for a write-zeroes fallback. */
 	r->data_skip = sector;
 	r->data_len = (uint64_t)num * 512;
-	sqe = io_uring_get_sqe(&bq->ring);
+	sqe = blk_sqe(q, r);
+	if (!sqe)
+		return -1;
 	io_uring_prep_fallocate(sqe, disk->fd, mode, sector * 512,
 				(uint64_t)num * 512);
-	io_uring_sqe_set_data(sqe, r);
 	return 0;
 }
 
@@ -670,6 +863,9 @@ static int blk_handle_chain(struct vx_queue *q, const struct vq_chain *c)
 	r->type = le32toh(hdr.type);
 	r->in_len = 0;
 	r->status = VIRTIO_BLK_S_OK;
+	r->parts_left = 0;
+	r->part_bytes = 0;
+	r->part_error = 0;
 	sector = le64toh(hdr.sector);
 
 	/* The status byte is the last writable byte of the chain. */
@@ -698,9 +894,10 @@ static int blk_handle_chain(struct vx_queue *q, const struct vq_chain *c)
 			return blk_submit_range(q, r);
 		break;
 	case VIRTIO_BLK_T_FLUSH:
-		sqe = io_uring_get_sqe(&bq->ring);
+		sqe = blk_sqe(q, r);
+		if (!sqe)
+			return -1;
 		io_uring_prep_fsync(sqe, disk->fd, IORING_FSYNC_DATASYNC);
-		io_uring_sqe_set_data(sqe, r);
 		return 0;
 	default:
 		return req_fail(q, r, VIRTIO_BLK_S_UNSUPP);
@@ -801,7 +998,7 @@ static int blk_complete(struct vx_queue *q)
 		int res = cqe->res;
 
 		io_uring_cqe_seen(&bq->ring, cqe);
-		if (blk_complete_one(q, r, res))
+		if (req_part_done(r, &res) && blk_complete_one(q, r, res))
 			ret = -1;
 	}
 	return ret;

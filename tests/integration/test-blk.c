@@ -4,6 +4,7 @@
  * hypervisor: the rules of docs/protocol.md 2 and 5, checked as a guest
  * and an administrator would see them.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -397,6 +398,103 @@ START_TEST(auto_access_maps_large_requests_and_copies_small_ones)
 	ck_assert_uint_eq(automatic - copy, 16);
 	ck_assert_uint_eq(map - copy, 32);
 	ck_assert_int_eq(harness_start_daemon(&host), 0);
+}
+END_TEST
+
+/* The daemon's threads named @prefix: io_uring's workers are iou-wrk-PID. */
+static int daemon_threads_named(const char *prefix)
+{
+	char path[300], comm[32];
+	struct dirent *e;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", host.daemon);
+	d = opendir(path);
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d))) {
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/comm", host.daemon, e->d_name);
+		f = fopen(path, "r");
+		if (f && fgets(comm, sizeof(comm), f) && !strncmp(comm, prefix, strlen(prefix)))
+			n++;
+		if (f)
+			fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * A disk on a block device (a loop device here) whose queue takes less
+ * than a request: the daemon reads its limits and cuts each 1 MiB request
+ * into I/Os it takes whole, so io_uring does them at once and never hands
+ * one to a worker thread (the block layer fails a nowait bio it would have
+ * to split: the I/O would be done twice).  Every byte lands, mapped for
+ * the medium (auto) or through the daemon's buffer (copy).
+ */
+START_TEST(large_requests_to_a_block_device_are_cut_to_its_limits)
+{
+	static uint8_t data[1 << 20], got[1 << 20];
+	const char *access[] = { NULL, "copy" };
+	char img[300], cmd[700], loop[64] = "", line[256], want[96];
+	uint32_t kb, segs;
+	unsigned int m, i;
+	FILE *f;
+
+	snprintf(img, sizeof(img), "%s/loop.img", host.dir);
+	snprintf(cmd, sizeof(cmd), "truncate -s 64M '%s' && losetup -f --show '%s'", img, img);
+	f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(loop, sizeof(loop), f));
+	pclose(f);
+	loop[strcspn(loop, "\n")] = 0;
+	snprintf(line, sizeof(line), "/sys/block/%s/queue/max_sectors_kb", strrchr(loop, '/') + 1);
+	f = fopen(line, "r");
+	ck_assert(f && fscanf(f, "%u", &kb) == 1);
+	fclose(f);
+	snprintf(line, sizeof(line), "/sys/block/%s/queue/max_segments", strrchr(loop, '/') + 1);
+	f = fopen(line, "r");
+	ck_assert(f && fscanf(f, "%u", &segs) == 1);
+	fclose(f);
+	/* Else the 1 MiB requests below need no cut and test nothing. */
+	ck_assert_uint_lt(segs, sizeof(data) / 4096);
+
+	for (m = 0; m < 2; m++) {
+		const char *kv[] = { "params", loop, "mode", "w", "grant-access", access[m], NULL };
+		struct vx_guest *g = new_guest(1 + m);
+		struct vx_vdev vd;
+
+		if (!access[m])
+			kv[4] = NULL;
+		ck_assert_int_eq(vx_ts_add_device(g->xs, 0, 1 + m, 1, "blk", kv), 0);
+		ck_assert_int_eq(vdev_connect(&vd, g, 1, 1, all_features), 0);
+		snprintf(want, sizeof(want), "I/O of at most %u KiB and %u pages", kb, segs);
+		ck_assert_msg(harness_log_wait(&host, want, 0), "no '%s' in the log", want);
+		for (i = 0; i < 8; i++) {
+			fill_pattern(data, sizeof(data), 100 * m + i);
+			ck_assert_int_eq(vblk_do(&vd, 0, VIRTIO_BLK_T_OUT, i * 2048, data, sizeof(data)),
+					 VIRTIO_BLK_S_OK);
+		}
+		for (i = 0; i < 8; i++) {
+			fill_pattern(data, sizeof(data), 100 * m + i);
+			ck_assert_int_eq(vblk_do(&vd, 0, VIRTIO_BLK_T_IN, i * 2048, got, sizeof(got)),
+					 VIRTIO_BLK_S_OK);
+			ck_assert_msg(!memcmp(got, data, sizeof(got)), "1 MiB at %u MiB differs", i);
+		}
+		ck_assert_int_eq(daemon_threads_named("iou-wrk"), 0);
+		ck_assert_int_eq(vdev_close(&vd), 0);
+		ck_assert_uint_eq(g->leaked_refs, 0);
+		ck_assert_int_eq(vx_ts_remove_device(g->xs, 0, 1 + m, 1, true, 0), 0);
+		snprintf(line, sizeof(line), "d%u virtio/1: released", 1 + m);
+		ck_assert(harness_log_wait(&host, line, PATIENCE_MS));
+		guest_destroy(g);
+	}
+	snprintf(cmd, sizeof(cmd), "losetup -d '%s'", loop);
+	ck_assert(!system(cmd));
 }
 END_TEST
 
@@ -950,6 +1048,7 @@ int main(void)
 		data_integrity_with_grant_copy,
 		data_integrity_with_grant_map,
 		auto_access_maps_large_requests_and_copies_small_ones,
+		large_requests_to_a_block_device_are_cut_to_its_limits,
 		data_integrity_through_a_grant_pool,
 		data_integrity_through_a_full_grant_pool_with_map,
 		data_integrity_with_polling_queues,
