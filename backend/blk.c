@@ -678,8 +678,10 @@ static bool req_needs_cut(const struct blk_disk *disk, const struct blk_req *r)
 	size_t pages = 0;
 	unsigned int i;
 
-	if (!disk->io_max_bytes || r->data_len > disk->io_max_bytes)
-		return disk->io_max_bytes;
+	if (!disk->io_max_bytes)
+		return false;
+	if (r->data_len > disk->io_max_bytes)
+		return true;
 	for (i = 0; i < r->niov; i++)
 		pages += ((uintptr_t)r->iov[i].iov_base % VX_PAGE_SIZE +
 			  r->iov[i].iov_len + VX_PAGE_SIZE - 1) / VX_PAGE_SIZE;
@@ -756,7 +758,7 @@ submit:
 
 		sqe = blk_sqe(q, r);
 		if (!sqe)
-			return -1;	/* the parts submitted complete it */
+			return -1;	/* any part submitted completes it */
 		if (is_write)
 			io_uring_prep_writev2(sqe, disk->fd, r->iov + first,
 					      end - first, off, rw_flags);
