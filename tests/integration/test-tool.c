@@ -559,6 +559,24 @@ static pid_t recorded_follower(struct xs_handle *xs, const char *vm)
 	return pid;
 }
 
+/*
+ * Waits for the follower the tool records for @vm to be one other than
+ * @old (0: any): a new follower records itself once it runs.
+ */
+static pid_t new_follower(struct xs_handle *xs, const char *vm, pid_t old)
+{
+	pid_t pid = 0;
+
+	for (int ms = 0; ms < PATIENCE_MS; ms += 10) {
+		pid = recorded_follower(xs, vm);
+		if (pid > 0 && pid != old)
+			return pid;
+		usleep(10000);
+	}
+	ck_abort_msg("the follower recorded is %d, still not a new one", (int)pid);
+	return pid;
+}
+
 /* Whether domain @domid is paused (fake-xl's mark). */
 static bool paused_now(struct xs_handle *xs, uint32_t domid)
 {
@@ -587,7 +605,7 @@ START_TEST(migrate_carries_the_devices_to_the_incoming_domain)
 	ck_assert(monitor_log_has("domain 1's virtio devices: vda vdb " MAC));
 	vm = xs_get(xs, "/local/domain/1/vm");
 	ck_assert_ptr_nonnull(vm);
-	ck_assert_int_eq(recorded_follower(xs, vm), monitor);
+	ck_assert_int_eq(new_follower(xs, vm, 0), monitor);
 
 	TOOL_OK("migrate -s '' web '%s migrate-receive'", tool_path(), tool_path());
 	ck_assert_msg(strstr(out, "web is domain 2 here, with its 3 virtio devices") &&
@@ -604,9 +622,7 @@ START_TEST(migrate_carries_the_devices_to_the_incoming_domain)
 		      strstr(out, "unpause 2"), "xl calls: %s", out);
 	ck_assert(harness_log_wait(&host, "the guest is gone", PATIENCE_MS));
 	ck_assert(monitor_log_has("following web (domain 2"));
-	next = recorded_follower(xs, vm);
-	ck_assert_int_gt(next, 0);
-	ck_assert_int_ne(next, monitor);
+	next = new_follower(xs, vm, monitor);
 
 	/* The disk is not on the receiver: refused there, before xl runs. */
 	RUN_OK("mv %s %s.away", disk, disk);
@@ -620,8 +636,7 @@ START_TEST(migrate_carries_the_devices_to_the_incoming_domain)
 	for (devid = 0; devid < 3; devid++)
 		ck_assert(domain_has_device(xs, 2, devid));
 	ck_assert(process_gone(next, PATIENCE_MS));
-	ck_assert_int_gt(recorded_follower(xs, vm), 0);
-	ck_assert_int_ne(recorded_follower(xs, vm), next);
+	new_follower(xs, vm, next);
 
 	/* xl fails at the receiver: its copy goes, the guest stays here. */
 	setenv("FAKE_XL_FAIL", "migrate-receive", 1);
