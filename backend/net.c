@@ -51,6 +51,8 @@
 #define NET_RX_BUDGET	64		/* frames before used entries are published */
 #define NET_CTRL_MAX	8192		/* bytes of one control command */
 #define NET_SCRIPT_TIMEOUT_MS	30000
+/* How long a pairs change waits for a receive thread of ours, at most. */
+#define NET_PAIRS_OFF_MS	10000
 #define NET_MAX_PAIRS	VX_MAX_REQUEST_QUEUES
 #define NET_IOV_MAX	1024		/* UIO_MAXIOV: pieces of one readv or writev */
 
@@ -58,6 +60,7 @@ struct net_pair {
 	int tap_fd;
 	bool attached;			/* an active TAP queue */
 	int wake_fd;			/* eventfd: the receive thread re-checks */
+	unsigned int rx_seen;		/* pairs_epoch its receive thread acts on (atomic) */
 };
 
 /* Receive filtering (the controlq's RX, MAC and VLAN classes). */
@@ -81,6 +84,7 @@ struct net_nic {
 	unsigned int pairs;		/* offered: the toolstack's `queues` */
 	struct net_pair pair[NET_MAX_PAIRS];
 	unsigned int active_pairs;	/* VIRTIO_NET_CTRL_MQ */
+	unsigned int pairs_epoch;	/* bumped after active_pairs changes (atomic) */
 	bool link_up;			/* the toolstack's `link` key */
 	bool driver_running;		/* between DRIVER_OK and reset */
 	bool announce;			/* VIRTIO_NET_S_ANNOUNCE until the driver acks */
@@ -238,6 +242,7 @@ static void set_active_pairs(struct vx_device *dev, struct net_nic *nic,
 	for (i = 0; i < nic->pairs; i++)
 		tap_attach(dev, nic, i, i < n);
 	__atomic_store_n(&nic->active_pairs, n, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&nic->pairs_epoch, 1, __ATOMIC_RELEASE);
 	for (i = 0; i < nic->pairs; i++)
 		if (write(nic->pair[i].wake_fd, &one, sizeof(one)) < 0)
 			dev_err(dev, "cannot wake receive queue %u", i);
@@ -1266,7 +1271,7 @@ static int rx_complete(struct vx_queue *q, struct net_queue *nq)
 	struct net_nic *nic = nic_of(q->dev);
 	int fd = nic->pair[nq->pair].tap_fd;
 	size_t max = rx_read_max(q->dev, nic);
-	unsigned int budget = NET_RX_BUDGET;
+	unsigned int budget = NET_RX_BUDGET, epoch;
 	uint64_t wakes;
 	uint16_t seen;
 	bool active;
@@ -1275,7 +1280,11 @@ static int rx_complete(struct vx_queue *q, struct net_queue *nq)
 	if (read(nic->pair[nq->pair].wake_fd, &wakes, sizeof(wakes)) < 0) {
 		/* EAGAIN: no wake-up pending */
 	}
+	/* The epoch first: the pairs read after it are at least that new. */
+	epoch = __atomic_load_n(&nic->pairs_epoch, __ATOMIC_ACQUIRE);
 	active = nq->pair < __atomic_load_n(&nic->active_pairs, __ATOMIC_ACQUIRE);
+	/* What the last round placed is published: rx_wait_pairs_off. */
+	__atomic_store_n(&nic->pair[nq->pair].rx_seen, epoch, __ATOMIC_RELEASE);
 	for (; active && budget; budget--) {
 		int r;
 
@@ -1410,6 +1419,36 @@ static uint8_t ctrl_vlan(struct vx_device *dev, struct net_nic *nic,
 	return VIRTIO_NET_OK;
 }
 
+/*
+ * virtio 1.2, 5.1.6.5.5: once the command is answered, no frame may come on
+ * a receive queue past the @n pairs.  A receive thread may have read one
+ * before: the answer waits until each running receive thread of those
+ * pairs has started a round with the new pairs (all it placed before is
+ * published by then), as long as it is not broken.
+ */
+static void rx_wait_pairs_off(struct vx_device *dev, struct net_nic *nic,
+			      unsigned int n)
+{
+	unsigned int epoch = __atomic_load_n(&nic->pairs_epoch, __ATOMIC_ACQUIRE);
+	unsigned int i, ms;
+
+	for (i = n; i < nic->pairs && 2 * i < dev->nr_queues; i++) {
+		struct vx_queue *q = &dev->queues[2 * i];
+
+		for (ms = 0; q->running && !queue_stopped(q) &&
+		     !__atomic_load_n(&q->failed, __ATOMIC_ACQUIRE) &&
+		     (int)(__atomic_load_n(&nic->pair[i].rx_seen, __ATOMIC_ACQUIRE) - epoch) < 0;
+		     ms++) {
+			if (ms == NET_PAIRS_OFF_MS) {
+				dev_err(dev, "receive queue %u did not see the pairs change in %u ms",
+					2 * i, NET_PAIRS_OFF_MS);
+				break;
+			}
+			usleep(1000);
+		}
+	}
+}
+
 static uint8_t ctrl_mq(struct vx_device *dev, struct net_nic *nic, uint8_t cmd,
 		       const uint8_t *data, size_t len)
 {
@@ -1422,6 +1461,7 @@ static uint8_t ctrl_mq(struct vx_device *dev, struct net_nic *nic, uint8_t cmd,
 	if (n < VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN || n > nic->pairs)
 		return VIRTIO_NET_ERR;
 	set_active_pairs(dev, nic, n);
+	rx_wait_pairs_off(dev, nic, n);
 	dev_info(dev, "%u queue pair(s) active", n);
 	return VIRTIO_NET_OK;
 }
