@@ -22,7 +22,7 @@ trixie) xen=4.20 ;;
 *) echo "build-dom0: no rig for $suite" >&2; exit 1 ;;
 esac
 mirror=${E2E_MIRROR:-http://deb.debian.org/debian}
-hash=$(sha256sum "$0" | cut -c1-16)
+hash=$(cat "$0" "$(dirname "$0")/copy-modules.sh" | sha256sum | cut -c1-16)
 out=$cache/dom0-$suite-$hash
 if [ -f "$out/dom0.img" ]; then
 	echo "$out"
@@ -37,11 +37,13 @@ mkdir -p "$root"
 # A private mount namespace: whatever is mounted in the chroot goes away
 # with it, and the host's /dev is never bound in (an rm -rf through such a
 # mount deletes the host's device nodes).
-unshare -m sh -eu -s "$root" "$mirror" "$suite" "$xen" >"$tmp/build.log" 2>&1 <<'BUILD' || {
+unshare -m sh -eu -s "$root" "$mirror" "$suite" "$xen" "$(dirname "$0")/copy-modules.sh" \
+	>"$tmp/build.log" 2>&1 <<'BUILD' || {
 root=$1
 mirror=$2
 suite=$3
 xen=$4
+copy_modules=$5
 debootstrap --variant=minbase "$suite" "$root" "$mirror"
 mount -t proc proc "$root/proc"
 mount -t sysfs sys "$root/sys"
@@ -67,18 +69,10 @@ chroot "$root" apt-get clean
 # the bridge for the driver domain's virtio-xenbusd).
 guest=$root/../guest
 kver=$(ls "$root/lib/modules" | sort -V | tail -n 1)
-mkdir -p "$guest/modules"
-# A module the kernel has built in (trixie's virtio, say) is not there.
-for m in virtio_ring virtio virtio_blk failover net_failover virtio_net \
-	 xen-blkfront xen-netfront crc16 mbcache jbd2 crc32c_generic ext4 \
-	 xen-evtchn xen-gntdev tun llc stp bridge; do
-	f=$(find "$root/lib/modules/$kver" -name "$m.ko*" | head -n 1)
-	[ -n "$f" ] || continue
-	case $f in
-	*.xz) xz -dc "$f" >"$guest/modules/$m.ko" ;;
-	*) cp "$f" "$guest/modules/" ;;
-	esac
-done
+"$copy_modules" "$root/lib/modules/$kver" "$guest/modules" \
+	virtio_ring virtio virtio_blk failover net_failover virtio_net \
+	xen-blkfront xen-netfront crc16 mbcache jbd2 crc32c_generic ext4 \
+	xen-evtchn xen-gntdev tun llc stp bridge
 # xenstore-* are the guest's half of the test agent (guest-init).
 for p in /sbin/mke2fs /sbin/e2fsck /usr/bin/xenstore-read \
 	 /usr/bin/xenstore-write /usr/bin/xenstore-rm; do

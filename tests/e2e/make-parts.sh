@@ -80,15 +80,9 @@ if [ ! -f "$k2cache/vmlinuz" ]; then
 	vmlinuz=$(find "$k2cache.tmp/x" -name "vmlinuz-$k2" -o -path "*/$k2/vmlinuz" | head -n 1)
 	[ -n "$vmlinuz" ] || { echo "make-parts: no vmlinuz in $debs"; exit 1; }
 	mv "$vmlinuz" "$k2cache.tmp/vmlinuz"
-	for m in virtio_blk failover net_failover virtio_net crc16 mbcache jbd2 \
-		 crc32c_generic ext4; do
-		f=$(find "$k2cache.tmp/x" -name "$m.ko*" | head -n 1)
-		[ -n "$f" ] || continue
-		case $f in
-		*.xz) xz -dc "$f" >"$k2cache.tmp/modules/$m.ko" ;;
-		*) cp "$f" "$k2cache.tmp/modules/" ;;
-		esac
-	done
+	"$(dirname "$0")/copy-modules.sh" "$k2cache.tmp/x" "$k2cache.tmp/modules" \
+		virtio_blk failover net_failover virtio_net crc16 mbcache jbd2 \
+		crc32c_generic ext4
 	rm -rf "$k2cache.tmp/x" "$k2cache.tmp"/*.deb "$k2cache.tmp/download.log"
 	rm -rf "$k2cache"
 	mv "$k2cache.tmp" "$k2cache"
