@@ -145,9 +145,11 @@ boot_extra_guest() {
 		xs_read /local/domain/"$d"/data/e2e-ready >/dev/null && return 0
 		# Linux 6.12 as a PV guest under TCG was seen to take an int3 while
 		# patching its text on two vcpus, in its initcalls: before the
-		# initramfs, so before anything of ours.  Such a boot, once more.
-		[ $try = 1 ] && [ -z "$(domid)" ] &&
-			grep -q "Kernel panic" /var/log/xen/console/guest-$GUEST.log || break
+		# initramfs, so before anything of ours.  Such a boot, once more;
+		# not one whose init or our module had run.
+		log=/var/log/xen/console/guest-$GUEST.log
+		[ $try = 1 ] && [ -z "$(domid)" ] && grep -q "Kernel panic" "$log" &&
+			! grep -q -e "e2e-guest:" -e virtio_xenbus "$log" || break
 		echo "$GUEST's kernel panicked while it booted, before its initramfs ran: booting it again"
 		tail -n 30 /var/log/xen/console/guest-$GUEST.log
 		wait_for 30 backend_dirs_gone "$d" || fail "$GUEST's backend directories are left"
