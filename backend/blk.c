@@ -598,6 +598,12 @@ static bool req_part_done(struct blk_req *r, int *res)
 	return true;
 }
 
+/* The pages [@p, @p + @len) touches: what it costs of max_segments. */
+static size_t span_pages(const void *p, size_t len)
+{
+	return ((uintptr_t)p % VX_PAGE_SIZE + len + VX_PAGE_SIZE - 1) / VX_PAGE_SIZE;
+}
+
 static bool push_iov(struct iovec **v, unsigned int *n, size_t *room,
 		     void *base, size_t len)
 {
@@ -645,7 +651,7 @@ static int req_cut(const struct blk_disk *disk, struct blk_req *r)
 				if (!push_iov(&out, &n, &room, p, take))
 					goto err;
 				bytes += take;
-				pages += (in_page + take + VX_PAGE_SIZE - 1) / VX_PAGE_SIZE;
+				pages += span_pages(p, take);
 				p += take;
 				len -= take;
 			} else if (!bytes) {
@@ -683,8 +689,7 @@ static bool req_needs_cut(const struct blk_disk *disk, const struct blk_req *r)
 	if (r->data_len > disk->io_max_bytes)
 		return true;
 	for (i = 0; i < r->niov; i++)
-		pages += ((uintptr_t)r->iov[i].iov_base % VX_PAGE_SIZE +
-			  r->iov[i].iov_len + VX_PAGE_SIZE - 1) / VX_PAGE_SIZE;
+		pages += span_pages(r->iov[i].iov_base, r->iov[i].iov_len);
 	return pages > disk->io_max_pages;
 }
 
@@ -694,7 +699,7 @@ static int blk_submit_rw(struct vx_queue *q, struct blk_req *r, uint64_t sector)
 	struct blk_disk *disk = disk_of(q->dev);
 	bool is_write = r->type == VIRTIO_BLK_T_OUT;
 	uint64_t off = sector * 512;
-	unsigned int first = 0, k;
+	unsigned int first = 0, k, *ends;
 	struct io_uring_sqe *sqe;
 	int rw_flags = 0, parts;
 
@@ -752,9 +757,11 @@ submit:
 	/* Without a negotiated flush the device has no volatile cache. */
 	if (is_write && !dev_has_feature(q->dev, VIRTIO_BLK_F_FLUSH))
 		rw_flags = RWF_DSYNC;
+	/* Uncut (or the cut failed): one part of all the pieces. */
 	parts = req_needs_cut(disk, r) ? req_cut(disk, r) : -1;
+	ends = parts > 0 ? r->part_end : &r->niov;
 	for (k = 0; k < (parts > 0 ? (unsigned int)parts : 1); k++) {
-		unsigned int end = parts > 0 ? r->part_end[k] : r->niov;
+		unsigned int end = ends[k];
 
 		sqe = blk_sqe(q, r);
 		if (!sqe)
