@@ -265,18 +265,19 @@ void *gmem_map(struct vx_device *dev, uint64_t addr, uint64_t len,
 }
 
 /*
- * The pages of @pieces outside the pool, one after the other, as a mapping
- * of them all would hold them: their number, and with @refs their
- * references; 0 for a piece that is no grant range.
+ * The pages of the pieces @iov has no place for yet (those outside the
+ * pool), one after the other, as a mapping of them all would hold them:
+ * their number, and with @refs their references; 0 for a piece that is no
+ * grant range.
  */
-static uint32_t piece_refs(struct vx_device *dev, const struct vq_seg *pieces,
+static uint32_t piece_refs(const struct vq_seg *pieces, const struct iovec *iov,
 			   unsigned int n, uint32_t *refs)
 {
 	struct vx_grant_range gr;
 	uint32_t total = 0, i, j;
 
 	for (i = 0; i < n; i++) {
-		if (pool_ptr(dev, pieces[i].addr, pieces[i].len))
+		if (iov[i].iov_base)
 			continue;
 		if (!vx_grant_range(pieces[i].addr, pieces[i].len, &gr) ||
 		    gr.npages > UINT32_MAX - total)
@@ -306,11 +307,11 @@ int gmem_map_pieces(struct vx_device *dev, const struct vq_seg *pieces,
 	}
 	if (pooled)
 		return 0;
-	npages = piece_refs(dev, pieces, n, NULL);
+	npages = piece_refs(pieces, iov, n, NULL);
 	refs = npages ? malloc(npages * sizeof(*refs)) : NULL;
 	if (!refs)
 		return -1;
-	piece_refs(dev, pieces, n, refs);
+	piece_refs(pieces, iov, n, refs);
 	count_grant_op();
 	m->base = xen_gnttab_map(dev->gnttab, npages, refs, writable);
 	free(refs);
