@@ -5,7 +5,8 @@
  * thread sleeps in epoll on three descriptors: the event channel (a kick),
  * the model's completion descriptor, and the stop request of the main
  * thread.  On a busy queue epoll_wait is its only blocking call: the
- * medium's submissions and the used ring's interrupt are one each per round.
+ * medium's submissions are one per round, the used ring's interrupt one per
+ * round or per USED_BATCH chains.
  * With --poll-us it watches the ring a while before sleeping.
  *
  * The main thread never waits for a queue to drain: it asks the thread to
@@ -39,6 +40,14 @@ enum { RING_DESC, RING_DRIVER, RING_DEVICE };
  */
 #define IDLE_KICKS_MAX	64
 #define KICK_PAUSE_MS	1
+
+/*
+ * Chains taken before what completed meanwhile is published, even though
+ * the driver keeps adding: a transmit queue at full rate then frees its
+ * buffers as we go, instead of stopping on a full ring until the whole
+ * round is done (the two sides would take turns).  vhost-net's batch.
+ */
+#define USED_BATCH	64
 
 void queue_fail(struct vx_queue *q, const char *fmt, ...)
 {
@@ -133,15 +142,21 @@ static void flush_used(struct vx_queue *q, uint16_t before)
 /*
  * Returns 0 when the ring is drained and kicks are enabled, 1 when chains
  * wait for room (no kick will announce them: take them after completions),
- * -1 on a guest error.
+ * -1 on a guest error.  Publishes every USED_BATCH chains (@published: the
+ * used index last published).
  */
-static int process_available(struct vx_queue *q)
+static int process_available(struct vx_queue *q, uint16_t *published)
 {
 	const struct vx_model *model = q->dev->model;
+	unsigned int taken = 0;
 
 	for (;;) {
 		if (!model->queue_room(q))
 			return 1;
+		if (++taken % USED_BATCH == 0) {
+			flush_used(q, *published);
+			*published = q->vq.used_idx;
+		}
 		int r = vq_pop_chain(&q->vq, &q->chain);
 
 		if (r < 0) {
@@ -244,18 +259,19 @@ static void *queue_thread(void *arg)
 	xen_evtchn_consume(q->evtchn);
 	for (;;) {
 		uint16_t before = q->vq.used_idx, taken = q->vq.last_avail_idx;
+		uint16_t published = before;
 		bool waiting = false, kicked = false;
 		uint16_t avail;
 		int i, n;
 
 		if (!q->failed) {
-			n = process_available(q);
+			n = process_available(q, &published);
 			q->failed = n < 0;
 			waiting = n > 0;
 		}
 		if (!q->failed && model->complete(q))
 			q->failed = true;
-		flush_used(q, before);
+		flush_used(q, published);
 		if (q->failed)
 			break;
 		if (waiting && model->queue_room(q))

@@ -55,8 +55,17 @@ test_bench_nic_vs_vif() {
 		perf_stop "udp $way guest, netback"
 		echo "E2E-BENCH: udp $way guest ($UDP_BYTES-byte datagrams, one sender, $UDP_S s): $(echo "$v $x" |
 			awk -v s=$UDP_S '{ printf "virtio-xenbus %.1f kpps (%.0f%% of sent), netback %.1f kpps (%.0f%%), ratio %.2f",
-				$1 / s / 1e3, $2 ? 100 * $1 / $2 : 0, $3 / s / 1e3, $4 ? 100 * $3 / $4 : 0, $3 ? $1 / $3 : 0 }')" |
+				$1 / s / 1e3, $2 ? 100 * $1 / $2 : 0, $9 / s / 1e3, $10 ? 100 * $9 / $10 : 0, $9 ? $1 / $9 : 0 }')" |
 			tee /dev/console
+		# Who was the limit: the sender's side busy, or waiting on the other.
+		echo "E2E-BENCH: udp $way guest, CPU while sending: $(echo "$v $x" |
+			awk -v hz="$hz" 'function cpu(g0, d0, w0, g1, d1, w1) {
+					w = (w1 - w0) / 1e9
+					return sprintf("the guest %.0f%% of a CPU, dom0 %.0f%%", w ? 100 * (g1 - g0) / 1000 / w : 0,
+						w ? 100 * (d1 - d0) / hz / w : 0)
+				}
+				{ printf "virtio-xenbus: %s; netback: %s", cpu($3, $4, $5, $6, $7, $8),
+					cpu($11, $12, $13, $14, $15, $16) }')" | tee /dev/console
 		# Where our path's time goes: kicks and interrupts per frame, the daemon's CPU.
 		echo "E2E-BENCH: udp $way guest, virtio-xenbus queue $qn: $(echo "$c0 $c1" |
 			awk -v t=$((t1 - t0)) -v hz="$hz" -v s=$UDP_S '{ f = $4 - $1; printf "%d frames, %.2f kicks and %.2f interrupts a frame, the daemon %.0f%% of a CPU",
@@ -75,15 +84,25 @@ nic_queue_counts() {
 UDP_BYTES=18	# a 64-byte Ethernet frame
 UDP_S=5
 
+# cpu_marks: the guest's CPU time (ms, all its vcpus, as xl counts it), dom0's
+# busy ticks (all its CPUs) and the time (ns).
+cpu_marks() {
+	echo "$(xl list "$GUEST" | awk 'NR == 2 { printf "%d", $6 * 1000 }')" \
+		"$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat)" "$(date +%s%N)"
+}
+
 # udp_flood from|to IP: one sender's UDP_BYTES datagrams for UDP_S s from the
-# guest to dom0's IP, or to the guest's; prints "RECEIVED SENT".  udpflood's
-# receiver ends once the datagrams stop.
+# guest to dom0's IP, or to the guest's; prints "RECEIVED SENT" and the
+# cpu_marks before and after the sending.  udpflood's receiver ends once the
+# datagrams stop.
 udp_flood() {
 	if [ $1 = to ]; then
 		guest_run 20 'rm -f /tmp/udp.out; (udpflood recv 5003 >/tmp/udp.out 2>&1 &) >/dev/null 2>&1
 			for i in $(seq 100); do grep -q listening /tmp/udp.out && break; sleep 0.1; done
 			cat /tmp/udp.out' | grep -q listening || { echo "the guest's receiver did not start"; return 1; }
+		m0=$(cpu_marks)
 		sent=$("$E2E/udpflood" send "$2" 5003 $UDP_S $UDP_BYTES | awk '/^sent/ { print $2 }')
+		m1=$(cpu_marks)
 		got=$(guest_run 90 'while pidof udpflood >/dev/null; do sleep 0.2; done; cat /tmp/udp.out' |
 			awk '/^received/ { print $2 }')
 	else
@@ -91,12 +110,14 @@ udp_flood() {
 		"$E2E/udpflood" recv 5003 >/tmp/udp.out 2>&1 &
 		rpid=$!
 		wait_for 10 grep -q listening /tmp/udp.out || { kill $rpid; echo "dom0's receiver did not start"; return 1; }
+		m0=$(cpu_marks)
 		sent=$(guest_run 60 "udpflood send $2 5003 $UDP_S $UDP_BYTES" | awk '/^sent/ { print $2 }')
+		m1=$(cpu_marks)
 		wait_for 90 sh -c "! kill -0 $rpid" || { kill $rpid; echo "dom0's receiver did not end"; return 1; }
 		got=$(awk '/^received/ { print $2 }' /tmp/udp.out)
 	fi
 	[ -n "$got" ] && [ -n "$sent" ] || { echo "udpflood gave no figures"; return 1; }
-	echo "$got $sent"
+	echo "$got $sent $m0 $m1"
 }
 
 # Guest shell: fio_run DEV RW BS DEPTH prints "IOPS KiB/s" of 6 s of
