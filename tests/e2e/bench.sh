@@ -111,7 +111,8 @@ udp_flood() {
 		rpid=$!
 		wait_for 10 grep -q listening /tmp/udp.out || { kill $rpid; echo "dom0's receiver did not start"; return 1; }
 		m0=$(cpu_marks)
-		sent=$(guest_run 60 "udpflood send $2 5003 $UDP_S $UDP_BYTES" | awk '/^sent/ { print $2 }')
+		sent=$(guest_run_after $UDP_S 60 "udpflood send $2 5003 $UDP_S $UDP_BYTES" |
+			awk '/^sent/ { print $2 }')
 		m1=$(cpu_marks)
 		wait_for 90 sh -c "! kill -0 $rpid" || { kill $rpid; echo "dom0's receiver did not end"; return 1; }
 		got=$(awk '/^received/ { print $2 }' /tmp/udp.out)
@@ -120,8 +121,9 @@ udp_flood() {
 	echo "$got $sent $m0 $m1"
 }
 
-# Guest shell: fio_run DEV RW BS DEPTH prints "IOPS KiB/s" of 6 s of
-# direct I/O on /dev/DEV (terse output: reads in fields 7-8, writes 48-49).
+# Guest shell: fio_run DEV RW BS DEPTH prints "IOPS KiB/s" of 6 s of direct
+# I/O on /dev/DEV, after 1 s of ramp (dom0 asks for them after 7 s), from
+# fio's terse output: reads in fields 7-8, writes 48-49.
 FIO_RUN='
 fio_run() {
 	fio --name=b --filename=/dev/$1 --direct=1 --ioengine=io_uring --rw=$2 --bs=$3 \
@@ -145,13 +147,13 @@ bench_pair() {
 		set -- $job
 		perf_start
 		t0=$(date +%s%N) c0=$(daemon_ticks)
-		a=$(guest_run 120 "$FIO_RUN"'
+		a=$(guest_run_after 7 120 "$FIO_RUN"'
 			fio_run '"$v $1 $2 $3") || { echo "$a"; fail "fio on $v ($medium)"; }
 		cpu=$(awk -v c="$(($(daemon_ticks) - c0))" -v hz="$hz" -v ns="$(($(date +%s%N) - t0))" \
 			'BEGIN { printf "%.0f", 100 * c / hz / (ns / 1e9) }')
 		perf_stop "$job on $v ($medium)"
 		perf_start
-		b=$(guest_run 120 "$FIO_RUN"'
+		b=$(guest_run_after 7 120 "$FIO_RUN"'
 			fio_run '"$x $1 $2 $3") || { echo "$b"; fail "fio on $x ($medium)"; }
 		perf_stop "$job on $x ($medium)"
 		echo "$1-$2-qd$3: $v $a, $x $b, daemon ${cpu}% of a CPU"

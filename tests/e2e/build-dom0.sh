@@ -75,7 +75,7 @@ kver=$(ls "$root/lib/modules" | sort -V | tail -n 1)
 	xen-evtchn xen-gntdev tun llc stp bridge
 # xenstore-* are the guest's half of the test agent (guest-init).
 for p in /sbin/mke2fs /sbin/e2fsck /usr/bin/xenstore-read \
-	 /usr/bin/xenstore-write /usr/bin/xenstore-rm; do
+	 /usr/bin/xenstore-write /usr/bin/xenstore-rm /usr/bin/xenstore-watch; do
 	mkdir -p "$guest$(dirname "$p")"
 	cp -L "$root$p" "$guest$p"
 	for lib in $(chroot "$root" ldd "$p" | grep -o '/[^ ]*'); do
