@@ -13,7 +13,9 @@
  * pairs in use (virtio 1.2, 5.1.2).  A receive queue is filled by the device:
  * its thread reads the TAP when the guest has posted buffers and stops
  * reading when it has none, so frames wait in the TAP's queue, never dropped
- * by us.  Transmit and control chains complete in handle_chain.
+ * by us.  Control chains complete in handle_chain; transmit chains in the
+ * pool go to the TAP through io_uring, TX_BATCH writes a system call (the
+ * TAP is non-blocking: each runs within it), and complete when it returns.
  */
 #include <endian.h>
 #include <errno.h>
@@ -25,6 +27,7 @@
 #include <linux/sockios.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
+#include <liburing.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -42,6 +45,7 @@
 #include "daemon.h"
 #include "device.h"
 #include "log.h"
+#include "sysfs.h"
 #include "xsvalue.h"
 
 #define NET_HDR_LEN	sizeof(struct virtio_net_hdr_mrg_rxbuf)	/* VERSION_1 */
@@ -55,6 +59,9 @@
 #define NET_PAIRS_OFF_MS	10000
 #define NET_MAX_PAIRS	VX_MAX_REQUEST_QUEUES
 #define NET_IOV_MAX	1024		/* UIO_MAXIOV: pieces of one readv or writev */
+#define TX_BATCH	32		/* frames written a system call */
+/* A frame batched: its header, its linear part and MAX_SKB_FRAGS pieces. */
+#define TX_SLOT_IOV	20
 
 struct net_pair {
 	int tap_fd;
@@ -114,15 +121,25 @@ enum net_role { NET_RX, NET_TX, NET_CTRL };
  * Receive chains taken for reads straight into the pool (rx_direct), in the
  * order taken, each with its pieces in @iov.  The chains a frame did not
  * fill stay for the next frame, so a small frame costs one chain, not the
- * forty a 64 KiB frame needs.
+ * forty a 64 KiB frame needs.  The stash starts at @first of its arrays and
+ * @iov_first of the queue's iov, moved back to 0 only when it reaches their
+ * end: a frame does not shift forty entries of each.
  */
 struct rx_stash {
-	unsigned int n;			/* chains */
+	unsigned int first, n;		/* chains */
 	uint16_t *heads;
 	uint32_t *lens;			/* writable bytes of each */
 	uint16_t *niov;			/* pieces of each */
-	unsigned int iov_used;
+	unsigned int iov_first, iov_used;
 	uint64_t bytes;
+};
+
+/* A transmit chain whose write is queued in the ring; kept until it returns. */
+struct tx_slot {
+	struct virtio_net_hdr_mrg_rxbuf hdr;	/* what we checked is what is sent */
+	uint16_t head;
+	uint32_t frame_len;
+	struct iovec iov[TX_SLOT_IOV];
 };
 
 struct net_queue {
@@ -136,6 +153,13 @@ struct net_queue {
 	uint32_t *lens;
 	struct iovec *iov;		/* NET_IOV_MAX: pieces in the pool */
 	struct rx_stash stash;
+	/* transmit, when io_uring runs (ring_ok): */
+	struct io_uring ring;
+	bool ring_ok;
+	struct tx_slot *slots;		/* queue size of them */
+	uint16_t *free_slots;
+	unsigned int nr_free;
+	unsigned int queued;		/* writes not submitted yet */
 };
 
 static struct net_nic *nic_of(struct vx_device *dev)
@@ -760,6 +784,101 @@ static int nic_driver_ok(struct vx_device *dev, struct net_nic *nic)
 	return 0;
 }
 
+/* ---- transmit: the batched writes ---- */
+
+/* Without io_uring (a kernel that refuses it), every frame is written alone. */
+static int tx_ring_init(struct vx_queue *q, struct net_queue *nq)
+{
+	unsigned int i;
+	int r;
+
+	nq->slots = calloc(q->size, sizeof(*nq->slots));
+	nq->free_slots = calloc(q->size, sizeof(*nq->free_slots));
+	if (!nq->slots || !nq->free_slots)
+		return -1;
+	for (i = 0; i < q->size; i++)
+		nq->free_slots[i] = q->size - 1 - i;
+	nq->nr_free = q->size;
+	r = io_uring_queue_init(q->size, &nq->ring, 0);
+	if (r)
+		dev_info(q->dev, "queue %u: io_uring: %s: a write a frame", q->index,
+			 strerror(-r));
+	nq->ring_ok = !r;
+	return 0;
+}
+
+/* Completes the batched writes that returned. */
+static void tx_reap(struct vx_queue *q, struct net_queue *nq)
+{
+	struct io_uring_cqe *cqe;
+
+	while (io_uring_peek_cqe(&nq->ring, &cqe) == 0) {
+		struct tx_slot *t = io_uring_cqe_get_data(cqe);
+
+		if (cqe->res == (int)(NET_HDR_LEN + t->frame_len)) {
+			q->stats.packets++;
+			q->stats.bytes += t->frame_len;
+		} else {
+			/* A full or detached TAP queue, as a NIC that drops. */
+			q->stats.errors++;
+		}
+		io_uring_cqe_seen(&nq->ring, cqe);
+		queue_complete(q, t->head, 0);
+		nq->free_slots[nq->nr_free++] = t - nq->slots;
+	}
+}
+
+/*
+ * Submits the writes queued and completes them: the TAP is non-blocking, so
+ * each runs within the call.  Should the kernel hand one to a worker, we
+ * wait for it (a write that never blocks): a chain completes only when the
+ * TAP has its bytes.
+ */
+static int tx_submit(struct vx_queue *q, struct net_queue *nq)
+{
+	int r;
+
+	do
+		r = io_uring_submit(&nq->ring);
+	while (r == -EINTR);
+	if (r < 0) {
+		queue_fail(q, "io_uring submit: %s", strerror(-r));
+		return -1;
+	}
+	nq->queued = 0;
+	tx_reap(q, nq);
+	while (nq->nr_free < q->size) {
+		struct io_uring_cqe *cqe;
+
+		r = io_uring_wait_cqe(&nq->ring, &cqe);
+		if (r < 0 && r != -EINTR) {
+			queue_fail(q, "io_uring wait: %s", strerror(-r));
+			return -1;
+		}
+		tx_reap(q, nq);
+	}
+	return 0;
+}
+
+static int tx_queue(struct vx_queue *q, struct net_queue *nq,
+		    struct tx_slot *t, unsigned int niov)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&nq->ring);
+
+	/* The ring has a place for each slot: never NULL. */
+	if (!sqe) {
+		queue_fail(q, "io_uring has no room");
+		return -1;
+	}
+	io_uring_prep_writev(sqe, nic_of(q->dev)->pair[nq->pair].tap_fd,
+			     t->iov, niov, 0);
+	io_uring_sqe_set_data(sqe, t);
+	nq->nr_free--;
+	if (++nq->queued == TX_BATCH)
+		return tx_submit(q, nq);
+	return 0;
+}
+
 static void rx_arm(struct net_queue *nq, struct net_nic *nic, bool on)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 0 };
@@ -773,6 +892,10 @@ static void rx_arm(struct net_queue *nq, struct net_nic *nic, bool on)
 
 static void net_queue_free(struct net_queue *nq)
 {
+	if (nq->ring_ok)
+		io_uring_queue_exit(&nq->ring);
+	free(nq->slots);
+	free(nq->free_slots);
 	if (nq->ep >= 0)
 		close(nq->ep);
 	free(nq->frame);
@@ -815,6 +938,8 @@ static int net_queue_start(struct vx_queue *q)
 		if (!nq->frame || !nq->iov)
 			goto err;
 	}
+	if (nq->role == NET_TX && tx_ring_init(q, nq))
+		goto err;
 	if (nq->role == NET_RX) {
 		nq->heads = calloc(q->size, sizeof(*nq->heads));
 		nq->lens = calloc(q->size, sizeof(*nq->lens));
@@ -844,6 +969,9 @@ static void net_queue_stop(struct vx_queue *q)
 
 	if (!nq)
 		return;
+	/* Frames taken are sent, and their buffers the guest's again. */
+	if (nq->queued)
+		tx_submit(q, nq);
 	if (q->index == 0) {
 		nic->driver_running = false;
 		set_carrier(nic);
@@ -917,10 +1045,11 @@ static const char *tx_header_error(struct vx_device *dev,
  * A chain wholly in the pool goes to the TAP from there: @iov gets a copy of
  * its header (at @hdr: what we check is what the TAP reads) and then the
  * frame's pieces.  Returns the number of pieces, or 0 if a piece is outside
- * the pool (or there are too many): the copy path's turn.
+ * the pool (or there are more than @max): the copy path's turn.
  */
 static unsigned int tx_pool_iov(struct vx_device *dev, const struct vq_chain *c,
-				struct iovec *iov, struct virtio_net_hdr_mrg_rxbuf *hdr)
+				struct iovec *iov, unsigned int max,
+				struct virtio_net_hdr_mrg_rxbuf *hdr)
 {
 	size_t skip = NET_HDR_LEN, got = 0;
 	unsigned int i, n = 1;
@@ -941,7 +1070,7 @@ static unsigned int tx_pool_iov(struct vx_device *dev, const struct vq_chain *c,
 			skip -= len;
 			continue;
 		}
-		if (n == NET_IOV_MAX)
+		if (n == max)
 			return 0;
 		iov[n++] = (struct iovec){ p + skip, len - skip };
 		skip = 0;
@@ -954,7 +1083,9 @@ static int tx_handle(struct vx_queue *q, struct net_queue *nq,
 {
 	struct vx_device *dev = q->dev;
 	struct net_nic *nic = nic_of(dev);
-	struct virtio_net_hdr_mrg_rxbuf hdr;
+	struct virtio_net_hdr_mrg_rxbuf hdr, *h = &hdr;
+	struct iovec *iov = nq->iov;
+	struct tx_slot *t = NULL;
 	unsigned int niov = 0;
 	const char *why;
 	size_t frame_len;
@@ -978,22 +1109,37 @@ static int tx_handle(struct vx_queue *q, struct net_queue *nq,
 		queue_complete(q, c->head, 0);
 		return 0;
 	}
-	if (dev->pool)
-		niov = tx_pool_iov(dev, c, nq->iov, &hdr);
+	if (dev->pool) {
+		/* A frame of a few pieces is batched; one of many is rare. */
+		if (nq->ring_ok && nq->nr_free && c->nsegs < TX_SLOT_IOV) {
+			t = &nq->slots[nq->free_slots[nq->nr_free - 1]];
+			iov = t->iov;
+			h = &t->hdr;
+		}
+		niov = tx_pool_iov(dev, c, iov, t ? TX_SLOT_IOV : NET_IOV_MAX, h);
+	}
 	if (!niov && gmem_copy(dev, c->segs, c->nsegs, 0, c->readable_len,
 			       nq->frame, false)) {
 		queue_fail(q, "transmit chain %u: a buffer's grant cannot be read",
 			   c->head);
 		return -1;
 	}
-	why = tx_header_error(dev, niov ? &hdr.hdr : (const void *)nq->frame,
+	why = tx_header_error(dev, niov ? &h->hdr : (const void *)nq->frame,
 			      frame_len, nic->mtu);
 	if (why) {
 		queue_fail(q, "transmit chain %u: %s", c->head, why);
 		return -1;
 	}
+	if (niov && t) {
+		t->head = c->head;
+		t->frame_len = frame_len;
+		return tx_queue(q, nq, t, niov);
+	}
+	/* The frames batched before this one go first. */
+	if (nq->queued && tx_submit(q, nq))
+		return -1;
 	if (niov)
-		n = writev(nic->pair[nq->pair].tap_fd, nq->iov, niov);
+		n = writev(nic->pair[nq->pair].tap_fd, iov, niov);
 	else
 		n = write(nic->pair[nq->pair].tap_fd, nq->frame, c->readable_len);
 	if (n == (ssize_t)c->readable_len) {
@@ -1110,9 +1256,24 @@ static void rx_stash_drop(struct vx_queue *q, struct net_queue *nq)
 	struct rx_stash *s = &nq->stash;
 
 	vq_unpop(&q->vq, s->n);
+	s->first = 0;
 	s->n = 0;
+	s->iov_first = 0;
 	s->iov_used = 0;
 	s->bytes = 0;
+}
+
+/* Moves the stash to the start of its arrays, for room at their end. */
+static void rx_stash_compact(struct net_queue *nq)
+{
+	struct rx_stash *s = &nq->stash;
+
+	memmove(s->heads, s->heads + s->first, s->n * sizeof(*s->heads));
+	memmove(s->lens, s->lens + s->first, s->n * sizeof(*s->lens));
+	memmove(s->niov, s->niov + s->first, s->n * sizeof(*s->niov));
+	memmove(nq->iov, nq->iov + s->iov_first, s->iov_used * sizeof(*nq->iov));
+	s->first = 0;
+	s->iov_first = 0;
 }
 
 /*
@@ -1126,10 +1287,11 @@ static int rx_stash_fill(struct vx_queue *q, struct net_queue *nq, size_t want)
 	struct vq_chain *c = &q->chain;
 
 	while (s->bytes < want) {
-		unsigned int i, k = s->n;
+		struct iovec *iov;
+		unsigned int i, k;
 		int r;
 
-		if (k == q->size)
+		if (s->n == q->size)
 			return 0;
 		r = vq_pop_chain(&q->vq, c);
 		if (r < 0) {
@@ -1144,6 +1306,10 @@ static int rx_stash_fill(struct vx_queue *q, struct net_queue *nq, size_t want)
 				   (unsigned long long)c->writable_len);
 			return -1;
 		}
+		if (s->first + s->n == q->size ||
+		    s->iov_first + s->iov_used + c->nsegs > NET_IOV_MAX)
+			rx_stash_compact(nq);
+		k = s->first + s->n;
 		s->heads[k] = c->head;
 		s->lens[k] = c->writable_len;
 		s->niov[k] = 0;
@@ -1152,12 +1318,14 @@ static int rx_stash_fill(struct vx_queue *q, struct net_queue *nq, size_t want)
 		if (c->writable_len < NET_HDR_LEN ||
 		    s->iov_used + c->nsegs > NET_IOV_MAX)
 			return 0;
+		iov = nq->iov + s->iov_first + s->iov_used;
 		for (i = 0; i < c->nsegs; i++) {
 			void *p = pool_ptr(q->dev, c->segs[i].addr, c->segs[i].len);
 
 			if (!p)
 				return 0;
-			nq->iov[s->iov_used++] = (struct iovec){ p, c->segs[i].len };
+			iov[i] = (struct iovec){ p, c->segs[i].len };
+			s->iov_used++;
 		}
 		s->niov[k] = c->nsegs;
 		s->bytes += c->writable_len;
@@ -1169,7 +1337,7 @@ static int rx_stash_fill(struct vx_queue *q, struct net_queue *nq, size_t want)
 static void rx_stash_bytes(struct net_queue *nq, size_t off, void *buf, size_t len,
 			   bool out)
 {
-	const struct iovec *v = nq->iov;
+	const struct iovec *v = nq->iov + nq->stash.iov_first;
 
 	for (; len; v++) {
 		size_t take;
@@ -1193,7 +1361,7 @@ static void rx_stash_bytes(struct net_queue *nq, size_t off, void *buf, size_t l
 static void rx_stash_complete(struct vx_queue *q, struct net_queue *nq, size_t len)
 {
 	struct rx_stash *s = &nq->stash;
-	unsigned int k = 0, pieces = 0;
+	unsigned int k = s->first, pieces = 0;
 	uint64_t used = 0;
 	uint16_t nbufs;
 
@@ -1206,16 +1374,14 @@ static void rx_stash_complete(struct vx_queue *q, struct net_queue *nq, size_t l
 		k++;
 	}
 	/* The TAP leaves num_buffers as it found it. */
-	nbufs = htole16(k);
+	nbufs = htole16(k - s->first);
 	rx_stash_bytes(nq, offsetof(struct virtio_net_hdr_mrg_rxbuf, num_buffers),
 		       &nbufs, sizeof(nbufs), false);
-	s->n -= k;
+	s->n -= k - s->first;
+	s->first = s->n ? k : 0;
 	s->iov_used -= pieces;
+	s->iov_first = s->iov_used ? s->iov_first + pieces : 0;
 	s->bytes -= used;
-	memmove(s->heads, s->heads + k, s->n * sizeof(*s->heads));
-	memmove(s->lens, s->lens + k, s->n * sizeof(*s->lens));
-	memmove(s->niov, s->niov + k, s->n * sizeof(*s->niov));
-	memmove(nq->iov, nq->iov + pieces, s->iov_used * sizeof(*nq->iov));
 }
 
 /*
@@ -1242,12 +1408,12 @@ static int rx_direct(struct vx_queue *q, struct net_queue *nq, int fd, size_t ma
 	room = s->bytes;
 	/* Without MRG_RXBUF a frame has one chain, which must hold the largest. */
 	if (!mergeable) {
-		if (s->lens[0] < max)
+		if (s->lens[s->first] < max)
 			return 2;
-		niov = s->niov[0];
-		room = s->lens[0];
+		niov = s->niov[s->first];
+		room = s->lens[s->first];
 	}
-	n = readv(fd, nq->iov, niov);
+	n = readv(fd, nq->iov + s->iov_first, niov);
 	if (n < 0)
 		return 0;	/* EAGAIN, or a detached queue */
 	if ((size_t)n < NET_HDR_LEN + ETH_HLEN)
@@ -1544,6 +1710,8 @@ static int net_complete(struct vx_queue *q)
 {
 	struct net_queue *nq = q->model_priv;
 
+	if (nq->role == NET_TX)
+		return nq->queued ? tx_submit(q, nq) : 0;
 	return nq->role == NET_RX ? rx_complete(q, nq) : 0;
 }
 
@@ -1567,18 +1735,11 @@ static bool net_keys_changed(struct vx_device *dev)
 
 static unsigned long long tap_counter(const struct net_nic *nic, const char *name)
 {
-	char path[96], s[24];
-	unsigned long long v = 0;
-	FILE *f;
+	char path[96];
+	uint64_t v;
 
 	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/%s", nic->ifname, name);
-	f = fopen(path, "r");
-	if (f) {
-		if (fgets(s, sizeof(s), f))
-			v = strtoull(s, NULL, 10);
-		fclose(f);
-	}
-	return v;
+	return sysfs_read_u64(path, &v) ? v : 0;
 }
 
 /*

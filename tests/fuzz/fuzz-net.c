@@ -71,6 +71,20 @@ static void rx_direct_once(struct vx_queue *q, struct net_queue *nq, struct net_
 	close(pfd[1]);
 }
 
+/* Each completion is of a chain taken and not completed yet, with its length. */
+static void settle(enum net_role role, bool *taken, const uint64_t *writable,
+		   unsigned int *settled)
+{
+	for (; *settled < fake_nr_done; (*settled)++) {
+		const struct fake_completion *c = &fake_done[*settled];
+
+		if (!taken[c->head] || c->len != (role == NET_TX ? 0u : 1u) ||
+		    c->len > writable[c->head])
+			abort();
+		taken[c->head] = false;
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct image in = { data, size };
@@ -166,6 +180,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	q.size = QSIZE;
 	q.chain.segs = segs;
 	q.model_priv = &nq;
+	if (role == NET_TX && tx_ring_init(&q, &nq))
+		abort();
 	if (vq_init(&q.vq, QSIZE, desc, &avail, &used,
 		    dev_has_feature(&dev, VX_F_EVENT_IDX),
 		    dev_has_feature(&dev, VX_F_INDIRECT_DESC)))
@@ -202,14 +218,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			taken[q.chain.head] = true;
 			writable[q.chain.head] = q.chain.writable_len;
 			r = net_handle_chain(&q, &q.chain);
-			for (; settled < fake_nr_done; settled++) {
-				const struct fake_completion *c = &fake_done[settled];
-
-				if (!taken[c->head] || c->len != (role == NET_TX ? 0u : 1u) ||
-				    c->len > writable[c->head])
-					abort();
-				taken[c->head] = false;
-			}
+			settle(role, taken, writable, &settled);
 			check_filter(nic);
 			if (r) {
 				if (!fake_failed)
@@ -217,12 +226,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				break;
 			}
 		}
+		/* The round's end, or the queue's stop: the batched writes go. */
+		if (net_complete(&q) && !fake_failed)
+			abort();
+		settle(role, taken, writable, &settled);
+		if (role == NET_TX && nq.ring_ok && nq.nr_free != QSIZE)
+			abort();	/* a transmit chain never completed */
 	}
 	if (fake_maps)
 		abort();
 
 	vq_destroy(&q.vq);
 	gmem_thread_exit();
+	if (nq.ring_ok)
+		io_uring_queue_exit(&nq.ring);
+	free(nq.slots);
+	free(nq.free_slots);
 	free(nq.frame);
 	free(nq.heads);
 	free(nq.lens);

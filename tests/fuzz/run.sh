@@ -30,7 +30,7 @@ declare -A sources=(
 	[fuzz-saved-devices]="$src/tools/saved-devices.c $src/tools/xs-domains.c
 		$src/tools/spec.c $common -lxenstore"
 	[fuzz-net]="$src/tests/fuzz/fake-device.c $src/backend/guest_mem.c $src/backend/guest_limits.c
-		$src/common/virtqueue.c $common -lxenstore -lpthread"
+		$src/common/virtqueue.c $common -lxenstore -luring -lpthread"
 	[fuzz-record]="$src/backend/record.c $src/tests/fuzz/fake-device.c $src/backend/guest_mem.c
 		$src/common/virtqueue.c $common -lxenstore -lpthread"
 	[fuzz-blk]="$src/backend/blk.c $src/backend/guest_mem.c $src/backend/guest_limits.c
