@@ -29,6 +29,7 @@
 #include "daemon.h"
 #include "device.h"
 #include "log.h"
+#include "sysfs.h"
 
 #define BLK_SIZE_MAX		65536U		/* bytes in one segment */
 #define BLK_SEG_MAX		126U		/* data segments in one request */
@@ -80,6 +81,7 @@ struct blk_req {
 	uint64_t data_skip;		/* header bytes before the data */
 	struct vq_seg status_seg;
 	struct gmap map;		/* the data outside the pool, when mapped */
+	bool in_pool;			/* iov is all in the pool's mapping */
 	struct iovec *iov;
 	unsigned int niov;		/* of iov, for the medium */
 	unsigned int *part_end;		/* cut: where each part's iovecs end */
@@ -92,6 +94,7 @@ struct blk_req {
 
 struct blk_queue {
 	struct io_uring ring;
+	bool pool_fixed;		/* the pool is the ring's buffer 0 */
 	int event_fd;
 	unsigned int depth;
 	unsigned int in_flight;
@@ -154,16 +157,6 @@ static const char *remote_medium(int fd, const struct stat *st)
 	return NULL;
 }
 
-static bool read_sysfs_u32(const char *path, uint32_t *v)
-{
-	FILE *f = fopen(path, "re");
-	bool ok = f && fscanf(f, "%" SCNu32, v) == 1;
-
-	if (f)
-		fclose(f);
-	return ok;
-}
-
 /*
  * The block layer fails a nowait bio it would have to split, and io_uring
  * then does the whole I/O again from a worker thread of its own (pinning
@@ -176,24 +169,24 @@ static void read_io_limits(struct blk_disk *disk, const struct stat *st)
 {
 	static const char *const queue[] = { "queue", "../queue" };
 	dev_t d = S_ISBLK(st->st_mode) ? st->st_rdev : st->st_dev;
-	uint32_t kb, segs;
+	uint64_t kb, segs;
 	char path[96];
 	unsigned int i;
 
 	for (i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/%s/max_sectors_kb",
 			 major(d), minor(d), queue[i]);
-		if (!read_sysfs_u32(path, &kb))
+		if (!sysfs_read_u64(path, &kb))
 			continue;
 		snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/%s/max_segments",
 			 major(d), minor(d), queue[i]);
-		if (!read_sysfs_u32(path, &segs))
+		if (!sysfs_read_u64(path, &segs))
 			continue;
 		if (kb < 64 || segs < 16)
 			return;
 		disk->io_max_bytes = kb < BLK_QUEUE_DATA_MAX / 1024 ? kb * 1024 :
 								  BLK_QUEUE_DATA_MAX;
-		disk->io_max_pages = segs;
+		disk->io_max_pages = segs < UINT16_MAX ? segs : UINT16_MAX;
 		return;
 	}
 }
@@ -346,6 +339,32 @@ static void blk_close(struct vx_device *dev)
 
 /* ---- queues ---- */
 
+/*
+ * The pool as the ring's fixed buffer: the kernel pins its pages once, here,
+ * and not for each I/O, one by one as it must on a PV dom0, whose grant
+ * mappings are special PTEs that get_user_pages_fast cannot take.  Linux
+ * pins a device's mapping (gntdev's) so from 6.3 on; before, the pages are
+ * pinned per I/O, as outside the pool.
+ */
+static void blk_register_pool(struct vx_queue *q, struct blk_queue *bq)
+{
+	struct vx_device *dev = q->dev;
+	struct iovec window = { dev->pool, (size_t)dev->pool_pages * VX_PAGE_SIZE };
+	int r;
+
+	if (!dev->pool || !disk_of(dev)->guest_io)
+		return;
+	r = io_uring_register_buffers(&bq->ring, &window, 1);
+	bq->pool_fixed = !r;
+	if (q->index == 0) {
+		if (r)
+			dev_info(dev, "pool not registered with io_uring (%s): each I/O pins its pages",
+				 strerror(-r));
+		else
+			dev_info(dev, "pool registered with io_uring: its I/O pins no page");
+	}
+}
+
 static int blk_queue_start(struct vx_queue *q)
 {
 	struct blk_queue *bq = calloc(1, sizeof(*bq));
@@ -364,6 +383,7 @@ static int blk_queue_start(struct vx_queue *q)
 	if (bq->event_fd < 0 || io_uring_register_eventfd(&bq->ring, bq->event_fd))
 		goto err_ring;
 	bq->waiter.fd = bq->event_fd;
+	blk_register_pool(q, bq);
 	for (i = 0; i < bq->depth; i++) {
 		struct blk_req *r = &bq->reqs[i];
 
@@ -419,6 +439,7 @@ static void req_release(struct vx_queue *q, struct blk_req *r)
 	r->bounce = NULL;
 	r->part_end = NULL;
 	r->niov = 0;
+	r->in_pool = false;
 	bq->data_held -= r->held;
 	budget_give(q->dev->budget, r->held);
 	r->held = 0;
@@ -693,6 +714,36 @@ static bool req_needs_cut(const struct blk_disk *disk, const struct blk_req *r)
 	return pages > disk->io_max_pages;
 }
 
+/*
+ * A part in the registered pool: an I/O for each run of pieces that follow
+ * one another in the window (a 4 KiB request's one piece: one I/O).
+ */
+static int blk_submit_fixed(struct vx_queue *q, struct blk_req *r,
+			    unsigned int first, unsigned int end, uint64_t *off,
+			    int rw_flags)
+{
+	int fd = disk_of(q->dev)->fd;
+
+	while (first < end) {
+		uint8_t *base = r->iov[first].iov_base;
+		struct io_uring_sqe *sqe = blk_sqe(q, r);
+		size_t len = 0;
+
+		if (!sqe)
+			return -1;
+		do
+			len += r->iov[first++].iov_len;
+		while (first < end && r->iov[first].iov_base == base + len);
+		if (r->type == VIRTIO_BLK_T_OUT)
+			io_uring_prep_write_fixed(sqe, fd, base, len, *off, 0);
+		else
+			io_uring_prep_read_fixed(sqe, fd, base, len, *off, 0);
+		sqe->rw_flags = rw_flags;
+		*off += len;
+	}
+	return 0;
+}
+
 static int blk_submit_rw(struct vx_queue *q, struct blk_req *r, uint64_t sector)
 {
 	struct blk_queue *bq = q->model_priv;
@@ -705,8 +756,10 @@ static int blk_submit_rw(struct vx_queue *q, struct blk_req *r, uint64_t sector)
 
 	req_trim_data(r);
 	if (disk->guest_io && q->dev->pool && !req_data_iov(q, r, !is_write, true) &&
-	    io_aligned(disk, r->iov, r->niov))
+	    io_aligned(disk, r->iov, r->niov)) {
+		r->in_pool = true;
 		goto submit;
+	}
 	req_drop_iov(q, r);
 
 	/*
@@ -763,6 +816,12 @@ submit:
 	for (k = 0; k < (parts > 0 ? (unsigned int)parts : 1); k++) {
 		unsigned int end = ends[k];
 
+		if (r->in_pool && bq->pool_fixed) {
+			if (blk_submit_fixed(q, r, first, end, &off, rw_flags))
+				return -1;
+			first = end;
+			continue;
+		}
 		sqe = blk_sqe(q, r);
 		if (!sqe)
 			return -1;	/* any part submitted completes it */
@@ -1035,6 +1094,9 @@ static void blk_queue_stop(struct vx_queue *q)
 		blk_complete(q);
 	}
 	budget_forget(q->dev->budget, &bq->waiter);
+	/* Unpinned now: the ring's own teardown lets go of the pool later. */
+	if (bq->pool_fixed)
+		io_uring_unregister_buffers(&bq->ring);
 	io_uring_queue_exit(&bq->ring);
 	close(bq->event_fd);
 	free(bq->seg_pool);

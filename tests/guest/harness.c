@@ -88,11 +88,19 @@ int harness_start_opt(struct harness *h, const char *daemon_opt)
 	snprintf(h->dir, sizeof(h->dir), "/tmp/vx-test.XXXXXX");
 	if (!mkdtemp(h->dir))
 		return -1;
-	snprintf(h->sim_dir, sizeof(h->sim_dir), "%s/sim", h->dir);
+	/*
+	 * The simulated domains' memory on tmpfs where there is one, as RAM is
+	 * a file with no disk behind it: the daemon's io_uring then registers
+	 * (pins) a pool there as a real dom0's does a gntdev mapping.
+	 */
+	snprintf(h->sim_dir, sizeof(h->sim_dir), "/dev/shm/vx-sim.XXXXXX");
+	if (!mkdtemp(h->sim_dir)) {
+		snprintf(h->sim_dir, sizeof(h->sim_dir), "%s/sim", h->dir);
+		if (mkdir(h->sim_dir, 0700))
+			return -1;
+	}
 	snprintf(h->log, sizeof(h->log), "%s/virtio-xenbusd.log", h->dir);
 	snprintf(sock, sizeof(sock), "%s/socket", h->dir);
-	if (mkdir(h->sim_dir, 0700))
-		return -1;
 
 	setenv("XENSTORED_RUNDIR", h->dir, 1);
 	/* xenstored binds to XENSTORED_PATH when set: a previous run's value. */
@@ -181,12 +189,12 @@ int harness_stop_daemon(struct harness *h, int sig)
 
 void harness_stop(struct harness *h)
 {
-	char cmd[200];
+	char cmd[400];
 
 	harness_stop_daemon(h, SIGTERM);
 	harness_stop_xenstored(h);
 	if (h->dir[0] && !getenv("VX_KEEP_TEST_DIR")) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", h->dir);
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", h->sim_dir, h->dir);
 		if (system(cmd))
 			fprintf(stderr, "harness: cannot remove %s\n", h->dir);
 	}

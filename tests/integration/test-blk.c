@@ -6,9 +6,11 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <linux/magic.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 
 #include "common.h"
 
@@ -81,6 +83,14 @@ static void random_io(struct vx_vdev *vd, uint8_t *shadow, unsigned int rounds,
 	free(ios);
 }
 
+/* Whether the simulated guests' memory is on tmpfs (harness_start_opt). */
+static bool sim_on_tmpfs(void)
+{
+	struct statfs sfs;
+
+	return !statfs(host.sim_dir, &sfs) && sfs.f_type == TMPFS_MAGIC;
+}
+
 /* With @pool_pages, buffers go through a grant pool (protocol.md 4.4). */
 static void data_integrity(const char *access, uint32_t pool_pages)
 {
@@ -101,6 +111,10 @@ static void data_integrity(const char *access, uint32_t pool_pages)
 		ck_assert_int_eq(tool(out, sizeof(out), "list"), 0);
 		snprintf(line, sizeof(line), "grant pool: %u pages mapped", pool_pages);
 		ck_assert_msg(strstr(out, line), "no '%s' in: %s", line, out);
+		/* Guest memory that is RAM, as on Xen: the I/O goes as fixed buffers. */
+		if (sim_on_tmpfs())
+			ck_assert(harness_log_wait(&host, "d1 virtio/1: pool registered with io_uring",
+						   PATIENCE_MS));
 	}
 	random_io(&vd, shadow, 12, 1);
 	if (pool_pages) {
