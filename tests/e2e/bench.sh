@@ -42,16 +42,22 @@ test_bench_nic_vs_vif() {
 			tee /dev/console
 	done
 	hz=$(getconf CLK_TCK)
+	# dom0's ends of the two paths, on the bridge.
+	tap=$(ls /sys/class/net/xenbr0/brif | grep -m 1 "^vxif$(domid)\.")
+	vif=$(ls /sys/class/net/xenbr0/brif | grep -m 1 "^vif$(domid)\.")
+	[ -n "$tap" ] && [ -n "$vif" ] || fail "no TAP or vif of $GUEST on xenbr0"
 	for way in from to; do
 		# The queue the frames cross: receiveq1 toward the guest, transmitq1 from it.
 		qn=$( [ $way = from ] && echo 1 || echo 0)
 		c0=$(nic_queue_counts $qn) t0=$(daemon_ticks)
 		perf_start
-		v=$(udp_flood $way $( [ $way = from ] && echo 10.99.0.1 || echo 10.99.0.2)) || { echo "$v"; fail "virtio udp $way"; }
+		v=$(udp_flood $way $( [ $way = from ] && echo 10.99.0.1 || echo 10.99.0.2) "$tap") ||
+			{ echo "$v"; fail "virtio udp $way"; }
 		perf_stop "udp $way guest, virtio-xenbus"
 		c1=$(nic_queue_counts $qn) t1=$(daemon_ticks)
 		perf_start
-		x=$(udp_flood $way $( [ $way = from ] && echo 10.99.1.1 || echo 10.99.1.2)) || { echo "$x"; fail "vif udp $way"; }
+		x=$(udp_flood $way $( [ $way = from ] && echo 10.99.1.1 || echo 10.99.1.2) "$vif") ||
+			{ echo "$x"; fail "vif udp $way"; }
 		perf_stop "udp $way guest, netback"
 		echo "E2E-BENCH: udp $way guest ($UDP_BYTES-byte datagrams, one sender, $UDP_S s): $(echo "$v $x" |
 			awk -v s=$UDP_S '{ printf "virtio-xenbus %.1f kpps (%.0f%% of sent), netback %.1f kpps (%.0f%%), ratio %.2f",
@@ -82,6 +88,8 @@ nic_queue_counts() {
 }
 
 UDP_BYTES=18	# a 64-byte Ethernet frame
+# Guest shell: the datagrams its UDP sockets had no room for (RcvbufErrors).
+UDP_ERRORS="awk '/^Udp:/ && ++n == 2 { print \$6 }' /proc/net/snmp"
 UDP_S=5
 
 # cpu_marks: the guest's CPU time (ms, all its vcpus, as xl counts it), dom0's
@@ -94,17 +102,23 @@ cpu_marks() {
 # udp_flood from|to IP: one sender's UDP_BYTES datagrams for UDP_S s from the
 # guest to dom0's IP, or to the guest's; prints "RECEIVED SENT" and the
 # cpu_marks before and after the sending.  udpflood's receiver ends once the
-# datagrams stop.
+# datagrams stop.  Toward the guest, over dom0's interface DEV, also says
+# where the rest was lost.
 udp_flood() {
 	if [ $1 = to ]; then
-		guest_run 20 'rm -f /tmp/udp.out; (udpflood recv 5003 >/tmp/udp.out 2>&1 &) >/dev/null 2>&1
+		e0=$(guest_run 20 'rm -f /tmp/udp.out; (udpflood recv 5003 >/tmp/udp.out 2>&1 &) >/dev/null 2>&1
 			for i in $(seq 100); do grep -q listening /tmp/udp.out && break; sleep 0.1; done
-			cat /tmp/udp.out' | grep -q listening || { echo "the guest's receiver did not start"; return 1; }
+			grep -q listening /tmp/udp.out && '"$UDP_ERRORS") ||
+			{ echo "the guest's receiver did not start"; return 1; }
+		d0=$(cat /sys/class/net/$3/statistics/tx_dropped)
 		m0=$(cpu_marks)
 		sent=$("$E2E/udpflood" send "$2" 5003 $UDP_S $UDP_BYTES | awk '/^sent/ { print $2 }')
 		m1=$(cpu_marks)
-		got=$(guest_run 90 'while pidof udpflood >/dev/null; do sleep 0.2; done; cat /tmp/udp.out' |
-			awk '/^received/ { print $2 }')
+		d1=$(cat /sys/class/net/$3/statistics/tx_dropped)
+		out=$(guest_run 90 'while pidof udpflood >/dev/null; do sleep 0.2; done; cat /tmp/udp.out; '"$UDP_ERRORS")
+		got=$(echo "$out" | awk '/^received/ { print $2 }')
+		echo "E2E-BENCH: udp to guest over $3: $((d1 - d0)) datagrams lost at dom0's $3 (its queue full)," \
+			"$(($(echo "$out" | tail -n 1) - e0)) at the guest's socket (its buffer full)" | tee /dev/console >&2
 	else
 		rm -f /tmp/udp.out
 		"$E2E/udpflood" recv 5003 >/tmp/udp.out 2>&1 &
