@@ -342,9 +342,9 @@ static void blk_close(struct vx_device *dev)
 /*
  * The pool as the ring's fixed buffer: the kernel pins its pages once, here,
  * and not for each I/O, one by one as it must on a PV dom0, whose grant
- * mappings are special PTEs that get_user_pages_fast cannot take.  Linux
- * pins a device's mapping (gntdev's) so from 6.3 on; before, the pages are
- * pinned per I/O, as outside the pool.
+ * mappings are special PTEs that get_user_pages_fast cannot take (seen on
+ * Linux 6.12).  Linux 6.1's io_uring takes no device's mapping (gntdev's):
+ * there each I/O pins its pages, as outside the pool.
  */
 static void blk_register_pool(struct vx_queue *q, struct blk_queue *bq)
 {
