@@ -60,6 +60,9 @@
 #define NET_MAX_PAIRS	VX_MAX_REQUEST_QUEUES
 #define NET_IOV_MAX	1024		/* UIO_MAXIOV: pieces of one readv or writev */
 #define TX_BATCH	32		/* frames written a system call */
+#define RX_BATCH	16		/* small frames read a system call */
+#define RX_SMALL	2048		/* bytes of a small frame, header included */
+#define RX_BUF		(NET_HDR_LEN + NET_MAX_FRAME)	/* one read's room */
 /* A frame batched: its header, its linear part and MAX_SKB_FRAGS pieces. */
 #define TX_SLOT_IOV	20
 
@@ -148,12 +151,20 @@ struct net_queue {
 	int ep;				/* receive: TAP queue and wake_fd */
 	bool tap_armed;
 	uint8_t *frame;			/* header + frame, NET_HDR_LEN + NET_MAX_FRAME */
-	size_t frame_len;		/* a frame read and not yet delivered */
+	uint8_t *cur;			/* receive: frame, or a frame of batch */
+	size_t frame_len;		/* cur's frame, read and not yet delivered */
 	uint16_t *heads;		/* receive: the chains of one frame */
 	uint32_t *lens;
 	struct iovec *iov;		/* NET_IOV_MAX: pieces in the pool */
 	struct rx_stash stash;
-	/* transmit, when io_uring runs (ring_ok): */
+	/* receive: frames read RX_BATCH a call, while they come small */
+	unsigned int small;		/* small frames in a row */
+	bool batching;			/* io_uring works: batches may be read */
+	uint8_t *batch;			/* RX_BATCH buffers of RX_BUF bytes */
+	uint8_t batch_buf[RX_BATCH];	/* in the order read: each frame's buffer */
+	uint32_t batch_len[RX_BATCH];
+	unsigned int batch_n, batch_next;
+	/* io_uring (ring_ok), for the batches of either direction */
 	struct io_uring ring;
 	bool ring_ok;
 	struct tx_slot *slots;		/* queue size of them */
@@ -879,6 +890,18 @@ static int tx_queue(struct vx_queue *q, struct net_queue *nq,
 	return 0;
 }
 
+/* ---- receive: the batched reads ---- */
+
+/* Untouched, the batch's buffers take no memory: small frames touch a page each. */
+static void rx_batch_init(struct vx_queue *q, struct net_queue *nq)
+{
+	nq->ring_ok = !io_uring_queue_init(RX_BATCH, &nq->ring, 0);
+	nq->batch = nq->ring_ok ? malloc(RX_BATCH * RX_BUF) : NULL;
+	nq->batching = nq->batch;
+	if (!nq->batching)
+		dev_info(q->dev, "queue %u: no io_uring: a read a frame", q->index);
+}
+
 static void rx_arm(struct net_queue *nq, struct net_nic *nic, bool on)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 0 };
@@ -896,6 +919,7 @@ static void net_queue_free(struct net_queue *nq)
 		io_uring_queue_exit(&nq->ring);
 	free(nq->slots);
 	free(nq->free_slots);
+	free(nq->batch);
 	if (nq->ep >= 0)
 		close(nq->ep);
 	free(nq->frame);
@@ -947,6 +971,7 @@ static int net_queue_start(struct vx_queue *q)
 		nq->stash.lens = calloc(q->size, sizeof(*nq->stash.lens));
 		nq->stash.niov = calloc(q->size, sizeof(*nq->stash.niov));
 		nq->ep = epoll_create1(EPOLL_CLOEXEC);
+		rx_batch_init(q, nq);
 		if (!nq->heads || !nq->lens || !nq->stash.heads ||
 		    !nq->stash.lens || !nq->stash.niov || nq->ep < 0 ||
 		    epoll_ctl(nq->ep, EPOLL_CTL_ADD, nic->pair[nq->pair].wake_fd, &ev))
@@ -1172,7 +1197,7 @@ static bool vlan_allowed(struct net_nic *nic, const uint8_t *frame, size_t len)
 }
 
 /*
- * Places the frame read into nq->frame in the guest's receive buffers.
+ * Places the frame read into nq->cur in the guest's receive buffers.
  * Returns 1 when placed (or dropped, counted), 0 when the guest has not
  * posted enough buffers, -1 on a guest error.
  */
@@ -1180,7 +1205,7 @@ static int rx_place(struct vx_queue *q, struct net_queue *nq, uint16_t *seen)
 {
 	struct vx_device *dev = q->dev;
 	bool mergeable = dev_has_feature(dev, VIRTIO_NET_F_MRG_RXBUF);
-	struct virtio_net_hdr_mrg_rxbuf *h = (void *)nq->frame;
+	struct virtio_net_hdr_mrg_rxbuf *h = (void *)nq->cur;
 	size_t len = nq->frame_len, done = 0;
 	unsigned int n = 0, i;
 
@@ -1214,7 +1239,7 @@ static int rx_place(struct vx_queue *q, struct net_queue *nq, uint16_t *seen)
 			return 1;
 		}
 		take = len - done < c->writable_len ? len - done : c->writable_len;
-		if (gmem_copy_add(dev, c->segs, c->nsegs, 0, take, nq->frame + done,
+		if (gmem_copy_add(dev, c->segs, c->nsegs, 0, take, nq->cur + done,
 				  true)) {
 			queue_fail(q, "receive chain %u: its buffers' grant addresses are bad",
 				   c->head);
@@ -1239,6 +1264,12 @@ static int rx_place(struct vx_queue *q, struct net_queue *nq, uint16_t *seen)
 }
 
 /* ---- receive straight into the pool ---- */
+
+/* Counts the frame read toward batching: RX_BATCH small ones in a row. */
+static void rx_count_small(struct net_queue *nq, size_t n)
+{
+	nq->small = n > RX_SMALL ? 0 : nq->small < RX_BATCH ? nq->small + 1 : RX_BATCH;
+}
 
 /* The largest read the TAP can give this driver: with GSO, 64 KiB frames. */
 static size_t rx_read_max(const struct vx_device *dev, const struct net_nic *nic)
@@ -1416,6 +1447,7 @@ static int rx_direct(struct vx_queue *q, struct net_queue *nq, int fd, size_t ma
 	n = readv(fd, nq->iov + s->iov_first, niov);
 	if (n < 0)
 		return 0;	/* EAGAIN, or a detached queue */
+	rx_count_small(nq, n);
 	if ((size_t)n < NET_HDR_LEN + ETH_HLEN)
 		return 1;	/* filtered, as a NIC would */
 	if ((uint64_t)n > room) {
@@ -1432,6 +1464,90 @@ static int rx_direct(struct vx_queue *q, struct net_queue *nq, int fd, size_t ma
 	return 1;
 }
 
+/*
+ * RX_BATCH reads of the TAP in one system call, into buffers of ours, from
+ * which the frames are copied to the guest's: for a small frame a copy costs
+ * less than a system call.  Reads that find the TAP empty wait in io_uring
+ * for a frame (it takes a non-blocking character device's EAGAIN as "poll"):
+ * a second call cancels them.  Returns the frames read, in the TAP's order.
+ */
+static unsigned int rx_batch_read(struct vx_queue *q, struct net_queue *nq, int fd)
+{
+	struct io_uring_cqe *cqe;
+	unsigned int i, done = 0;
+	bool cancelled = false;
+	int r;
+
+	for (i = 0; i < RX_BATCH; i++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&nq->ring);
+
+		io_uring_prep_read(sqe, fd, nq->batch + (size_t)i * RX_BUF, RX_BUF, 0);
+		io_uring_sqe_set_data(sqe, (void *)(uintptr_t)i);
+	}
+	nq->batch_n = 0;
+	nq->batch_next = 0;
+	do
+		r = io_uring_submit(&nq->ring);
+	while (r == -EINTR);
+	while (r >= 0 && done < RX_BATCH) {
+		if (io_uring_peek_cqe(&nq->ring, &cqe)) {
+			struct io_uring_sqe *sqe;
+
+			if (!cancelled) {
+				sqe = io_uring_get_sqe(&nq->ring);
+				io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+				io_uring_sqe_set_data(sqe, (void *)(uintptr_t)RX_BATCH);
+				cancelled = true;
+			}
+			r = io_uring_submit_and_wait(&nq->ring, 1);
+			if (r == -EINTR)
+				r = 0;
+			continue;
+		}
+		i = (uintptr_t)io_uring_cqe_get_data(cqe);
+		if (i < RX_BATCH) {
+			if (cqe->res > 0) {
+				nq->batch_buf[nq->batch_n] = i;
+				nq->batch_len[nq->batch_n++] = cqe->res;
+			}
+			done++;
+		}
+		io_uring_cqe_seen(&nq->ring, cqe);
+	}
+	if (r < 0) {
+		dev_err(q->dev, "queue %u: io_uring: %s: a read a frame from now on",
+			q->index, strerror(-r));
+		nq->batching = false;
+	}
+	/* The cancel's own answer, if it came after the reads'. */
+	if (cancelled && !io_uring_peek_cqe(&nq->ring, &cqe))
+		io_uring_cqe_seen(&nq->ring, cqe);
+	/* Too few frames wait for batches to pay: back to a read a frame. */
+	if (nq->batch_n < RX_BATCH / 2)
+		nq->small = 0;
+	return nq->batch_n;
+}
+
+/* The next frame of the batch as cur, past those a NIC would filter. */
+static bool rx_batch_next(struct net_nic *nic, struct net_queue *nq)
+{
+	while (nq->batch_next < nq->batch_n) {
+		unsigned int k = nq->batch_next++;
+		uint8_t *f = nq->batch + (size_t)nq->batch_buf[k] * RX_BUF;
+		size_t n = nq->batch_len[k];
+
+		if (n < NET_HDR_LEN + ETH_HLEN ||
+		    !vlan_allowed(nic, f + NET_HDR_LEN, n - NET_HDR_LEN))
+			continue;
+		nq->cur = f;
+		nq->frame_len = n;
+		if (n > RX_SMALL)
+			nq->small = 0;
+		return true;
+	}
+	return false;
+}
+
 static int rx_complete(struct vx_queue *q, struct net_queue *nq)
 {
 	struct net_nic *nic = nic_of(q->dev);
@@ -1439,8 +1555,8 @@ static int rx_complete(struct vx_queue *q, struct net_queue *nq)
 	size_t max = rx_read_max(q->dev, nic);
 	unsigned int budget = NET_RX_BUDGET, epoch;
 	uint64_t wakes;
+	bool active, drained = false;
 	uint16_t seen;
-	bool active;
 
 	/* Only the wake-up matters, not how many came. */
 	if (read(nic->pair[nq->pair].wake_fd, &wakes, sizeof(wakes)) < 0) {
@@ -1451,27 +1567,46 @@ static int rx_complete(struct vx_queue *q, struct net_queue *nq)
 	active = nq->pair < __atomic_load_n(&nic->active_pairs, __ATOMIC_ACQUIRE);
 	/* What the last round placed is published: rx_wait_pairs_off. */
 	__atomic_store_n(&nic->pair[nq->pair].rx_seen, epoch, __ATOMIC_RELEASE);
-	for (; active && budget; budget--) {
+	while (active) {
+		ssize_t n;
 		int r;
 
-		if (!nq->frame_len && q->dev->pool) {
-			r = rx_direct(q, nq, fd, max);
-			if (r < 0)
-				return -1;
-			if (r == 0)
+		/*
+		 * A batch is placed whole; a new read only within the budget,
+		 * and not once a batch found the TAP empty.
+		 */
+		if (!nq->frame_len && !rx_batch_next(nic, nq)) {
+			if (!budget || drained)
 				break;
-			if (r == 1)
+			if (nq->batching && nq->small >= RX_BATCH) {
+				if (nq->stash.n)
+					rx_stash_drop(q, nq);
+				n = rx_batch_read(q, nq, fd);
+				drained = n < RX_BATCH;
+				budget -= (unsigned int)n < budget ? (unsigned int)n : budget;
 				continue;
-			rx_stash_drop(q, nq);
-		}
-		if (!nq->frame_len) {
-			ssize_t n = read(fd, nq->frame, NET_HDR_LEN + NET_MAX_FRAME);
-
+			}
+			if (q->dev->pool) {
+				r = rx_direct(q, nq, fd, max);
+				if (r < 0)
+					return -1;
+				if (r == 0)
+					break;
+				if (r == 1) {
+					budget--;
+					continue;
+				}
+				rx_stash_drop(q, nq);
+			}
+			n = read(fd, nq->frame, NET_HDR_LEN + NET_MAX_FRAME);
 			if (n < 0)
 				break;	/* EAGAIN, or a detached queue */
+			budget--;
+			rx_count_small(nq, n);
 			if ((size_t)n < NET_HDR_LEN + ETH_HLEN ||
 			    !vlan_allowed(nic, nq->frame + NET_HDR_LEN, n - NET_HDR_LEN))
 				continue;	/* filtered, as a NIC would */
+			nq->cur = nq->frame;
 			nq->frame_len = n;
 		}
 		r = rx_place(q, nq, &seen);

@@ -170,6 +170,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    !nq.stash.lens || !nq.stash.niov)
 		abort();
 	if (role == NET_RX) {
+		nq.cur = nq.frame;
 		nq.frame_len = NET_HDR_LEN + ETH_HLEN + take16(&in) % 4096;
 		take(&in, nq.frame, nq.frame_len);
 	}
