@@ -13,7 +13,8 @@
  * pairs in use (virtio 1.2, 5.1.2).  A receive queue is filled by the device:
  * its thread reads the TAP when the guest has posted buffers and stops
  * reading when it has none, so frames wait in the TAP's queue, never dropped
- * by us.  Control chains complete in handle_chain; transmit chains in the
+ * by us; small frames coming fast are read RX_BATCH an io_uring call, the
+ * others one a readv straight into the pool.  Control chains complete in handle_chain; transmit chains in the
  * pool go to the TAP through io_uring, TX_BATCH writes a system call (the
  * TAP is non-blocking: each runs within it), and complete when it returns.
  */
@@ -167,6 +168,7 @@ struct net_queue {
 	/* io_uring (ring_ok), for the batches of either direction */
 	struct io_uring ring;
 	bool ring_ok;
+	/* transmit: */
 	struct tx_slot *slots;		/* queue size of them */
 	uint16_t *free_slots;
 	unsigned int nr_free;
@@ -841,9 +843,9 @@ static void tx_reap(struct vx_queue *q, struct net_queue *nq)
 
 /*
  * Submits the writes queued and completes them: the TAP is non-blocking, so
- * each runs within the call.  Should the kernel hand one to a worker, we
- * wait for it (a write that never blocks): a chain completes only when the
- * TAP has its bytes.
+ * each runs within the call.  One the TAP has no room for waits in io_uring
+ * until it has (the TAP's send buffer is unlimited unless TUNSETSNDBUF set
+ * one), and we for it: a chain completes only when the TAP has its bytes.
  */
 static int tx_submit(struct vx_queue *q, struct net_queue *nq)
 {
