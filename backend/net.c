@@ -63,7 +63,8 @@
 #define TX_BATCH	32		/* frames written a system call */
 #define RX_BATCH	16		/* small frames read a system call */
 #define RX_SMALL	2048		/* bytes of a small frame, header included */
-#define RX_BUF		(NET_HDR_LEN + NET_MAX_FRAME)	/* one read's room */
+/* One read's room, each buffer aligned as the header in it must be. */
+#define RX_BUF		((NET_HDR_LEN + NET_MAX_FRAME + 63) & ~(size_t)63)
 /* A frame batched: its header, its linear part and MAX_SKB_FRAGS pieces. */
 #define TX_SLOT_IOV	20
 
