@@ -821,6 +821,19 @@ static int tx_ring_init(struct vx_queue *q, struct net_queue *nq)
 	return 0;
 }
 
+/* Counts a frame's write (@n: what the TAP took) and completes its chain. */
+static void tx_done(struct vx_queue *q, uint16_t head, size_t frame_len, ssize_t n)
+{
+	if (n == (ssize_t)(NET_HDR_LEN + frame_len)) {
+		q->stats.packets++;
+		q->stats.bytes += frame_len;
+	} else {
+		/* A full or detached TAP queue, as a NIC that drops. */
+		q->stats.errors++;
+	}
+	queue_complete(q, head, 0);
+}
+
 /* Completes the batched writes that returned. */
 static void tx_reap(struct vx_queue *q, struct net_queue *nq)
 {
@@ -829,15 +842,8 @@ static void tx_reap(struct vx_queue *q, struct net_queue *nq)
 	while (io_uring_peek_cqe(&nq->ring, &cqe) == 0) {
 		struct tx_slot *t = io_uring_cqe_get_data(cqe);
 
-		if (cqe->res == (int)(NET_HDR_LEN + t->frame_len)) {
-			q->stats.packets++;
-			q->stats.bytes += t->frame_len;
-		} else {
-			/* A full or detached TAP queue, as a NIC that drops. */
-			q->stats.errors++;
-		}
+		tx_done(q, t->head, t->frame_len, cqe->res);
 		io_uring_cqe_seen(&nq->ring, cqe);
-		queue_complete(q, t->head, 0);
 		nq->free_slots[nq->nr_free++] = t - nq->slots;
 	}
 }
@@ -1170,14 +1176,7 @@ static int tx_handle(struct vx_queue *q, struct net_queue *nq,
 		n = writev(nic->pair[nq->pair].tap_fd, iov, niov);
 	else
 		n = write(nic->pair[nq->pair].tap_fd, nq->frame, c->readable_len);
-	if (n == (ssize_t)c->readable_len) {
-		q->stats.packets++;
-		q->stats.bytes += frame_len;
-	} else {
-		/* A full or detached TAP queue, as a NIC that drops. */
-		q->stats.errors++;
-	}
-	queue_complete(q, c->head, 0);
+	tx_done(q, c->head, frame_len, n);
 	return 0;
 }
 
@@ -1531,6 +1530,13 @@ static unsigned int rx_batch_read(struct vx_queue *q, struct net_queue *nq, int 
 	return nq->batch_n;
 }
 
+/* Whether a NIC would drop the frame read into @f (@n bytes, header included). */
+static bool rx_filtered(struct net_nic *nic, const uint8_t *f, size_t n)
+{
+	return n < NET_HDR_LEN + ETH_HLEN ||
+	       !vlan_allowed(nic, f + NET_HDR_LEN, n - NET_HDR_LEN);
+}
+
 /* The next frame of the batch as cur, past those a NIC would filter. */
 static bool rx_batch_next(struct net_nic *nic, struct net_queue *nq)
 {
@@ -1539,8 +1545,7 @@ static bool rx_batch_next(struct net_nic *nic, struct net_queue *nq)
 		uint8_t *f = nq->batch + (size_t)nq->batch_buf[k] * RX_BUF;
 		size_t n = nq->batch_len[k];
 
-		if (n < NET_HDR_LEN + ETH_HLEN ||
-		    !vlan_allowed(nic, f + NET_HDR_LEN, n - NET_HDR_LEN))
+		if (rx_filtered(nic, f, n))
 			continue;
 		nq->cur = f;
 		nq->frame_len = n;
@@ -1606,9 +1611,8 @@ static int rx_complete(struct vx_queue *q, struct net_queue *nq)
 				break;	/* EAGAIN, or a detached queue */
 			budget--;
 			rx_count_small(nq, n);
-			if ((size_t)n < NET_HDR_LEN + ETH_HLEN ||
-			    !vlan_allowed(nic, nq->frame + NET_HDR_LEN, n - NET_HDR_LEN))
-				continue;	/* filtered, as a NIC would */
+			if (rx_filtered(nic, nq->frame, n))
+				continue;
 			nq->cur = nq->frame;
 			nq->frame_len = n;
 		}

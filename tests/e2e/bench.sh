@@ -99,7 +99,7 @@ cpu_marks() {
 		"$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat)" "$(date +%s%N)"
 }
 
-# udp_flood from|to IP: one sender's UDP_BYTES datagrams for UDP_S s from the
+# udp_flood from|to IP DEV: one sender's UDP_BYTES datagrams for UDP_S s from the
 # guest to dom0's IP, or to the guest's; prints "RECEIVED SENT" and the
 # cpu_marks before and after the sending.  udpflood's receiver ends once the
 # datagrams stop.  Toward the guest, over dom0's interface DEV, also says
